@@ -1,0 +1,9 @@
+{#- Schemas read cleanly (raw, staging, intermediate, marts, ...) instead of
+    dbt's default <target_schema>_<custom>: the warehouse is one file per study. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,76 @@
+{#- Clean lab results with study day and visit window; `is_visit_value` marks the one result
+    per patient x analyte x visit that represents the visit (closest to target, ties later). -#}
+with
+
+labs as (
+
+    select * from {{ ref('int_lab_results_checked') }}
+    where rejection_reason is null
+
+),
+
+patient_index as (
+
+    select * from {{ ref('int_patient_index') }}
+
+),
+
+windows as (
+
+    select * from {{ ref('visit_windows') }}
+
+),
+
+with_study_day as (
+
+    select
+        labs.result_id,
+        labs.patient_id,
+        labs.analyte,
+        labs.unit,
+        labs.value,
+        labs.is_censored,
+        labs.censoring,
+        labs.collected_on,
+        {{ dbt.datediff('patient_index.index_date', 'labs.collected_on', 'day') }} as study_day
+    from labs
+    inner join patient_index
+        on labs.patient_id = patient_index.patient_id
+
+),
+
+windowed as (
+
+    select
+        with_study_day.*,
+        windows.visit,
+        windows.target_day,
+        row_number() over (
+            partition by with_study_day.patient_id, with_study_day.analyte, windows.visit
+            order by {{ visit_window_order('with_study_day.study_day', 'windows.target_day', 'with_study_day.result_id') }}
+        ) as rank_in_window
+    from with_study_day
+    left join windows
+        on with_study_day.study_day between windows.window_start_day and windows.window_end_day
+
+),
+
+final as (
+
+    select
+        result_id,
+        patient_id,
+        analyte,
+        unit,
+        value,
+        is_censored,
+        censoring,
+        collected_on,
+        study_day,
+        visit,
+        visit is not null and rank_in_window = 1 as is_visit_value
+    from windowed
+
+)
+
+select * from final

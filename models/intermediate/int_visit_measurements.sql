@@ -1,0 +1,136 @@
+{#- One row per patient x visit (baseline, month_1, month_3, month_6) for every patient with
+    a day 0, whether or not the visit happened: the platelet count, bleeding, steroid dose,
+    sirolimus trough and dose that represent the visit. -#}
+with
+
+patient_index as (
+
+    select * from {{ ref('int_patient_index') }}
+
+),
+
+windows as (
+
+    select * from {{ ref('visit_windows') }}
+
+),
+
+visit_labs as (
+
+    select * from {{ ref('int_lab_results_windowed') }}
+    where is_visit_value
+
+),
+
+assessments as (
+
+    select * from {{ ref('int_visit_assessments_windowed') }}
+
+),
+
+sirolimus as (
+
+    select * from {{ ref('int_drug_exposures_checked') }}
+    where rejection_reason is null and drug = 'sirolimus'
+
+),
+
+grid as (
+
+    select
+        patient_index.patient_id,
+        patient_index.index_date,
+        windows.visit,
+        windows.visit_order,
+        windows.target_day
+    from patient_index
+    cross join windows
+
+),
+
+platelets as (
+
+    select * from visit_labs where analyte = 'PLT'
+
+),
+
+troughs as (
+
+    select * from visit_labs where analyte = 'SIRO_TROUGH'
+
+),
+
+joined as (
+
+    select
+        grid.patient_id,
+        grid.visit,
+        grid.visit_order,
+        grid.target_day,
+        grid.index_date,
+        platelets.collected_on as platelet_collected_on,
+        platelets.study_day as platelet_study_day,
+        platelets.value as platelet_count,
+        baseline_platelets.value as baseline_platelet_count,
+        assessments.who_bleeding_grade,
+        assessments.prednisone_equivalent_mg_day,
+        assessments.rescue_therapy,
+        troughs.value as sirolimus_trough,
+        coalesce(
+            platelets.collected_on,
+            assessments.assessed_on,
+            {{ dbt.dateadd('day', 'grid.target_day', 'grid.index_date') }}
+        ) as visit_date
+    from grid
+    left join platelets
+        on grid.patient_id = platelets.patient_id and grid.visit = platelets.visit
+    left join platelets as baseline_platelets
+        on grid.patient_id = baseline_platelets.patient_id and baseline_platelets.visit = 'baseline'
+    left join assessments
+        on grid.patient_id = assessments.patient_id and grid.visit = assessments.visit
+    left join troughs
+        on grid.patient_id = troughs.patient_id and grid.visit = troughs.visit
+
+),
+
+with_dose as (
+
+    select
+        joined.*,
+        sirolimus.daily_dose_mg as sirolimus_daily_dose_mg
+    from joined
+    left join sirolimus
+        on joined.patient_id = sirolimus.patient_id
+        and cast(joined.visit_date as date) >= sirolimus.started_on
+        and (sirolimus.ended_on is null or cast(joined.visit_date as date) <= sirolimus.ended_on)
+
+),
+
+final as (
+
+    select
+        patient_id,
+        visit,
+        visit_order,
+        target_day,
+        cast(visit_date as date) as visit_date,
+        {{ dbt.datediff('index_date', 'cast(visit_date as date)', 'day') }} as study_day,
+        platelet_collected_on,
+        platelet_study_day,
+        platelet_count,
+        baseline_platelet_count,
+        who_bleeding_grade,
+        prednisone_equivalent_mg_day,
+        rescue_therapy,
+        sirolimus_trough,
+        -- overlapping dose periods on one day: take the highest dose, never two rows
+        max(sirolimus_daily_dose_mg) as sirolimus_daily_dose_mg
+    from with_dose
+    group by
+        patient_id, visit, visit_order, target_day, visit_date, index_date, platelet_collected_on,
+        platelet_study_day, platelet_count, baseline_platelet_count, who_bleeding_grade,
+        prednisone_equivalent_mg_day, rescue_therapy, sirolimus_trough
+
+)
+
+select * from final

@@ -1,0 +1,53 @@
+with
+
+patients as (
+
+    select * from {{ ref('int_patients_checked') }}
+    where rejection_reason is null
+
+),
+
+patient_index as (
+
+    select * from {{ ref('int_patient_index') }}
+
+),
+
+baseline as (
+
+    select * from {{ ref('int_visit_measurements') }}
+    where visit = 'baseline'
+
+),
+
+final as (
+
+    select
+        patients.patient_id,
+        patients.sex,
+        patients.birth_year,
+        extract(year from patient_index.index_date) - patients.birth_year as age_at_index,
+        patients.ctd_diagnosis,
+        case when patients.ctd_diagnosis = 'SLE' then 'SLE' else 'other CTD' end as ctd_group,
+        patients.ctd_diagnosed_on,
+        patients.thrombocytopenia_diagnosed_on,
+        round({{ dbt.datediff('patients.ctd_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1)
+            as ctd_duration_years,
+        round({{ dbt.datediff('patients.thrombocytopenia_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1)
+            as thrombocytopenia_duration_years,
+        patients.prior_therapy_lines,
+        patient_index.index_date,
+        patient_index.index_date is not null as has_sirolimus_start,
+        baseline.platelet_count as baseline_platelet_count,
+        baseline.who_bleeding_grade as baseline_bleeding_grade,
+        baseline.prednisone_equivalent_mg_day as baseline_prednisone_mg_day,
+        {{ cohort_label() }} as cohort
+    from patients
+    left join patient_index
+        on patients.patient_id = patient_index.patient_id
+    left join baseline
+        on patients.patient_id = baseline.patient_id
+
+)
+
+select * from final

@@ -1,0 +1,73 @@
+with
+
+visit_values as (
+
+    select * from {{ ref('int_lab_results_windowed') }}
+    where is_visit_value
+
+),
+
+analytes as (
+
+    select * from {{ ref('analytes') }}
+
+),
+
+windows as (
+
+    select * from {{ ref('visit_windows') }}
+
+),
+
+baseline as (
+
+    select * from visit_values where visit = 'baseline'
+
+),
+
+followup as (
+
+    select * from visit_values where visit != 'baseline'
+
+),
+
+final as (
+
+    select
+        followup.patient_id,
+        followup.analyte,
+        analytes.analyte_name,
+        analytes.panel,
+        analytes.unit,
+        followup.visit,
+        windows.visit_order,
+        followup.study_day,
+        baseline.study_day as baseline_study_day,
+        baseline.value as baseline_value,
+        followup.value,
+        followup.value - baseline.value as change,
+        case
+            when baseline.value != 0
+                then 100.0 * (followup.value - baseline.value) / abs(baseline.value)
+        end as pct_change,
+        coalesce(baseline.is_censored, false) as is_baseline_censored,
+        followup.is_censored as is_value_censored,
+        case
+            when followup.value < analytes.reference_low then 'low'
+            when followup.value > analytes.reference_high then 'high'
+            when analytes.reference_low is null and analytes.reference_high is null then null
+            else 'normal'
+        end as reference_flag,
+        {{ cohort_label() }} as cohort
+    from followup
+    inner join analytes
+        on followup.analyte = analytes.analyte
+    inner join windows
+        on followup.visit = windows.visit
+    left join baseline
+        on followup.patient_id = baseline.patient_id
+        and followup.analyte = baseline.analyte
+
+)
+
+select * from final

@@ -1,0 +1,46 @@
+{#- Every raw row that did not pass, with the rule it broke. Nothing is dropped silently:
+    raw rows = clean rows + quarantined rows, per table (tests/singular/assert_raw_rows_reconcile.sql). -#}
+{%- set tables = [
+    ('patients', 'int_patients_checked', "patient_id"),
+    ('drug_exposures', 'int_drug_exposures_checked', "exposure_id"),
+    ('lab_results', 'int_lab_results_checked', "result_id"),
+    ('visit_assessments', 'int_visit_assessments_checked', "patient_id || '@' || coalesce(cast(assessed_on as varchar), '?')"),
+    ('adverse_events', 'int_adverse_events_checked', "ae_id"),
+] -%}
+with
+
+{% for table, model, key in tables %}
+{{ table }} as (
+
+    select
+        '{{ table }}' as source_table,
+        coalesce({{ key }}, '(missing key)') as row_key,
+        patient_id,
+        rejection_reason
+    from {{ ref(model) }}
+    where rejection_reason is not null
+
+),
+
+{% endfor %}
+unioned as (
+
+    {% for table, model, key in tables %}
+    select * from {{ table }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        source_table,
+        row_key,
+        patient_id,
+        rejection_reason
+    from unioned
+
+)
+
+select * from final

@@ -1,0 +1,47 @@
+with
+
+source as (
+
+    select * from {{ raw_table('drug_exposures') }}
+
+),
+
+renamed as (
+
+    select
+        trim(cast(exposure_id as varchar)) as exposure_id,
+        trim(cast(patient_id as varchar)) as patient_id,
+        lower(trim(cast(drug as varchar))) as drug,
+        {{ parse_date('started_on') }} as started_on,
+        {{ parse_date('ended_on') }} as ended_on,
+        {{ parse_number('daily_dose_mg') }} as daily_dose_mg,
+        {{ is_blank('ended_on') }} as ended_on_blank
+    from source
+
+),
+
+final as (
+
+    select
+        exposure_id,
+        patient_id,
+        -- rapamycin is sirolimus: one name downstream
+        case when drug = 'rapamycin' then 'sirolimus' else drug end as drug,
+        started_on,
+        ended_on,
+        ended_on_blank as is_ongoing,
+        daily_dose_mg,
+        case
+            when exposure_id is null or exposure_id = '' then 'missing exposure_id'
+            when drug is null or drug = '' then 'missing drug'
+            when started_on is null then 'started_on missing or not a date'
+            when ended_on is null and not ended_on_blank then 'ended_on not a date'
+            when ended_on < started_on then 'exposure ends before it starts'
+            when daily_dose_mg is null then 'daily_dose_mg missing or not a number'
+            when daily_dose_mg <= 0 then 'daily_dose_mg not positive'
+        end as row_issue
+    from renamed
+
+)
+
+select * from final
