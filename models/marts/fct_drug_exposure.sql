@@ -24,11 +24,11 @@ trough_summary as (
 
     select
         exposures.exposure_id,
-        count(troughs.result_id) as n_troughs,
+        cast(count(troughs.result_id) as integer) as n_troughs,
         avg(troughs.value) as mean_trough,
-        sum(case
+        cast(sum(case
             when troughs.value between {{ var('trough_target_low') }} and {{ var('trough_target_high') }} then 1 else 0
-        end) as n_troughs_in_target
+        end) as integer) as n_troughs_in_target
     from exposures
     inner join troughs
         on exposures.patient_id = troughs.patient_id

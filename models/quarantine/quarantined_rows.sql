@@ -37,6 +37,10 @@ final as (
     select
         source_table,
         row_key,
+        -- duplicates share a key: number them so each quarantined row stays addressable
+        row_number() over (
+            partition by source_table, row_key, rejection_reason order by patient_id
+        ) as occurrence,
         patient_id,
         rejection_reason
     from unioned

@@ -1,0 +1,413 @@
+"""Inferential statistics for the CTD-RTP sirolimus study (pure functions, no I/O).
+
+Every public function takes data frames and returns a new data frame; nothing is printed,
+written or cached. The conventions deliberately follow R (the reference the study's
+statisticians check against), and where they differ the difference is stated here:
+
+* Paired differences are follow-up minus baseline. Descriptives use complete pairs only;
+  quartiles use numpy's default linear interpolation (= R ``quantile`` type 7).
+* Differences are rounded to 10 decimal places before any rank-based step, so that float
+  noise (10.5 - 10.2 vs 11.4 - 11.1) cannot create spurious non-ties or non-zeros
+  (R's ``wilcox.test(digits.rank=)`` exists for the same reason; its default does not round).
+* Wilcoxon signed-rank follows ``wilcox.test(paired=TRUE)``: zero differences are dropped
+  ("wilcox" method); the exact null distribution is used when fewer than 50 non-zero
+  differences remain and there are no ties or zeros (R: ``n < 50``), otherwise the normal
+  approximation with tie-corrected variance and continuity correction.
+* Hodges-Lehmann is the median of the Walsh averages of all complete-pair differences.
+  Its CI takes Walsh-average order statistics: exact signed-rank critical values
+  (Bauer 1972, identical to R's exact branch) when the Wilcoxon test is exact, otherwise
+  the large-sample critical value of Hollander & Wolfe, floor(n(n+1)/4 - z*sqrt(n(n+1)(2n+1)/24)).
+  R's asymptotic branch instead inverts the test numerically, so with ties/zeros R's
+  estimate and CI can differ slightly from these.
+* Confidence intervals are 95% (``CONFIDENCE``) unless a function takes a level.
+* Exact conditional odds-ratio CIs are computed to full precision by scipy; R's
+  ``fisher.test`` solves the same equations with ``uniroot``'s loose default tolerance, so its
+  printed bounds can differ in the 4th-5th significant digit (upper bounds by up to ~1%).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.stats.contingency import odds_ratio as _conditional_odds_ratio
+
+DEFAULT_COMPARISONS: tuple[str, ...] = ("month_3", "month_6")
+CONFIDENCE = 0.95
+EXACT_WILCOXON_MAX_N = 49  # exact p while n_nonzero < 50, as in R's wilcox.test
+RESPONDER_CODES = ("CR", "PR")
+EVALUABLE_CODES = ("CR", "PR", "NR")
+RESPONSE_CODES = ("CR", "PR", "NR", "NE")
+_DIFF_DECIMALS = 10
+_NAN = float("nan")
+
+PAIRED_COLUMNS: tuple[str, ...] = (
+    "analyte", "comparison", "visit", "n_pairs",
+    "baseline_mean", "baseline_sd", "baseline_median", "baseline_q1", "baseline_q3",
+    "followup_mean", "followup_sd", "followup_median", "followup_q1", "followup_q3",
+    "mean_difference", "sd_difference", "mean_difference_ci_low", "mean_difference_ci_high",
+    "t_statistic", "t_df", "t_p_value", "shapiro_w", "shapiro_p_value",
+    "wilcoxon_statistic", "wilcoxon_v", "wilcoxon_p_value", "wilcoxon_method",
+    "hodges_lehmann", "hodges_lehmann_ci_low", "hodges_lehmann_ci_high",
+    "effect_size_dz", "effect_size_r", "normality_rule", "test_used", "p_value",
+    "p_value_holm", "p_value_bh", "note",
+)
+FRIEDMAN_COLUMNS: tuple[str, ...] = (
+    "measure", "visits", "n_patients", "n_visits", "statistic", "df", "p_value", "kendalls_w", "note",
+)
+SUBGROUP_COLUMNS: tuple[str, ...] = (
+    "visit", "group_a", "group_b", "a_responders", "a_evaluable", "b_responders", "b_evaluable",
+    "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high", "sample_odds_ratio", "p_value", "note",
+)
+
+
+def _require(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
+    """Fail loudly on a broken input contract; edge cases in the data are handled, not raised."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s): {', '.join(missing)}")
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    # Nullable (pd.NA) columns from DuckDB must become plain float NaN before numpy maths.
+    return pd.to_numeric(series).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _visit_key(visit: str) -> tuple[int, int, str]:
+    """Chronological sort key: baseline, month_1, month_3, ..., month_12, then anything else."""
+    if visit == "baseline":
+        return (0, 0, visit)
+    match = re.fullmatch(r"month_(\d+)", str(visit))
+    return (1, int(match.group(1)), visit) if match else (2, 0, str(visit))
+
+
+def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (R ``p.adjust(method="holm")``); NaNs kept, not counted."""
+    p = np.asarray(p_values, dtype="float64")
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m:
+        order = np.argsort(p[ok], kind="stable")
+        scaled = (m - np.arange(m)) * p[ok][order]
+        adjusted = np.empty(m)
+        # Step-down: an adjusted p may never be smaller than one ranked before it.
+        adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+        out[ok] = adjusted
+    return out
+
+
+def bh_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (R ``p.adjust(method="BH")``); NaNs kept, not counted."""
+    p = np.asarray(p_values, dtype="float64")
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m:
+        order = np.argsort(p[ok], kind="stable")
+        scaled = m / np.arange(1, m + 1) * p[ok][order]
+        adjusted = np.empty(m)
+        # Step-up: running minimum from the largest p downwards keeps the result monotone.
+        adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+        out[ok] = adjusted
+    return out
+
+
+def _signrank_cdf(n: int) -> np.ndarray:
+    """P(V <= v), v = 0..n(n+1)/2, of the untied signed-rank null (subset sums of 1..n)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for k in range(1, n + 1):
+        # Right-hand side is evaluated first, so each rank enters a subset at most once.
+        counts[k:] = counts[k:] + counts[:-k]
+    return np.cumsum(counts) / 2.0**n  # counts <= 2**49 are exact in float64
+
+
+def _wilcoxon(d: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    """Two-sided Wilcoxon signed-rank test on differences, reproducing R's wilcox.test."""
+    nonzero = d[d != 0]
+    n = nonzero.size
+    n_zero = d.size - n
+    if n == 0:
+        return {}, []
+    ranks = stats.rankdata(np.abs(nonzero))
+    w_plus = float(ranks[nonzero > 0].sum())
+    w_minus = float(ranks[nonzero < 0].sum())
+    _, tie_sizes = np.unique(np.abs(nonzero), return_counts=True)
+    ties = bool((tie_sizes > 1).any())
+    notes: list[str] = []
+    if n <= EXACT_WILCOXON_MAX_N and not ties and n_zero == 0:
+        method = "exact"
+        cdf = _signrank_cdf(n)
+        total = n * (n + 1) // 2
+        v = int(round(w_plus))
+        # The null is symmetric, so P(V >= v) = P(V <= total - v): no 1 - cdf cancellation.
+        tail = cdf[total - v] if w_plus > n * (n + 1) / 4 else cdf[v]
+        p = min(1.0, 2.0 * float(tail))
+    else:
+        method = "normal approximation"
+        z = w_plus - n * (n + 1) / 4
+        sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - float((tie_sizes**3 - tie_sizes).sum()) / 48)
+        z = (z - math.copysign(0.5, z) * (z != 0)) / sigma
+        p = min(1.0, 2.0 * float(stats.norm.sf(abs(z))))
+        reasons = [r for r, hit in (
+            ("ties among |differences|", ties),
+            (f"{n_zero} zero difference(s) dropped (wilcox method)", n_zero > 0),
+            (f"{n} non-zero differences (exact only below 50)", n > EXACT_WILCOXON_MAX_N),
+        ) if hit]
+        notes.append("Wilcoxon: normal approximation with continuity correction ("
+                     + "; ".join(reasons) + ")")
+    result = {
+        "wilcoxon_statistic": min(w_plus, w_minus), "wilcoxon_v": w_plus, "wilcoxon_p_value": p,
+        "wilcoxon_method": method, "effect_size_r": (w_plus - w_minus) / (w_plus + w_minus),
+    }
+    return result, notes
+
+
+def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
+    """Median of Walsh averages with a Walsh-order-statistic CI (see module docstring)."""
+    n = d.size
+    i, j = np.triu_indices(n)
+    walsh = np.sort((d[i] + d[j]) / 2.0)
+    total = walsh.size
+    alpha = 1.0 - CONFIDENCE
+    if exact:
+        # R's qsignrank(alpha/2, n), including its 10*eps fuzz and the "qu == 0 -> 1" rule.
+        qu = int(np.searchsorted(_signrank_cdf(n), alpha / 2 - 10 * np.finfo(float).eps, side="left"))
+    else:
+        z = stats.norm.isf(alpha / 2)
+        qu = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
+    qu = max(qu, 1)
+    return float(np.median(walsh)), float(walsh[qu - 1]), float(walsh[total - qu])
+
+
+def _describe(x: np.ndarray, prefix: str) -> dict[str, float]:
+    if x.size == 0:
+        return {f"{prefix}_{s}": _NAN for s in ("mean", "sd", "median", "q1", "q3")}
+    q1, median, q3 = np.quantile(x, [0.25, 0.5, 0.75])
+    return {
+        f"{prefix}_mean": float(x.mean()), f"{prefix}_sd": float(x.std(ddof=1)) if x.size > 1 else _NAN,
+        f"{prefix}_median": float(median), f"{prefix}_q1": float(q1), f"{prefix}_q3": float(q3),
+    }
+
+
+def _paired_row(analyte: str, visit: str, base: np.ndarray, follow: np.ndarray,
+                n_dropped: int, alpha: float) -> dict[str, Any]:
+    """One analyte x visit comparison; every edge case yields a row with a note."""
+    n = base.size
+    row: dict[str, Any] = dict.fromkeys(PAIRED_COLUMNS, _NAN)
+    row.update(analyte=analyte, comparison=f"baseline_vs_{visit}", visit=visit, n_pairs=n,
+               wilcoxon_method=None, test_used="not tested",
+               normality_rule=(f"Shapiro-Wilk p >= {alpha:g} on differences -> paired t-test, "
+                               "else Wilcoxon signed-rank"))
+    row.update(_describe(base, "baseline") | _describe(follow, "followup"))
+    notes: list[str] = []
+    dropped_note = [f"{n_dropped} patient(s) without a complete pair dropped"] if n_dropped else []
+    if n == 0:
+        row["note"] = "; ".join(["no complete pairs"] + dropped_note)
+        return row
+    d = np.round(follow - base, _DIFF_DECIMALS)
+    row["mean_difference"] = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else _NAN
+    row["sd_difference"] = sd
+    if n < 3:
+        row["note"] = "; ".join(["fewer than 3 complete pairs"] + dropped_note)
+        return row
+    if not d.any():
+        row["note"] = "; ".join(["all differences are zero"] + dropped_note)
+        return row
+    constant = bool(np.ptp(d) == 0)  # exact after rounding; sd can be 1e-17 instead of 0
+    if constant:
+        notes.append("differences are constant (sd 0): paired t-test and Shapiro-Wilk undefined")
+    else:
+        se = sd / math.sqrt(n)
+        t_stat = row["mean_difference"] / se
+        half = stats.t.isf((1 - CONFIDENCE) / 2, n - 1) * se
+        shapiro = stats.shapiro(d)
+        row.update(t_statistic=t_stat, t_df=n - 1, t_p_value=float(2 * stats.t.sf(abs(t_stat), n - 1)),
+                   mean_difference_ci_low=row["mean_difference"] - half,
+                   mean_difference_ci_high=row["mean_difference"] + half,
+                   effect_size_dz=row["mean_difference"] / sd,
+                   shapiro_w=float(shapiro.statistic), shapiro_p_value=float(shapiro.pvalue))
+    wilcoxon, wilcoxon_notes = _wilcoxon(d)
+    row.update(wilcoxon)
+    notes += wilcoxon_notes
+    hl, hl_low, hl_high = _hodges_lehmann(d, exact=row["wilcoxon_method"] == "exact")
+    row.update(hodges_lehmann=hl, hodges_lehmann_ci_low=hl_low, hodges_lehmann_ci_high=hl_high)
+    if not constant and row["shapiro_p_value"] >= alpha:
+        row.update(test_used="paired t-test", p_value=row["t_p_value"])
+    else:
+        row.update(test_used="Wilcoxon signed-rank", p_value=row["wilcoxon_p_value"])
+    row["note"] = "; ".join(notes + dropped_note)
+    return row
+
+
+def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT_COMPARISONS,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """Baseline vs follow-up tests per analyte and comparison visit, with Holm/BH adjustment.
+
+    ``lab_changes`` has one row per patient x analyte x post-baseline visit with columns
+    patient_id, analyte, visit, baseline_value, value. Visits not in ``comparisons`` (e.g.
+    month_1 by default) are ignored. ``alpha`` is the Shapiro-Wilk threshold of the
+    normality rule that picks ``test_used``; CIs are always ``CONFIDENCE`` (95%). Holm and BH
+    adjust across analytes within each comparison, over rows that have a p_value.
+    Returns ``PAIRED_COLUMNS``, sorted by comparison (chronologically) then analyte.
+    """
+    _require(lab_changes, ("patient_id", "analyte", "visit", "baseline_value", "value"), "lab_changes")
+    if not 0 < alpha < 1:
+        raise ValueError("alpha must be in (0, 1)")
+    if lab_changes.duplicated(["patient_id", "analyte", "visit"]).any():
+        raise ValueError("lab_changes has duplicate patient_id x analyte x visit rows")
+    frame = lab_changes.assign(baseline_value=_floats(lab_changes["baseline_value"]),
+                               value=_floats(lab_changes["value"]))
+    rows: list[dict[str, Any]] = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # Degenerate inputs are reported through `note`; scipy's warnings would only be noise.
+        warnings.simplefilter("ignore")
+        for analyte, per_analyte in frame.groupby("analyte", sort=True):
+            n_patients = per_analyte["patient_id"].nunique()
+            for visit in dict.fromkeys(comparisons):
+                at_visit = per_analyte[per_analyte["visit"] == visit]
+                pairs = at_visit.dropna(subset=["baseline_value", "value"])
+                rows.append(_paired_row(str(analyte), visit, pairs["baseline_value"].to_numpy(),
+                                        pairs["value"].to_numpy(), n_patients - len(pairs), alpha))
+    result = pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+    for _, index in result.groupby("comparison").groups.items():
+        p = result.loc[index, "p_value"].to_numpy(dtype="float64")
+        result.loc[index, "p_value_holm"] = holm_adjust(p)
+        result.loc[index, "p_value_bh"] = bh_adjust(p)
+    order = sorted(range(len(result)),
+                   key=lambda r: (_visit_key(result.at[r, "visit"]), result.at[r, "analyte"]))
+    return result.iloc[order].reset_index(drop=True)
+
+
+def friedman_test(values: pd.DataFrame,
+                  visits: Sequence[str] = ("baseline", "month_1", "month_3", "month_6"),
+                  measure: str = "platelet_count") -> pd.DataFrame:
+    """Friedman rank test of ``measure`` across ``visits`` (R ``friedman.test``, tie-corrected).
+
+    Only patients with a value at every listed visit are used. Kendall's W is
+    statistic / (n (k - 1)). Returns one row with ``FRIEDMAN_COLUMNS``.
+    """
+    _require(values, ("patient_id", "visit", measure), "values")
+    visits = tuple(visits)
+    if len(visits) < 2 or len(set(visits)) != len(visits):
+        raise ValueError("visits must list at least two distinct visits")
+    subset = values[values["visit"].isin(visits)]
+    if subset.duplicated(["patient_id", "visit"]).any():
+        raise ValueError("values has duplicate patient_id x visit rows")
+    wide = (subset.assign(**{measure: _floats(subset[measure])})
+            .pivot(index="patient_id", columns="visit", values=measure)
+            .reindex(columns=list(visits)).dropna())
+    n, k = wide.shape
+    excluded = values["patient_id"].nunique() - n
+    row: dict[str, Any] = dict(measure=measure, visits=",".join(visits), n_patients=n, n_visits=k,
+                               statistic=_NAN, df=k - 1, p_value=_NAN, kendalls_w=_NAN)
+    notes = [f"{excluded} patient(s) without a value at every visit excluded"] if excluded else []
+    matrix = wide.to_numpy(dtype="float64")
+    ranks = stats.rankdata(matrix, axis=1) if n else matrix
+    tie_term = sum(float((c**3 - c).sum()) for c in (np.unique(r, return_counts=True)[1] for r in matrix))
+    denominator = n * k * (k + 1) - tie_term / (k - 1)
+    if n < 2:
+        notes.insert(0, "fewer than 2 complete patients")
+    elif denominator <= 0:
+        notes.insert(0, "all values tied within every patient")
+    else:
+        statistic = 12 * float(((ranks.sum(axis=0) - n * (k + 1) / 2) ** 2).sum()) / denominator
+        row.update(statistic=statistic, p_value=float(stats.chi2.sf(statistic, k - 1)),
+                   kendalls_w=statistic / (n * (k - 1)))
+    row["note"] = "; ".join(notes)
+    return pd.DataFrame([row], columns=list(FRIEDMAN_COLUMNS))
+
+
+def response_rate_ci(rates: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Objective response rate per visit with an exact Clopper-Pearson CI (R ``binom.test``).
+
+    Keeps n_cr / n_pr when present (after ``visit``) and the input row order.
+    """
+    _require(rates, ("visit", "n_responders", "n_evaluable"), "rates")
+    kept = [c for c in ("n_cr", "n_pr") if c in rates.columns]
+    rows: list[dict[str, Any]] = []
+    for record in rates.to_dict("records"):
+        x, n = int(record["n_responders"]), int(record["n_evaluable"])
+        if n < 0 or not 0 <= x <= n:
+            raise ValueError(f"visit {record['visit']}: need 0 <= n_responders <= n_evaluable")
+        row = {"visit": record["visit"], **{c: record[c] for c in kept}, "n_responders": x,
+               "n_evaluable": n, "orr": _NAN, "ci_low": _NAN, "ci_high": _NAN,
+               "ci_method": "Clopper-Pearson exact", "note": ""}
+        if n == 0:
+            row["note"] = "no evaluable patients"
+        else:
+            ci = stats.binomtest(x, n).proportion_ci(confidence_level=confidence, method="exact")
+            row.update(orr=x / n, ci_low=float(ci.low), ci_high=float(ci.high))
+        rows.append(row)
+    columns = ["visit", *kept, "n_responders", "n_evaluable", "orr", "ci_low", "ci_high", "ci_method", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
+                      group_column: str = "ctd_group") -> pd.DataFrame:
+    """Responders (CR/PR) vs non-responders (NR) by a two-level group, per visit (Fisher).
+
+    NE is excluded. group_a / group_b are the levels in sorted (code-point) order, so the
+    odds ratio is odds(response | group_a) / odds(response | group_b). ``odds_ratio`` is the
+    conditional MLE with its exact 95% CI (as R ``fisher.test``); ``sample_odds_ratio`` is
+    the cross-product ratio scipy's ``fisher_exact`` returns. Visits in chronological order.
+    """
+    _require(responses, ("patient_id", "visit", "response"), "responses")
+    _require(patients, ("patient_id", group_column), "patients")
+    unknown = set(responses["response"].astype(object)) - set(RESPONSE_CODES)
+    if unknown:
+        raise ValueError(f"unknown response code(s): {sorted(map(str, unknown))}")
+    if responses.duplicated(["patient_id", "visit"]).any() or patients["patient_id"].duplicated().any():
+        raise ValueError("duplicate patient_id x visit responses or duplicate patients")
+    groups = sorted(str(g) for g in patients[group_column].dropna().unique())
+    if len(groups) > 2:
+        raise ValueError(f"{group_column} must have at most two levels, found {groups}")
+    merged = responses.merge(patients[["patient_id", group_column]], on="patient_id", how="left")
+    group_a, group_b = (groups + [None, None])[:2]
+    rows: list[dict[str, Any]] = []
+    for visit in sorted(merged["visit"].unique(), key=_visit_key):
+        at_visit = merged[(merged["visit"] == visit) & merged["response"].isin(EVALUABLE_CODES)]
+        notes: list[str] = []
+        ungrouped = int(at_visit[group_column].isna().sum())
+        if ungrouped:
+            notes.append(f"{ungrouped} evaluable patient(s) without {group_column} excluded")
+        counts = {}
+        for g in groups:
+            member = at_visit[at_visit[group_column].astype(str) == g]
+            counts[g] = (int(member["response"].isin(RESPONDER_CODES).sum()), len(member))
+        a_r, a_n = counts.get(group_a, (0, 0))
+        b_r, b_n = counts.get(group_b, (0, 0))
+        row: dict[str, Any] = dict(visit=visit, group_a=group_a, group_b=group_b, a_responders=a_r,
+                                   a_evaluable=a_n, b_responders=b_r, b_evaluable=b_n,
+                                   odds_ratio=_NAN, odds_ratio_ci_low=_NAN, odds_ratio_ci_high=_NAN,
+                                   sample_odds_ratio=_NAN, p_value=_NAN)
+        absent = [g for g in groups if counts[g][1] == 0]
+        if len(groups) < 2:
+            notes.insert(0, f"only one {group_column} level present ({', '.join(groups) or 'none'})")
+        elif absent:
+            notes.insert(0, f"no evaluable patients in group {', '.join(absent)}")
+        else:
+            table = np.array([[a_r, a_n - a_r], [b_r, b_n - b_r]])
+            fisher = stats.fisher_exact(table, alternative="two-sided")
+            row.update(sample_odds_ratio=float(fisher.statistic), p_value=float(fisher.pvalue))
+            if a_r + b_r in (0, a_n + b_n):
+                # A zero column margin leaves the odds ratio unidentifiable; scipy's (0, inf) CI says nothing.
+                notes.insert(0, "all or none of the evaluable patients responded: odds ratio undefined")
+            else:
+                conditional = _conditional_odds_ratio(table, kind="conditional")
+                ci = conditional.confidence_interval(confidence_level=CONFIDENCE)
+                row.update(odds_ratio=float(conditional.statistic),
+                           odds_ratio_ci_low=float(ci.low), odds_ratio_ci_high=float(ci.high))
+                if (table == 0).any():
+                    notes.append("a zero cell: odds ratio is 0 or infinite")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(SUBGROUP_COLUMNS))
