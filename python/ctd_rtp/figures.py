@@ -753,9 +753,10 @@ def response_rate_bars(df: pd.DataFrame, figure_id: str) -> Figure:
     box = _Box(64, 44, W - 20, 290)
     ys = _Linear(0, 1, box.y1, box.y0)
     starts, bw = _band(nv, box.x0, box.x1, 0.4)
-    labels = [_truncate(_pretty(v), 16) for v in d["visit"]]
+    labels = [_pretty(v) for v in d["visit"]]
     body = _y_axis(box, [(ys(t / 5), f"{t * 20}%") for t in range(6)], "Responders (CR or PR)")
-    body += _x_axis(box, [(s + bw / 2, lab) for s, lab in zip(starts, labels)], grid=False)
+    body += _x_axis(box, [(s + bw / 2, _truncate(lab, 16)) for s, lab in zip(starts, labels)],
+                    grid=False)
     parts = []
     for s, lab, r in zip(starts, labels, d.itertuples(index=False)):
         cx, label = s + bw / 2, _rate_label(r.orr, r.n_responders, r.n_evaluable)

@@ -133,6 +133,17 @@ def test_sleep_normality_rule_picks_wilcoxon_normal_approximation() -> None:
     assert row["effect_size_r"] == -1.0
 
 
+def test_hodges_lehmann_normal_approximation_ci_on_sleep() -> None:
+    # Ties/zero -> large-sample Walsh CI (Hollander & Wolfe): k = floor(n(n+1)/4 - z sqrt(n(n+1)(2n+1)/24))
+    # = floor(27.5 - 1.959964 * 9.8107) = floor(8.27) = 8 for all n = 10 differences (zero kept).
+    d = np.round(np.array(SLEEP_1) - np.array(SLEEP_2), 10)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(10) for j in range(i, 10))
+    row = one_row(changes(SLEEP_2, SLEEP_1))
+    assert row["hodges_lehmann"] == pytest.approx(float(np.median(walsh)), abs=1e-12)
+    assert row["hodges_lehmann_ci_low"] == pytest.approx(walsh[8 - 1], abs=1e-12)
+    assert row["hodges_lehmann_ci_high"] == pytest.approx(walsh[55 - 8], abs=1e-12)
+
+
 def test_depression_normality_rule_picks_t_test() -> None:
     row = one_row(changes(DEPRESSION_Y, DEPRESSION_X))
     assert row["shapiro_p_value"] >= 0.05

@@ -1,0 +1,71 @@
+"""Statistics on the marts, written back to schema `analysis` (STUDY.md sections 6-7).
+
+Reads the marts, hands data frames to `stats` (pure), stamps every result row with which
+data and which run produced it, and replaces all analysis tables in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from . import stats
+from .warehouse import Settings, connect, read_table, table_fingerprint, write_tables
+
+# The marts the statistics read; their content hash is the run's data fingerprint.
+INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    run_id: str
+    computed_at: str
+    data_fingerprint: str
+    cohort: str
+
+    def stamp(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        out["cohort"] = self.cohort
+        out["data_fingerprint"] = self.data_fingerprint
+        out["run_id"] = self.run_id
+        out["computed_at"] = self.computed_at
+        return out
+
+
+def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """All analysis tables from the mart frames (no I/O)."""
+    changes = marts["fct_lab_changes"]
+    # STUDY.md section 6: analytes measured at baseline (drug troughs have no baseline).
+    with_baseline = changes.groupby("analyte")["baseline_value"].transform(lambda s: s.notna().any())
+    return {
+        "paired_tests": stats.paired_tests(changes[with_baseline]),
+        "response_rate_ci": stats.response_rate_ci(
+            marts["rpt_response_rates"].sort_values("visit_order")
+        ),
+        "friedman_tests": stats.friedman_test(marts["fct_visits"]),
+        "subgroup_response": stats.subgroup_response(marts["fct_platelet_response"], marts["dim_patients"]),
+    }
+
+
+def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:
+    """Read the marts, compute, write `analysis.*` atomically. Returns what was written."""
+    with connect(settings.db_path, read_only=True) as con:
+        marts = {name: read_table(con, "marts", name) for name in INPUT_MARTS}
+        fingerprint = hashlib.sha256(
+            "|".join(table_fingerprint(con, "marts", name) for name in INPUT_MARTS).encode()
+        ).hexdigest()[:16]
+    cohort = str(marts["dim_patients"]["cohort"].iloc[0]) if len(marts["dim_patients"]) else "empty cohort"
+    provenance = Provenance(
+        run_id=uuid.uuid4().hex[:12],
+        computed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        data_fingerprint=fingerprint,
+        cohort=cohort,
+    )
+    tables = {name: provenance.stamp(frame) for name, frame in compute(marts).items()}
+    with connect(settings.db_path, read_only=False) as con:
+        write_tables(con, "analysis", tables)
+    return tables

@@ -1,0 +1,160 @@
+"""Command line: `ctd-rtp run` builds the warehouse, runs the statistics, renders the report.
+
+Exit codes (for schedulers):
+  0  success
+  1  unexpected error (a bug: the traceback is printed)
+  2  bad usage or configuration (missing input folder, bad option)
+  3  dbt build failed (a test or model failed; the failing nodes are listed)
+  4  validation failed (Great Expectations); the last good report is left in place
+  5  the warehouse is in use by another process
+  6  the warehouse or a table is missing (build first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from . import cohort
+from .dbt import DbtFailed, run_dbt
+from .warehouse import Settings, WarehouseInUse, WarehouseMissing
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
+
+
+class UsageError(RuntimeError):
+    """Bad option or configuration: exit 2."""
+
+
+def log(message: str) -> None:
+    print(f"[ctd-rtp {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    """One log line when a step starts and one with its duration when it ends."""
+    log(f"{name} ...")
+    started = time.perf_counter()
+    yield
+    log(f"{name} done in {time.perf_counter() - started:.1f}s")
+
+
+def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
+    out = Path(args.out)
+    with step(f"synthesize {args.patients} patients (seed {args.seed}) into {out}"):
+        rows = cohort.synthesize(args.patients, args.seed)
+        for path in cohort.write_csv(rows, out):
+            log(f"  wrote {path} ({sum(1 for _ in path.open()) - 1} rows)")
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.raw_dir is not None and not settings.raw_dir.is_dir():
+        raise UsageError(f"CTD_RTP_RAW_DIR={settings.raw_dir} is not a folder")
+    source = f"own data in {settings.raw_dir}" if settings.raw_dir else "bundled SYNTHETIC demo cohort"
+    with step(f"dbt build ({source}) -> {settings.db_path}"):
+        dbt_args = ["build"]
+        if getattr(args, "vars", None):
+            dbt_args += ["--vars", args.vars]
+        run_dbt(settings, dbt_args, quiet=getattr(args, "quiet", False))
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from .analysis import run_analysis
+
+    with step(f"statistics -> {settings.db_path} schema analysis"):
+        tables = run_analysis(settings)
+        for name, frame in tables.items():
+            log(f"  analysis.{name}: {len(frame)} rows")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from .report import generate_report
+
+    out_dir = Path(args.out_dir) if args.out_dir else settings.project_dir / "reports"
+    result = generate_report(settings, out_dir, log=log)
+    log(f"report written: {result.dated_path}")
+    log(f"latest report:  {result.latest_path}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.perf_counter()
+    for command in (cmd_build, cmd_stats, cmd_report):
+        code = command(args, settings)
+        if code != EXIT_OK:
+            return code
+    log(f"all done in {time.perf_counter() - started:.1f}s")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ctd-rtp",
+        description="Sirolimus in CTD refractory thrombocytopenia: warehouse build, statistics and report.",
+        epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
+               "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo). "
+               "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed, 4 validation failed, 5 warehouse in use, 6 missing.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write a synthetic cohort in the raw contract (CSV)")
+    p.add_argument("--out", required=True, help="folder to write patients.csv, lab_results.csv, ...")
+    p.add_argument("--patients", type=int, default=cohort.DEMO_PATIENTS)
+    p.add_argument("--seed", type=int, default=cohort.DEMO_SEED)
+    p.set_defaults(func=cmd_synth)
+
+    for name, func, text in (
+        ("build", cmd_build, "dbt build: load, stage, test and publish the marts"),
+        ("run", cmd_run, "build + stats + report (the main job)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{pr_rule: or}\"")
+        p.add_argument("--quiet", action="store_true", help="hide dbt's own output unless it fails")
+        if name == "run":
+            p.add_argument("--out-dir", help="report folder (default: <project>/reports)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("report", help="validate the marts and render the HTML report (scheduler entry point)")
+    p.add_argument("--out-dir", help="report folder (default: <project>/reports)")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    handlers: list[tuple[type[BaseException], int, Callable[[BaseException], str]]] = [
+        (UsageError, EXIT_USAGE, str),
+        (DbtFailed, EXIT_DBT, str),
+        (WarehouseInUse, EXIT_IN_USE, str),
+        (WarehouseMissing, EXIT_MISSING, str),
+    ]
+    try:
+        from .validation import ValidationFailed
+
+        handlers.append((ValidationFailed, EXIT_VALIDATION, str))
+    except ImportError:  # validation module not installed yet
+        pass
+    try:
+        return args.func(args, settings)
+    except Exception as exc:  # noqa: BLE001 - mapped to documented exit codes below
+        for kind, code, render in handlers:
+            if isinstance(exc, kind):
+                print(f"error: {render(exc)}", file=sys.stderr)
+                return code
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

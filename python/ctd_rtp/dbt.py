@@ -1,0 +1,80 @@
+"""Running dbt for the project: one subprocess, output streamed, a clear error on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .warehouse import Settings
+
+
+class DbtFailed(RuntimeError):
+    """dbt exited non-zero; the message lists the failing nodes."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    command: tuple[str, ...]
+    returncode: int
+    failures: tuple[str, ...]
+
+
+def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a dbt run: profile in the project, absolute warehouse path, no telemetry."""
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "DBT_PROFILES_DIR": str(settings.project_dir),
+        "CTD_RTP_DB": str(settings.db_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    })
+    if settings.raw_dir is not None:
+        env["CTD_RTP_RAW_DIR"] = str(settings.raw_dir)
+    else:
+        env.pop("CTD_RTP_RAW_DIR", None)
+    return env
+
+
+def _dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target_path: Path | None = None) -> DbtResult:
+    """Run `dbt <args>` in the project and raise DbtFailed naming what failed."""
+    target = target_path or settings.project_dir / "target"
+    command = (
+        _dbt_executable(), *args,
+        "--project-dir", str(settings.project_dir),
+        "--target-path", str(target),
+        # env vars (CTD_RTP_RAW_DIR) change what the models read: never trust a stale parse
+        "--no-partial-parse",
+    )
+    proc = subprocess.run(
+        command, cwd=settings.project_dir, env=dbt_env(settings),
+        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None, text=True,
+    )
+    failures = _failures(target / "run_results.json")
+    if proc.returncode != 0:
+        detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
+        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}")
+    return DbtResult(command=command, returncode=proc.returncode, failures=failures)
+
+
+def _failures(run_results: Path) -> tuple[str, ...]:
+    """'<node>: <status>: <message>' for every node that errored or failed."""
+    try:
+        results = json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return ()
+    bad = []
+    for r in results:
+        if r.get("status") in ("error", "fail", "runtime error"):
+            message = (r.get("message") or "").strip().splitlines()
+            bad.append(f"{r.get('unique_id')}: {r.get('status')}: {message[0] if message else ''}")
+    return tuple(bad)
