@@ -47,7 +47,8 @@ def _dbt_executable() -> str:
 
 def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target_path: Path | None = None) -> DbtResult:
     """Run `dbt <args>` in the project and raise DbtFailed naming what failed."""
-    target = target_path or settings.project_dir / "target"
+    # DBT_TARGET_PATH lets concurrent builds (tests, benchmarks) keep their artifacts apart
+    target = target_path or Path(os.environ.get("DBT_TARGET_PATH") or settings.project_dir / "target")
     command = (
         _dbt_executable(), *args,
         "--project-dir", str(settings.project_dir),
@@ -75,6 +76,6 @@ def _failures(run_results: Path) -> tuple[str, ...]:
     bad = []
     for r in results:
         if r.get("status") in ("error", "fail", "runtime error"):
-            message = (r.get("message") or "").strip().splitlines()
-            bad.append(f"{r.get('unique_id')}: {r.get('status')}: {message[0] if message else ''}")
+            lines = [line.strip() for line in (r.get("message") or "").strip().splitlines() if line.strip()]
+            bad.append(f"{r.get('unique_id')}: {r.get('status')}: {' '.join(lines[:6])}")
     return tuple(bad)

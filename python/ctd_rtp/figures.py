@@ -1,14 +1,11 @@
 """Inline-SVG figures for the self-contained HTML report.
 
-Pure Python (numpy, pandas and the standard library): no plotting library, no
-JavaScript, no external resources, so the report works offline and in print.
-
-Every public function takes a DataFrame and returns a :class:`Figure` whose
-``svg`` is one complete ``<svg>`` element (``viewBox``, ``width="100%"``,
-``role="img"``, ``aria-labelledby`` pointing at its own ``<title>`` and
-``<desc>``).  All text taken from data is XML-escaped; every ``id`` is
-prefixed with the caller's ``figure_id`` so several figures can share a page;
-coordinates are rounded to 0.1 px.  Empty input yields a "No data" figure.
+Pure Python (numpy, pandas, standard library): no plotting library, no JavaScript and no
+external resources, so the report works offline and in print. Each public function takes a
+DataFrame and returns a :class:`Figure`: one complete ``<svg>`` (``viewBox``, ``width="100%"``,
+``role="img"``, ``aria-labelledby`` -> its own ``<title>``/``<desc>``), alt text computed from
+the data, and a caption. Text from data is XML-escaped, every ``id`` is prefixed with the
+caller's ``figure_id``, coordinates are rounded to 0.1 px, and empty input gives "No data".
 """
 from __future__ import annotations
 
@@ -17,27 +14,25 @@ import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "Figure", "RESPONSE_COLOURS", "platelet_trajectories", "response_heatmap",
-    "paired_plot", "paired_panel", "waterfall", "response_rate_bars", "dose_trough_plot",
-]
+__all__ = ["Figure", "RESPONSE_COLOURS", "platelet_trajectories", "response_heatmap", "paired_plot",
+           "paired_panel", "waterfall", "response_rate_bars", "dose_trough_plot"]
 
 #: Okabe-Ito colours for response categories (colour-blind safe).
 RESPONSE_COLOURS: Mapping[str, str] = MappingProxyType(
     {"CR": "#009E73", "PR": "#56B4E9", "NR": "#D55E00", "NE": "#999999"})
 RESPONSE_ORDER: tuple[str, ...] = ("CR", "PR", "NR", "NE")
-UNKNOWN_COLOUR = "#CCCCCC"
-MISSING_COLOUR = "#F2F2F2"
-INCREASE, DECREASE, UNCHANGED = "#0072B2", "#E69F00", "#999999"
-OUTSIDE_TARGET = "#D55E00"
-GRID, AXIS = "#E0E0E0", "#555555"
+UNKNOWN_COLOUR, MISSING_COLOUR = "#CCCCCC", "#F2F2F2"
+INCREASE, DECREASE, UNCHANGED, OUTSIDE_TARGET = "#0072B2", "#E69F00", "#999999", "#D55E00"
+GRID, AXIS, INK = "#E0E0E0", "#555555", "#111111"
 FONT = "system-ui, sans-serif"
 CHAR_W = 6.6  # rough width of one 11 px character, for layout only
+TIMES = "\u00d7"
+PLT_UNIT = "\u00d710\u2079/L"
 _LOG_MANTISSAS = (1, 2, 3, 4, 5, 6, 8, 10)
 
 
@@ -52,44 +47,39 @@ class Figure:
 
 # --------------------------------------------------------------------------- text and markup
 def _esc(text: object) -> str:
-    """Escape any value for use as XML text or inside a double-quoted attribute."""
+    """Escape any value for XML text or a double-quoted attribute."""
     return html.escape(str(text), quote=True)
 
 
 def _fmt(v: float) -> str:
-    """Format a coordinate with at most one decimal (no float noise, no ``-0``)."""
+    """Coordinate with at most one decimal (no float noise, no ``-0``)."""
     s = f"{round(float(v), 1) + 0.0:.1f}"
     return s[:-2] if s.endswith(".0") else s
 
 
 def _num(v: float) -> str:
-    """Format a tick or data value compactly (``30``, ``0.25``, ``12.5``)."""
+    """Tick or data value, compact (``30``, ``0.25``, ``12.5``)."""
     return f"{round(float(v), 6):g}"
 
 
 def _stat(v: float) -> str:
-    """Format a summary statistic with precision suited to its magnitude."""
-    a = abs(v)
-    return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
-
-
-def _attr(v: object) -> str:
-    if isinstance(v, (float, np.floating)):
-        return _fmt(v)
-    return _esc(v)
+    """Summary statistic with precision suited to its magnitude."""
+    return f"{v:.{0 if abs(v) >= 100 else 1 if abs(v) >= 10 else 2}f}"
 
 
 def _el(tag: str, content: str | None = None, **attrs: object) -> str:
-    """Build an element. ``content`` must already be markup; ``class_`` -> ``class``,
-    ``stroke_width`` -> ``stroke-width``. Attribute values are escaped."""
-    parts = "".join(f' {k.rstrip("_").replace("_", "-")}="{_attr(v)}"'
+    """One element; ``content`` must already be markup. ``class_`` -> ``class``,
+    ``stroke_width`` -> ``stroke-width``; floats are rounded, everything else escaped."""
+    parts = "".join(f' {k.rstrip("_").replace("_", "-")}="'
+                    f'{_fmt(v) if isinstance(v, (float, np.floating)) else _esc(v)}"'
                     for k, v in attrs.items() if v is not None)
     return f"<{tag}{parts}/>" if content is None else f"<{tag}{parts}>{content}</{tag}>"
 
 
-def _text(x: float, y: float, s: object, **attrs: object) -> str:
-    """A ``<text>`` element with escaped content."""
-    return _el("text", _esc(s), x=float(x), y=float(y), **attrs)
+def _text(x: float, y: float, s: object, rotate: bool = False, **attrs: object) -> str:
+    """A ``<text>`` with escaped content, optionally rotated -90 degrees about (x, y)."""
+    turn = f"rotate(-90 {_fmt(x)} {_fmt(y)})" if rotate else None
+    return _el("text", _esc(s), x=float(x), y=float(y), transform=turn, **attrs)
 
 
 def _tip(s: object) -> str:
@@ -101,18 +91,20 @@ def _points(pts: Iterable[tuple[float, float]]) -> str:
     return " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in pts)
 
 
+def _whiskers(x: float, y_from: float, y_to: float, cap: float) -> str:
+    """Path data for a vertical line from ``y_from`` to ``y_to`` with a cap at ``y_to``."""
+    return f"M{_fmt(x)} {_fmt(y_from)}V{_fmt(y_to)}M{_fmt(x - cap)} {_fmt(y_to)}H{_fmt(x + cap)}"
+
+
 def _safe_id(figure_id: object) -> str:
     """Reduce ``figure_id`` to a valid XML id prefix (letters, digits, ``-``, ``_``)."""
-    s = re.sub(r"[^A-Za-z0-9_-]+", "-", str(figure_id)).strip("-")
-    if not s:
-        return "fig"
+    s = re.sub(r"[^A-Za-z0-9_-]+", "-", str(figure_id)).strip("-") or "fig"
     return s if s[0].isalpha() else f"fig-{s}"
 
 
 def _natural_key(s: str) -> tuple:
     """Sort key so that ``P2`` sorts before ``P10``."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower())
-                 for t in re.split(r"(\d+)", s) if t)
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t)
 
 
 def _truncate(s: str, n: int = 18) -> str:
@@ -135,8 +127,7 @@ def _ordered_groups(groups: Iterable[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- scales and ticks
-@dataclass(frozen=True)
-class _Box:
+class _Box(NamedTuple):
     """Plot area in SVG pixels; ``y0`` is the top edge, ``y1`` the bottom edge."""
 
     x0: float
@@ -144,42 +135,22 @@ class _Box:
     x1: float
     y1: float
 
-    @property
-    def w(self) -> float:
-        return self.x1 - self.x0
-
-    @property
-    def h(self) -> float:
-        return self.y1 - self.y0
-
 
 @dataclass(frozen=True)
-class _Linear:
-    """Linear map from domain [d0, d1] to range [r0, r1]; values are clamped."""
+class _Scale:
+    """Map domain [d0, d1] to pixels [r0, r1], linearly or on log10 (d0, d1 > 0); clamps."""
 
     d0: float
     d1: float
     r0: float
     r1: float
+    log: bool = False
 
     def __call__(self, v: float) -> float:
+        f: Callable[[float], float] = math.log10 if self.log else float
         v = min(max(float(v), min(self.d0, self.d1)), max(self.d0, self.d1))
-        span = (self.d1 - self.d0) or 1.0
-        return self.r0 + (v - self.d0) / span * (self.r1 - self.r0)
-
-
-@dataclass(frozen=True)
-class _Log10:
-    """log10 map from domain [d0, d1] (both > 0) to range [r0, r1]; values are clamped."""
-
-    d0: float
-    d1: float
-    r0: float
-    r1: float
-
-    def __call__(self, v: float) -> float:
-        lin = _Linear(math.log10(self.d0), math.log10(self.d1), self.r0, self.r1)
-        return lin(math.log10(min(max(float(v), self.d0), self.d1)))
+        span = (f(self.d1) - f(self.d0)) or 1.0
+        return self.r0 + (f(v) - f(self.d0)) / span * (self.r1 - self.r0)
 
 
 def _nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
@@ -195,24 +166,19 @@ def _nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     return [round(i * step, 10) + 0.0 for i in range(i0, i1 + 1)]
 
 
-def _log_floor(v: float) -> float:
-    k = math.floor(math.log10(v))
-    return max(m * 10.0 ** k for m in _LOG_MANTISSAS if m * 10.0 ** k <= v * (1 + 1e-9))
-
-
-def _log_ceil(v: float) -> float:
-    k = math.floor(math.log10(v))
-    return min(m * 10.0 ** k for m in _LOG_MANTISSAS if m * 10.0 ** k >= v * (1 - 1e-9))
+def _log_nice(v: float, up: bool) -> float:
+    """Round ``v`` > 0 down (or up) to a 1-2-3-4-5-6-8 x 10^k value."""
+    c = [m * 10.0 ** math.floor(math.log10(v)) for m in _LOG_MANTISSAS]
+    return min(x for x in c if x >= v * (1 - 1e-9)) if up else max(x for x in c if x <= v * (1 + 1e-9))
 
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
-    """1-2-3-5 ticks per decade inside [lo, hi], plus both ends (crowded ticks dropped)."""
+    """1-2-3-5 ticks per decade inside [lo, hi] plus both ends (ticks crowding an end dropped)."""
     decades = math.log10(hi / lo)
     mants = (1, 2, 3, 5) if decades <= 3 else (1, 2, 5) if decades <= 5 else (1,)
     ks = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
     inner = sorted({round(m * 10.0 ** k, 10) for k in ks for m in mants})
-    inner = [t for t in inner if math.log10(t / lo) >= 0.17 and math.log10(hi / t) >= 0.17]
-    return [lo, *inner, hi]
+    return [lo, *(t for t in inner if math.log10(t / lo) >= 0.17 and math.log10(hi / t) >= 0.17), hi]
 
 
 def _band(n: int, r0: float, r1: float, pad: float) -> tuple[list[float], float]:
@@ -222,40 +188,54 @@ def _band(n: int, r0: float, r1: float, pad: float) -> tuple[list[float], float]
 
 
 # --------------------------------------------------------------------------- axes, legend, document
+def _hline(box: _Box, y: float, **style: object) -> str:
+    return _el("line", x1=float(box.x0), y1=float(y), x2=float(box.x1), y2=float(y), **style)
+
+
 def _y_axis(box: _Box, ticks: Iterable[tuple[float, str]], title: str = "") -> list[str]:
-    """Horizontal grid lines with labels at pixel ``y`` plus a rotated axis title."""
+    """Grey horizontal grid lines with labels at pixel ``y``, the axis line and a rotated title."""
     out = []
     for y, label in ticks:
-        out.append(_el("line", x1=float(box.x0), y1=float(y), x2=float(box.x1), y2=float(y),
-                       stroke=GRID, class_="grid"))
+        out.append(_hline(box, y, stroke=GRID, class_="grid"))
         out.append(_text(box.x0 - 6, y + 4, label, text_anchor="end", font_size=11, fill=AXIS))
-    out.append(_el("line", x1=float(box.x0), y1=float(box.y0), x2=float(box.x0),
-                   y2=float(box.y1), stroke=AXIS))
+    out.append(_el("line", x1=float(box.x0), y1=float(box.y0), x2=float(box.x0), y2=float(box.y1), stroke=AXIS))
     if title:
-        x, y = box.x0 - 44, (box.y0 + box.y1) / 2
-        out.append(_text(x, y, title, text_anchor="middle", font_size=12,
-                         transform=f"rotate(-90 {_fmt(x)} {_fmt(y)})"))
+        out.append(_text(box.x0 - 44, (box.y0 + box.y1) / 2, title, rotate=True, text_anchor="middle"))
     return out
 
 
-def _x_axis(box: _Box, ticks: Iterable[tuple[float, str]], title: str = "",
-            grid: bool = True) -> list[str]:
-    """Tick labels below the plot at pixel ``x`` (optional vertical grid) and a title."""
+def _x_axis(box: _Box, ticks: Iterable[tuple[float, str]], title: str = "", grid: bool = True) -> list[str]:
+    """Tick labels below the plot at pixel ``x`` (optional grey vertical grid), axis line, title."""
     out = []
     for x, label in ticks:
         if grid:
             out.append(_el("line", x1=float(x), y1=float(box.y0), x2=float(x), y2=float(box.y1),
                            stroke=GRID, class_="grid"))
         out.append(_text(x, box.y1 + 16, label, text_anchor="middle", font_size=11, fill=AXIS))
-    out.append(_el("line", x1=float(box.x0), y1=float(box.y1), x2=float(box.x1),
-                   y2=float(box.y1), stroke=AXIS))
+    out.append(_hline(box, box.y1, stroke=AXIS))
     if title:
-        out.append(_text((box.x0 + box.x1) / 2, box.y1 + 34, title, text_anchor="middle",
-                         font_size=12))
+        out.append(_text((box.x0 + box.x1) / 2, box.y1 + 34, title, text_anchor="middle"))
     return out
 
 
-def _legend(items: Sequence[tuple[str, str]], x: float, y: float) -> str:
+def _day_axis(days: pd.Series, box: _Box) -> tuple[_Scale, list[str], float, float]:
+    """x scale and axis for study days (from day 0, or earlier if data start earlier)."""
+    lo, hi = float(days.min()), float(days.max())
+    xt = _nice_ticks(min(0.0, lo), hi, 6)
+    xs = _Scale(xt[0], xt[-1], box.x0, box.x1)
+    return xs, _x_axis(box, [(xs(t), _num(t)) for t in xt], "Study day"), lo, hi
+
+
+def _category_axes(box: _Box, labels: Sequence[str], y_title: str, pad: float) -> tuple[list[float], float, list[str]]:
+    """Bands for categorical bars plus a 0-100 % y axis; returns (starts, width, markup)."""
+    starts, bw = _band(len(labels), box.x0, box.x1, pad)
+    ys = _Scale(0, 1, box.y1, box.y0)
+    out = _y_axis(box, [(ys(t / 5), f"{t * 20}%") for t in range(6)], y_title)
+    out += _x_axis(box, [(s + bw / 2, _truncate(lab, 16)) for s, lab in zip(starts, labels)], grid=False)
+    return starts, bw, out
+
+
+def _legend(items: Sequence[tuple[str, str]], x: float, y: float = 20) -> str:
     """A horizontal legend of (colour, label) swatches starting at (x, y)."""
     out = []
     for colour, label in items:
@@ -266,30 +246,33 @@ def _legend(items: Sequence[tuple[str, str]], x: float, y: float) -> str:
     return _el("g", "".join(out), class_="legend")
 
 
+def _group_legend(counts: pd.Series, x: float) -> str:
+    """Legend of response groups with their counts."""
+    return _legend([(_colour(g), f"{g} (n={counts[g]})") for g in _ordered_groups(counts.index)], x)
+
+
 def _svg(fid: str, width: float, height: float, title: str, desc: str, body: Iterable[str]) -> str:
     """Wrap body markup in an accessible, self-contained ``<svg>`` element."""
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_fmt(width)} {_fmt(height)}" '
-            f'width="100%" role="img" aria-labelledby="{fid}-title {fid}-desc" '
-            f'font-family="{FONT}" font-size="12" style="max-width:{_fmt(width)}px;height:auto">'
-            + _el("title", _esc(title), id=f"{fid}-title")
-            + _el("desc", _esc(desc), id=f"{fid}-desc") + "".join(body) + "</svg>")
+            f'width="100%" role="img" aria-labelledby="{fid}-title {fid}-desc" font-family="{FONT}" '
+            f'font-size="12" style="max-width:{_fmt(width)}px;height:auto">'
+            + _el("title", _esc(title), id=f"{fid}-title") + _el("desc", _esc(desc), id=f"{fid}-desc")
+            + "".join(body) + "</svg>")
 
 
 def _no_data(fid: str, what: str) -> Figure:
     alt = f"{what}: no data available."
-    body = [_text(240, 64, "No data", text_anchor="middle", font_size=13, fill=AXIS,
-                  class_="no-data")]
-    return Figure(_svg(fid, 480, 120, what, alt, body), alt, f"{what}: no data available.")
+    body = [_text(240, 64, "No data", text_anchor="middle", font_size=13, fill=AXIS, class_="no-data")]
+    return Figure(_svg(fid, 480, 120, what, alt, body), alt, alt)
 
 
-def _is_empty(df: pd.DataFrame | None) -> bool:
-    return df is None or len(df) == 0
-
-
-def _frame(df: pd.DataFrame, numeric: Sequence[str], ids: Sequence[str] = ("patient_id",),
-           extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Select columns, coerce ``numeric`` to float and drop rows with a non-finite
-    number or a missing id; ids become stripped strings. Raises on missing columns."""
+def _frame(df: pd.DataFrame | None, numeric: Sequence[str], ids: Sequence[str] = ("patient_id",),
+           extra: Sequence[str] = ()) -> pd.DataFrame | None:
+    """Select columns, coerce ``numeric`` to float, drop rows with a non-finite number or a
+    missing id (ids become stripped strings). ``None`` if no row is left; ``ValueError`` if
+    a non-empty frame lacks a column."""
+    if df is None or len(df) == 0:
+        return None
     cols = [*ids, *numeric, *extra]
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -304,30 +287,26 @@ def _frame(df: pd.DataFrame, numeric: Sequence[str], ids: Sequence[str] = ("pati
     out = out.loc[keep].reset_index(drop=True)
     for c in ids:
         out[c] = out[c].astype(str).str.strip()
-    return out
+    return out if len(out) else None
 
 
 def _codes(s: pd.Series, missing: str = "") -> pd.Series:
     """Normalise response codes to stripped upper case; missing -> ``missing``."""
-    return s.astype(object).where(s.notna(), missing).astype(str).str.strip().str.upper() \
-        .replace("", missing)
+    return s.astype(object).where(s.notna(), missing).astype(str).str.strip().str.upper().replace("", missing)
 
 
 # --------------------------------------------------------------------------- 1. trajectories
-def platelet_trajectories(df: pd.DataFrame, figure_id: str,
-                          thresholds: Sequence[float] = (30, 100), max_lines: int = 200,
-                          seed: int = 0) -> Figure:
+def platelet_trajectories(df: pd.DataFrame, figure_id: str, thresholds: Sequence[float] = (30, 100),
+                          max_lines: int = 200, seed: int = 0) -> Figure:
     """Platelet count per patient over study days (log10 y), coloured by month-6 response.
 
     Columns: ``patient_id``, ``study_day``, ``platelet_count`` (10^9/L), ``response_group``
-    (CR/PR/NR/NE; missing -> NE). Above ``max_lines`` patients, per-group medians with
-    10-90 % bands per 14-day bin plus a seeded sample of ``max_lines // 10`` patients.
+    (CR/PR/NR/NE; missing -> NE). Above ``max_lines`` patients: per-group medians with
+    10th-90th percentile bands per 14-day bin plus a seeded sample of ``max_lines // 10`` patients.
     """
     fid, what = _safe_id(figure_id), "Platelet count trajectories"
-    if _is_empty(df):
-        return _no_data(fid, what)
     d = _frame(df, ("study_day", "platelet_count"), extra=("response_group",))
-    if d.empty:
+    if d is None:
         return _no_data(fid, what)
     d["group"] = _codes(d["response_group"], "NE")
     group_of = d.groupby("patient_id", sort=False)["group"].first()
@@ -336,28 +315,21 @@ def platelet_trajectories(df: pd.DataFrame, figure_id: str,
     groups = _ordered_groups(counts.index)
     W, H, box = 760, 440, _Box(64, 44, 680, 392)
     positive = d["platelet_count"][d["platelet_count"] > 0]
-    lo = _log_floor(min(5.0, positive.min() if len(positive) else 5.0))
-    hi = _log_ceil(max(400.0, d["platelet_count"].max()))
-    ys = _Log10(lo, hi, box.y1, box.y0)
-    day_lo, day_hi = float(d["study_day"].min()), float(d["study_day"].max())
-    xt = _nice_ticks(min(0.0, day_lo), day_hi, 6)
-    xs = _Linear(xt[0], xt[-1], box.x0, box.x1)
-    body = _y_axis(box, [(ys(t), _num(t)) for t in _log_ticks(lo, hi)], "Platelets (\u00d710\u2079/L)")
-    body += _x_axis(box, [(xs(t), _num(t)) for t in xt], "Study day")
+    lo = _log_nice(min(5.0, positive.min() if len(positive) else 5.0), up=False)
+    hi = _log_nice(max(400.0, d["platelet_count"].max()), up=True)
+    ys = _Scale(lo, hi, box.y1, box.y0, log=True)
+    xs, x_axis, day_lo, day_hi = _day_axis(d["study_day"], box)
+    body = _y_axis(box, [(ys(t), _num(t)) for t in _log_ticks(lo, hi)], f"Platelets ({PLT_UNIT})") + x_axis
     shown = sorted(t for t in thresholds if lo <= t <= hi)
     for i, t in enumerate(shown):
-        y = ys(t)
-        body.append(_el("line", x1=float(box.x0), y1=y, x2=float(box.x1), y2=y, stroke="#333333",
-                        stroke_dasharray="5 4", class_="threshold"))
-        unit = " \u00d710\u2079/L" if i == len(shown) - 1 else ""
-        body.append(_text(box.x1 + 4, y + 4, f"{_num(t)}{unit}", font_size=11, class_="threshold-label"))
+        body.append(_hline(box, ys(t), stroke="#333333", stroke_dasharray="5 4", class_="threshold"))
+        label = f"{_num(t)} {PLT_UNIT}" if i == len(shown) - 1 else _num(t)
+        body.append(_text(box.x1 + 4, ys(t) + 4, label, font_size=11, class_="threshold-label"))
 
     summary = n > max_lines
-    rank = {g: i for i, g in enumerate(RESPONSE_ORDER)}
     pids = sorted(group_of.index, key=_natural_key)
     if summary:
-        k = min(max_lines // 10, n)
-        picked = np.random.default_rng(seed).choice(n, size=k, replace=False)
+        picked = np.random.default_rng(seed).choice(n, size=min(max_lines // 10, n), replace=False)
         pids = [pids[i] for i in sorted(picked)]
         d["bin"] = np.floor(d["study_day"] / 14).astype(int)
         per = d.groupby(["group", "bin", "patient_id"])["platelet_count"].median().reset_index()
@@ -365,46 +337,37 @@ def platelet_trajectories(df: pd.DataFrame, figure_id: str,
         for g in groups:
             qg = q.xs(g, level="group")
             x = [xs(min(max(b * 14 + 7, day_lo), day_hi)) for b in qg.index]
-            upper = [(a, ys(v)) for a, v in zip(x, qg[0.9])]
-            lower = [(a, ys(v)) for a, v in zip(x, qg[0.1])]
-            body.append(_el("polygon", _tip(f"{g}: 10th-90th percentile"),
-                            points=_points(upper + lower[::-1]), fill=_colour(g),
-                            fill_opacity=0.18, stroke="none", class_="band"))
-            body.append(_el("polyline", _tip(f"{g}: median"), points=_points(
-                [(a, ys(v)) for a, v in zip(x, qg[0.5])]), fill="none", stroke=_colour(g),
-                stroke_width=2.5, class_="median"))
+            band = [*zip(x, map(ys, qg[0.9])), *reversed([*zip(x, map(ys, qg[0.1]))])]
+            body.append(_el("polygon", _tip(f"{g}: 10th-90th percentile"), points=_points(band),
+                            fill=_colour(g), fill_opacity=0.18, stroke="none", class_="band"))
+            body.append(_el("polyline", _tip(f"{g}: median"), points=_points(zip(x, map(ys, qg[0.5]))),
+                            fill="none", stroke=_colour(g), stroke_width=2.5, class_="median"))
     by_patient = dict(tuple(d.groupby("patient_id", sort=False)))
-    for pid in sorted(pids, key=lambda p: -rank.get(group_of[p], len(rank))):
-        sub = by_patient[pid].sort_values("study_day")
+    rank = {g: i for i, g in enumerate(RESPONSE_ORDER)}
+    for pid in sorted(pids, key=lambda p: -rank.get(group_of[p], len(rank))):  # CR drawn on top
+        sub, g = by_patient[pid].sort_values("study_day"), group_of[pid]
         pts = [(xs(a), ys(b)) for a, b in zip(sub["study_day"], sub["platelet_count"])]
-        g = group_of[pid]
         body.append(_el("polyline", _tip(f"{pid} ({g})"), points=_points(pts * (2 if len(pts) == 1 else 1)),
                         fill="none", stroke=_colour(g), stroke_width=1 if summary else 1.5,
                         stroke_opacity=0.5 if summary else 0.85, stroke_linecap="round",
                         stroke_linejoin="round", class_="trajectory"))
-    body.append(_legend([(_colour(g), f"{g} (n={counts[g]})") for g in groups], box.x0, 20))
+    body.append(_group_legend(counts, box.x0))
 
     responders = int(counts.get("CR", 0) + counts.get("PR", 0))
-    breakdown = ", ".join(f"{g} {counts[g]}" for g in groups)
     alt = (f"Platelet counts of {n} patients over {_num(day_lo)} to {_num(day_hi)} study days; "
-           f"{responders} responders (CR or PR) at month 6 ({breakdown}).")
-    caption = ("Platelet count (\u00d710\u2079/L, log scale) by study day, one line per patient "
-               "coloured by month-6 response")
-    if shown:
-        caption += "; dashed lines mark " + " and ".join(_num(t) for t in shown) + " \u00d710\u2079/L"
-    caption += "."
+           f"{responders} responders (CR or PR) at month 6 ({', '.join(f'{g} {counts[g]}' for g in groups)}).")
+    caption = f"Platelet count ({PLT_UNIT}, log scale) by study day, one line per patient coloured by month-6 response"
+    caption += f"; dashed lines mark {' and '.join(map(_num, shown))} {PLT_UNIT}." if shown else "."
     if summary:
-        extra = (f" Because there are {n} patients (more than {max_lines}), thick lines show "
-                 f"per-group medians with 10th-90th percentile bands in 14-day bins, plus "
-                 f"{len(pids)} randomly sampled patients (seed {seed}).")
-        caption += extra
-        alt += extra
+        note = (f" Because there are {n} patients (more than {max_lines}), thick lines show per-group "
+                f"medians with 10th-90th percentile bands in 14-day bins, plus {len(pids)} randomly "
+                f"sampled patients (seed {seed}).")
+        caption, alt = caption + note, alt + note
     return Figure(_svg(fid, W, H, what, alt, body), alt, caption)
 
 
 # --------------------------------------------------------------------------- 2. heatmap
-def response_heatmap(df: pd.DataFrame, figure_id: str,
-                     visits: Sequence[str] = ("month_1", "month_3", "month_6"),
+def response_heatmap(df: pd.DataFrame, figure_id: str, visits: Sequence[str] = ("month_1", "month_3", "month_6"),
                      *, max_rows: int = 60) -> Figure:
     """Response per patient (rows) and visit (columns); rows sorted by best response, then id.
 
@@ -413,14 +376,12 @@ def response_heatmap(df: pd.DataFrame, figure_id: str,
     ``max_rows`` patients, stacked proportional bars per visit are drawn instead.
     """
     fid, what = _safe_id(figure_id), "Response by visit"
-    if _is_empty(df) or not len(visits):
-        return _no_data(fid, what)
     d = _frame(df, (), extra=("visit", "response"))
     visits = [str(v) for v in visits]
-    d["visit"] = d["visit"].astype(str).str.strip()
-    d["response"] = _codes(d["response"])
-    d = d[d["visit"].isin(visits)]
-    if d.empty:
+    if d is not None:
+        d["visit"], d["response"] = d["visit"].astype(str).str.strip(), _codes(d["response"])
+        d = d[d["visit"].isin(visits)]
+    if d is None or d.empty:
         return _no_data(fid, what)
     cells: dict[tuple[str, str], str] = {}
     for p, v, r in zip(d["patient_id"], d["visit"], d["response"]):
@@ -429,8 +390,7 @@ def response_heatmap(df: pd.DataFrame, figure_id: str,
     rank = {g: i for i, g in enumerate(RESPONSE_ORDER)}
 
     def best(p: str) -> int:
-        return min(rank.get(cells[(p, v)], len(rank)) if (p, v) in cells else len(rank) + 1
-                   for v in visits)
+        return min(rank.get(cells[(p, v)], len(rank)) if (p, v) in cells else len(rank) + 1 for v in visits)
 
     pids = sorted(set(d["patient_id"]), key=lambda p: (best(p), _natural_key(p)))
     n, nv, labels = len(pids), len(visits), [_pretty(v) for v in visits]
@@ -441,102 +401,73 @@ def response_heatmap(df: pd.DataFrame, figure_id: str,
     body: list[str] = []
     if n <= max_rows:
         names = [_truncate(p) for p in pids]
-        x0 = min(150.0, 12 + CHAR_W * max(len(s) for s in names)) + 8
-        cw, ch, y0 = 60, 20, 60
+        x0, cw, ch, y0 = min(150.0, 12 + CHAR_W * max(map(len, names))) + 8, 64, 20, 60
         W, H = max(x0 + cw * nv + 16, 380), y0 + ch * n + 12
         for j, lab in enumerate(labels):
             body.append(_text(x0 + j * cw + cw / 2, y0 - 8, _truncate(lab, 9), text_anchor="middle",
-                              font_size=12, font_weight="bold"))
+                              font_weight="bold"))
         for i, (p, name) in enumerate(zip(pids, names)):
             y = y0 + i * ch
             body.append(_text(x0 - 6, y + ch / 2 + 4, name, text_anchor="end", font_size=11))
             for j, (v, lab) in enumerate(zip(visits, labels)):
                 r = cells.get((p, v), "")
-                body.append(_el("rect", _tip(f"{p}, {lab}: {r or 'not assessed'}"),
-                                x=float(x0 + j * cw + 1), y=float(y + 1), width=cw - 2, height=ch - 2,
-                                fill=_colour(r) if r else "#FFFFFF", stroke="#CCCCCC",
-                                class_="cell" if r else "cell missing"))
+                body.append(_el("rect", _tip(f"{p}, {lab}: {r or 'not assessed'}"), x=float(x0 + j * cw + 1),
+                                y=float(y + 1), width=cw - 2, height=ch - 2, fill=_colour(r) if r else "#FFFFFF",
+                                stroke="#CCCCCC", class_="cell" if r else "cell missing"))
                 body.append(_text(x0 + j * cw + cw / 2, y + ch / 2 + 4, _truncate(r, 4) or "\u2013",
-                                  text_anchor="middle", font_size=11, fill="#111111",
-                                  class_="cell-label"))
+                                  text_anchor="middle", font_size=11, fill=INK, class_="cell-label"))
         mode = "Each row is one patient (sorted by best response, then id); letters give the response."
     else:
         W, H = max(420, 84 + nv * 100), 360
         box = _Box(64, 44, W - 20, 320)
-        ys = _Linear(0, 1, box.y1, box.y0)
-        starts, bw = _band(nv, box.x0, box.x1, 0.35)
-        body += _y_axis(box, [(ys(t), f"{t * 100:.0f}%") for t in (0, .25, .5, .75, 1)],
-                        "Patients")
-        body += _x_axis(box, [(s + bw / 2, lab) for s, lab in zip(starts, labels)], grid=False)
+        ys = _Scale(0, 1, box.y1, box.y0)
+        starts, bw, body = _category_axes(box, labels, "Patients", 0.35)
         for s, v, lab in zip(starts, visits, labels):
             tally = [(g, sum(cells.get((p, v)) == g for p in pids)) for g in groups]
-            tally.append(("Not assessed", sum((p, v) not in cells for p in pids)))
             cum = 0.0
-            for g, c in tally:
+            for g, c in [*tally, ("Not assessed", sum((p, v) not in cells for p in pids))]:
                 if not c:
                     continue
                 top, bottom = ys(cum + c / n), ys(cum)
                 cum += c / n
-                fill = MISSING_COLOUR if g == "Not assessed" else _colour(g)
-                body.append(_el("rect", _tip(f"{lab}: {g} {c}/{n} ({100 * c / n:.1f}%)"),
-                                x=float(s), y=top, width=bw, height=bottom - top, fill=fill,
-                                stroke="#FFFFFF", stroke_width=0.5, class_="segment"))
+                body.append(_el("rect", _tip(f"{lab}: {g} {c}/{n} ({100 * c / n:.1f}%)"), x=float(s), y=top,
+                                width=bw, height=bottom - top, stroke="#FFFFFF", stroke_width=0.5,
+                                fill=MISSING_COLOUR if g == "Not assessed" else _colour(g), class_="segment"))
                 if bottom - top >= 14:
                     body.append(_text(s + bw / 2, (top + bottom) / 2 + 4, f"{100 * c / n:.0f}%",
-                                      text_anchor="middle", font_size=11, fill="#111111"))
-        mode = (f"With {n} patients (more than {max_rows}) the per-patient grid is replaced by "
-                f"stacked bars giving the share of patients in each response category per visit.")
-    body.append(_legend(legend, 12, 20))
+                                      text_anchor="middle", font_size=11, fill=INK))
+        mode = (f"With {n} patients (more than {max_rows}) the per-patient grid is replaced by stacked "
+                f"bars giving the share of patients in each response category per visit.")
+    body.append(_legend(legend, 12))
     resp = "; ".join(f"{lab} {sum(cells.get((p, v)) in ('CR', 'PR') for p in pids)}/{n}"
                      for v, lab in zip(visits, labels))
-    alt = (f"Response of {n} patients at {nv} visits ({', '.join(labels)}); responders "
-           f"(CR or PR): {resp}.")
+    alt = f"Response of {n} patients at {nv} visits ({', '.join(labels)}); responders (CR or PR): {resp}."
     return Figure(_svg(fid, W, H, what, alt, body), alt, f"Response category by visit. {mode}")
 
 
 # --------------------------------------------------------------------------- 3. paired plots
-@dataclass(frozen=True)
-class _PairStats:
-    n: int
-    up: int
-    down: int
-    med0: float
-    med1: float
+def _box_whisker(x: float, values: np.ndarray, ys: _Scale, w: float) -> list[str]:
+    """Box (quartiles), median line and 10th-90th percentile whiskers centred at ``x``."""
+    q10, q25, q50, q75, q90 = (ys(q) for q in np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9]))
+    return [_el("path", d=_whiskers(x, q75, q90, w / 4) + _whiskers(x, q25, q10, w / 4), stroke=AXIS,
+                fill="none", class_="whisker"),
+            _el("rect", x=float(x - w / 2), y=q75, width=float(w), height=q25 - q75, fill="#FFFFFF",
+                stroke=AXIS, class_="box"),
+            _el("line", x1=float(x - w / 2), y1=q50, x2=float(x + w / 2), y2=q50, stroke="#000000",
+                stroke_width=2, class_="box-median")]
 
 
-def _pair_stats(d: pd.DataFrame) -> _PairStats:
-    delta = d["value"] - d["baseline_value"]
-    return _PairStats(len(d), int((delta > 0).sum()), int((delta < 0).sum()),
-                      float(d["baseline_value"].median()), float(d["value"].median()))
-
-
-def _box_whisker(x: float, values: np.ndarray, ys: Callable[[float], float], w: float) -> list[str]:
-    """Box (quartiles), median line and 10th-90th percentile whiskers at centre ``x``."""
-    q10, q25, q50, q75, q90 = np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9])
-    return [
-        _el("path", d=f"M{_fmt(x)} {_fmt(ys(q75))}V{_fmt(ys(q90))}M{_fmt(x)} {_fmt(ys(q25))}"
-            f"V{_fmt(ys(q10))}M{_fmt(x - w / 4)} {_fmt(ys(q90))}H{_fmt(x + w / 4)}"
-            f"M{_fmt(x - w / 4)} {_fmt(ys(q10))}H{_fmt(x + w / 4)}", stroke=AXIS, class_="whisker"),
-        _el("rect", x=float(x - w / 2), y=ys(q75), width=float(w), height=ys(q25) - ys(q75),
-            fill="#FFFFFF", stroke=AXIS, class_="box"),
-        _el("line", x1=float(x - w / 2), y1=ys(q50), x2=float(x + w / 2), y2=ys(q50),
-            stroke="#000000", stroke_width=2, class_="box-median"),
-    ]
-
-
-def _paired_body(d: pd.DataFrame, box: _Box, followup_label: str, y_title: str,
-                 summary: bool) -> list[str]:
-    """Axes, per-patient lines (or boxes) and the bold median line inside ``box``."""
+def _paired_body(d: pd.DataFrame, box: _Box, followup_label: str, y_title: str, summary: bool) -> list[str]:
+    """Axes, per-patient lines (or box plots) and the bold median line inside ``box``."""
     base, fu = d["baseline_value"].to_numpy(), d["value"].to_numpy()
-    both = np.concatenate([base, fu])
-    ticks = _nice_ticks(both.min(), both.max(), 5)
-    ys = _Linear(ticks[0], ticks[-1], box.y1, box.y0)
-    xa, xb = box.x0 + box.w * 0.28, box.x0 + box.w * 0.72
+    ticks = _nice_ticks(min(base.min(), fu.min()), max(base.max(), fu.max()), 5)
+    ys = _Scale(ticks[0], ticks[-1], box.y1, box.y0)
+    xa, xb = box.x0 + (box.x1 - box.x0) * 0.28, box.x0 + (box.x1 - box.x0) * 0.72
     out = _y_axis(box, [(ys(t), _num(t)) for t in ticks], y_title)
     out += _x_axis(box, [(xa, "Baseline"), (xb, _truncate(followup_label, 14))], grid=False)
     if summary:
         for x, vals in ((xa, base), (xb, fu)):
-            out += _box_whisker(x, vals, ys, min(40.0, box.w * 0.15))
+            out += _box_whisker(x, vals, ys, min(40.0, (box.x1 - box.x0) * 0.15))
     else:
         for pid, b, v in zip(d["patient_id"], base, fu):
             c = INCREASE if v > b else DECREASE if v < b else UNCHANGED
@@ -545,179 +476,140 @@ def _paired_body(d: pd.DataFrame, box: _Box, followup_label: str, y_title: str,
                 out.append(_el("circle", _tip(f"{pid}, {lab}: {_num(val)}"), cx=x, cy=ys(val), r=3.5,
                                fill=c, fill_opacity=0.9, class_="point"))
     m0, m1 = float(np.median(base)), float(np.median(fu))
-    out.append(_el("line", _tip(f"Median {_num(m0)} \u2192 {_num(m1)}"), x1=xa, y1=ys(m0), x2=xb,
-                   y2=ys(m1), stroke="#000000", stroke_width=3, stroke_linecap="round",
-                   class_="summary-line"))
+    out.append(_el("line", _tip(f"Median {_num(m0)} \u2192 {_num(m1)}"), x1=xa, y1=ys(m0), x2=xb, y2=ys(m1),
+                   stroke="#000000", stroke_width=3, stroke_linecap="round", class_="summary-line"))
     return out
 
 
-def _paired_alt(label: str, unit: str, followup_label: str, s: _PairStats) -> str:
-    u = f" {unit}" if unit else ""
-    same = s.n - s.up - s.down
-    return (f"{label} in {s.n} patients, baseline vs {followup_label}: median {_stat(s.med0)} to "
-            f"{_stat(s.med1)}{u}; {s.up} increased, {s.down} decreased"
-            + (f", {same} unchanged" if same else "") + ".")
+def _paired_summary(d: pd.DataFrame, unit: str) -> tuple[int, int, int, str]:
+    """(n, increased, decreased, "median A to B unit") for one analyte."""
+    delta = d["value"] - d["baseline_value"]
+    med = f"median {_stat(d['baseline_value'].median())} to {_stat(d['value'].median())}"
+    return len(d), int((delta > 0).sum()), int((delta < 0).sum()), med + (f" {unit}" if unit else "")
 
 
-def _direction_legend(summary: bool) -> list[tuple[str, str]]:
-    if summary:
-        return [("#000000", "Median")]
-    return [(INCREASE, "Increased"), (DECREASE, "Decreased"), ("#000000", "Median")]
+def _direction_legend(summary: bool) -> str:
+    median = [("#000000", "Median")]
+    return _legend(median if summary else [(INCREASE, "Increased"), (DECREASE, "Decreased"), *median], 12)
 
 
-_PAIRED_NOTE = ("Box = interquartile range, whiskers = 10th-90th percentile, bold line joins the "
-                "medians (shown instead of one line per patient because there are more than {} "
-                "patients).")
+_PAIRED_NOTE = ("Box = interquartile range, whiskers = 10th-90th percentile, bold line joins the medians "
+                "(shown instead of one line per patient because there are more than {} patients).")
 
 
 def paired_plot(df: pd.DataFrame, figure_id: str, analyte_label: str, unit: str,
                 followup_label: str = "Month 6", *, max_lines: int = 200) -> Figure:
     """Baseline vs follow-up value per patient for one analyte (linear y).
 
-    Columns: ``patient_id``, ``baseline_value``, ``value``. Grey line per patient, points
-    coloured by increase/decrease, bold median line; box plots above ``max_lines`` patients.
+    Columns: ``patient_id``, ``baseline_value``, ``value``. A grey line per patient, points
+    coloured by increase/decrease, a bold median line; box plots above ``max_lines`` patients.
     """
     fid, what = _safe_id(figure_id), f"{analyte_label}: baseline vs {followup_label}"
-    if _is_empty(df):
-        return _no_data(fid, what)
     d = _frame(df, ("baseline_value", "value"))
-    if d.empty:
+    if d is None:
         return _no_data(fid, what)
     summary = len(d) > max_lines
-    box = _Box(72, 44, 420, 350)
-    body = _paired_body(d, box, followup_label, unit, summary)
-    body.append(_legend(_direction_legend(summary), 12, 20))
-    alt = _paired_alt(analyte_label, unit, followup_label, _pair_stats(d))
-    caption = (f"{analyte_label} at baseline and {followup_label}; "
-               + (_PAIRED_NOTE.format(max_lines) if summary else
-                  "one grey line per patient, points coloured by direction of change, bold line "
-                  "joins the medians."))
+    body = [*_paired_body(d, _Box(72, 44, 420, 350), followup_label, unit, summary), _direction_legend(summary)]
+    n, up, down, med = _paired_summary(d, unit)
+    alt = (f"{analyte_label} in {n} patients, baseline vs {followup_label}: {med}; {up} increased, "
+           f"{down} decreased" + (f", {n - up - down} unchanged." if n - up - down else "."))
+    caption = f"{analyte_label} at baseline and {followup_label}; " + (
+        _PAIRED_NOTE.format(max_lines) if summary else
+        "one grey line per patient, points coloured by direction of change, bold line joins the medians.")
     return Figure(_svg(fid, 440, 400, what, alt, body), alt, caption)
 
 
 def paired_panel(frames: Mapping[str, pd.DataFrame], figure_id: str, units: Mapping[str, str],
                  followup_label: str = "Month 6", *, max_lines: int = 200) -> Figure:
-    """Small multiples of paired plots (3 per row), one per analyte, each with its own axis.
+    """Small multiples of paired plots, 3 per row, one per analyte, each with its own y axis.
 
     ``frames`` maps analyte label -> frame with ``patient_id``, ``baseline_value``, ``value``;
     ``units`` maps analyte label -> unit (missing -> no unit).
     """
     fid, what = _safe_id(figure_id), f"Baseline vs {followup_label} by analyte"
-    cleaned = {k: (_frame(v, ("baseline_value", "value")) if not _is_empty(v) else None)
-               for k, v in frames.items()}
-    if not cleaned or all(v is None or v.empty for v in cleaned.values()):
+    cleaned = {k: _frame(v, ("baseline_value", "value")) for k, v in frames.items()}
+    if all(v is None for v in cleaned.values()):
         return _no_data(fid, what)
     pw, ph, top = 260, 260, 32
-    ncol = min(3, len(cleaned))
-    W, H = pw * ncol, top + ph * math.ceil(len(cleaned) / 3)
-    body: list[str] = []
-    summaries, parts = [], []
+    W, H = pw * min(3, len(cleaned)), top + ph * math.ceil(len(cleaned) / 3)
+    body, summaries, parts = [], [], []
     for i, (name, d) in enumerate(cleaned.items()):
         px, py = pw * (i % 3), top + ph * (i // 3)
         unit = str(units.get(name, "") or "")
-        title = _truncate(f"{name} ({unit})" if unit else str(name), 34)
-        inner = [_text(px + pw / 2, py + 18, title, text_anchor="middle", font_size=13,
-                       font_weight="bold", class_="panel-title")]
-        if d is None or d.empty:
-            inner.append(_text(px + pw / 2, py + ph / 2, "No data", text_anchor="middle",
-                               font_size=12, fill=AXIS, class_="no-data"))
+        inner = [_text(px + pw / 2, py + 18, _truncate(f"{name} ({unit})" if unit else str(name), 34),
+                       text_anchor="middle", font_size=13, font_weight="bold", class_="panel-title")]
+        if d is None:
+            inner.append(_text(px + pw / 2, py + ph / 2, "No data", text_anchor="middle", fill=AXIS, class_="no-data"))
             parts.append(f"{name}: no data")
         else:
-            summary = len(d) > max_lines
-            summaries.append(summary)
-            inner += _paired_body(d, _Box(px + 56, py + 32, px + pw - 12, py + ph - 42),
-                                  followup_label, unit, summary)
-            s = _pair_stats(d)
-            parts.append(f"{name} median {_stat(s.med0)} to {_stat(s.med1)}"
-                         f"{' ' + unit if unit else ''} (n={s.n}, {s.up} up, {s.down} down)")
+            summaries.append(len(d) > max_lines)
+            inner += _paired_body(d, _Box(px + 56, py + 32, px + pw - 12, py + ph - 42), followup_label, unit,
+                                  summaries[-1])
+            n, up, down, med = _paired_summary(d, unit)
+            parts.append(f"{name} {med} (n={n}, {up} up, {down} down)")
         body.append(_el("g", "".join(inner), id=f"{fid}-panel-{i}", class_="panel"))
-    body.append(_legend(_direction_legend(all(summaries)), 12, 20))
-    alt = (f"Paired baseline vs {followup_label} values for {len(cleaned)} analytes: "
-           + "; ".join(parts) + ".")
-    caption = (f"Baseline and {followup_label} values per analyte, each panel with its own y axis; "
-               "grey lines join each patient's values, points coloured by direction of change, "
-               "bold line joins the medians.")
+    body.append(_direction_legend(all(summaries)))
+    alt = f"Paired baseline vs {followup_label} values for {len(cleaned)} analytes: " + "; ".join(parts) + "."
+    caption = (f"Baseline and {followup_label} values per analyte, each panel with its own y axis; grey lines "
+               "join each patient's values, points coloured by direction of change, bold line joins the medians.")
     if any(summaries):
         caption += " Panels with many patients: " + _PAIRED_NOTE.format(max_lines)
     return Figure(_svg(fid, W, H, what, alt, body), alt, caption)
 
 
 # --------------------------------------------------------------------------- 4. waterfall
-def _fold_label(k: int) -> str:
-    return f"{2.0 ** k:g}\u00d7"
+def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labels: int = 60) -> Figure:
+    """Best platelet fold change (best count by month 6 / baseline) per patient, sorted descending, log2 y.
 
-
-def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300,
-              max_labels: int = 60) -> Figure:
-    """Best platelet fold change (by month 6 / baseline) per patient, sorted descending, log2 y.
-
-    Columns: ``patient_id``, ``best_fold_change`` (> 0), ``response_group``. Patient labels
-    under bars up to ``max_labels``; above ``max_bars`` a thin-bar area per group.
+    Columns: ``patient_id``, ``best_fold_change`` (> 0), ``response_group``. Patient labels under
+    the bars up to ``max_labels`` patients; above ``max_bars`` one thin-bar area per group.
     """
     fid, what = _safe_id(figure_id), "Best platelet fold change by month 6"
-    if _is_empty(df):
-        return _no_data(fid, what)
     d = _frame(df, ("best_fold_change",), extra=("response_group",))
-    dropped = int((d["best_fold_change"] <= 0).sum())
-    d = d[d["best_fold_change"] > 0].copy()
-    if d.empty:
+    dropped = 0 if d is None else int((d["best_fold_change"] <= 0).sum())
+    if d is None or dropped == len(d):
         return _no_data(fid, what)
-    d["group"] = _codes(d["response_group"], "NE")
-    order = sorted(range(len(d)), key=lambda i: (-d["best_fold_change"].iat[i],
-                                                 _natural_key(d["patient_id"].iat[i])))
-    d = d.iloc[order]
-    l2 = np.log2(d["best_fold_change"].to_numpy())
+    d = d[d["best_fold_change"] > 0].assign(group=lambda x: _codes(x["response_group"], "NE"))
+    fcs, ids = d["best_fold_change"].to_numpy(), d["patient_id"].to_numpy()
+    d = d.iloc[sorted(range(len(d)), key=lambda i: (-fcs[i], _natural_key(ids[i])))]
+    fc, l2 = d["best_fold_change"], np.log2(d["best_fold_change"].to_numpy())
     n, summary, labelled = len(d), len(d) > max_bars, len(d) <= max_labels
     kmin, kmax = math.floor(min(l2.min(), -1)), math.ceil(max(l2.max(), 3))
     step = 1
     while (kmax - kmin) / step > 8:
         step *= 2
     names = [_truncate(p, 12) for p in d["patient_id"]]
-    label_h = 14 + CHAR_W * max(len(s) for s in names) if labelled else 24
     box = _Box(64, 44, 740, 344)
-    W, H = 760, box.y1 + label_h + 12
-    ys = _Linear(kmin, kmax, box.y1, box.y0)
-    body = _y_axis(box, [(ys(k), _fold_label(k)) for k in range(kmin, kmax + 1, step)],
+    W, H = 760, box.y1 + (14 + CHAR_W * max(map(len, names)) if labelled else 24) + 12
+    ys = _Scale(kmin, kmax, box.y1, box.y0)
+    body = _y_axis(box, [(ys(k), f"{2.0 ** k:g}{TIMES}") for k in range(kmin, kmax + 1, step)],
                    "Best / baseline platelets")
-    body.append(_text((box.x0 + box.x1) / 2, H - 6, f"Patients ({n}), sorted by fold change",
-                      text_anchor="middle", font_size=12))
+    body.append(_text((box.x0 + box.x1) / 2, H - 6, f"Patients ({n}), sorted by fold change", text_anchor="middle"))
     starts, bw = _band(n, box.x0, box.x1, 0.0 if summary else 0.2)
-    y_zero = ys(0)
     areas: dict[str, list[str]] = {}
-    for s, pid, name, g, fc, v in zip(starts, d["patient_id"], names, d["group"],
-                                      d["best_fold_change"], l2):
-        top, bottom = min(ys(v), y_zero), max(ys(v), y_zero)
-        bottom = max(bottom, top + 1)
+    for s, pid, name, g, f, v in zip(starts, d["patient_id"], names, d["group"], fc, l2):
+        top, bottom = min(ys(v), ys(0)), max(ys(v), ys(0))
+        bottom = max(bottom, top + 1)  # a 1x bar stays visible
         if summary:
-            areas.setdefault(g, []).append(
-                f"M{_fmt(s)} {_fmt(top)}H{_fmt(s + bw)}V{_fmt(bottom)}H{_fmt(s)}Z")
+            areas.setdefault(g, []).append(f"M{_fmt(s)} {_fmt(top)}H{_fmt(s + bw)}V{_fmt(bottom)}H{_fmt(s)}Z")
             continue
-        body.append(_el("rect", _tip(f"{pid}: {_num(round(fc, 2))}\u00d7 ({g})"), x=float(s), y=top,
+        body.append(_el("rect", _tip(f"{pid}: {_num(round(f, 2))}{TIMES} ({g})"), x=float(s), y=top,
                         width=float(bw), height=bottom - top, fill=_colour(g), class_="bar"))
         if labelled:
-            x, y = s + bw / 2 + 4, box.y1 + 6
-            body.append(_text(x, y, name, text_anchor="end", font_size=11, class_="bar-label",
-                              transform=f"rotate(-90 {_fmt(x)} {_fmt(y)})"))
+            body.append(_text(s + bw / 2 + 4, box.y1 + 6, name, rotate=True, text_anchor="end", font_size=11,
+                              class_="bar-label"))
     for g in _ordered_groups(areas):
-        body.append(_el("path", _tip(f"{g} patients"), d="".join(areas[g]), fill=_colour(g),
-                        class_="bar-area"))
-    body.append(_el("line", x1=float(box.x0), y1=y_zero, x2=float(box.x1), y2=y_zero,
-                    stroke=AXIS, class_="baseline"))
-    body.append(_el("line", x1=float(box.x0), y1=ys(1), x2=float(box.x1), y2=ys(1), stroke="#333333",
-                    stroke_dasharray="5 4", class_="reference"))
-    body.append(_text(box.x1 - 4, ys(1) - 5, "2\u00d7 (PR fold)", text_anchor="end", font_size=11))
-    counts = d["group"].value_counts()
-    body.append(_legend([(_colour(g), f"{g} (n={counts[g]})") for g in _ordered_groups(counts.index)],
-                        box.x0, 20))
-    fc = d["best_fold_change"]
-    n2 = int((fc >= 2).sum())
-    alt = (f"Best platelet fold change from baseline by month 6 in {n} patients: median "
-           f"{_stat(fc.median())}\u00d7, range {_stat(fc.min())}\u00d7 to {_stat(fc.max())}\u00d7; "
-           f"{n2} of {n} reached at least 2-fold.")
-    caption = ("Each bar is one patient's best platelet count up to month 6 divided by baseline "
-               "(log2 scale), sorted descending and coloured by month-6 response. Dashed line: "
-               "2-fold increase, the IWG partial-response fold criterion (PR also requires "
-               "\u226530 \u00d710\u2079/L).")
+        body.append(_el("path", _tip(f"{g} patients"), d="".join(areas[g]), fill=_colour(g), class_="bar-area"))
+    body.append(_hline(box, ys(0), stroke=AXIS, class_="baseline"))
+    body.append(_hline(box, ys(1), stroke="#333333", stroke_dasharray="5 4", class_="reference"))
+    body.append(_text(box.x1 - 4, ys(1) - 5, f"2{TIMES} (PR fold)", text_anchor="end", font_size=11))
+    body.append(_group_legend(d["group"].value_counts(), box.x0))
+    alt = (f"Best platelet fold change from baseline by month 6 in {n} patients: median {_stat(fc.median())}{TIMES}, "
+           f"range {_stat(fc.min())}{TIMES} to {_stat(fc.max())}{TIMES}; {int((fc >= 2).sum())} of {n} reached "
+           f"at least 2-fold.")
+    caption = ("Each bar is one patient's best platelet count up to month 6 divided by baseline (log2 scale), "
+               "sorted descending and coloured by month-6 response. Dashed line: 2-fold increase, the IWG "
+               f"partial-response fold criterion (PR also requires \u226530 {PLT_UNIT}).")
     if summary:
         caption += f" With {n} patients (more than {max_bars}) bars are drawn as a thin-bar area."
     if dropped:
@@ -727,36 +619,29 @@ def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300,
 
 # --------------------------------------------------------------------------- 5. response rate
 def _rate_label(orr: float, k: float, n: float) -> str:
+    """``61.5% (8/13)``; counts omitted when missing, ``n/a`` without a rate."""
     if not math.isfinite(orr):
         return "n/a"
-    counts = f" ({int(k)}/{int(n)})" if math.isfinite(k) and math.isfinite(n) else ""
-    return f"{orr * 100:.1f}%{counts}"
+    return f"{orr * 100:.1f}%" + (f" ({int(k)}/{int(n)})" if math.isfinite(k) and math.isfinite(n) else "")
 
 
 def response_rate_bars(df: pd.DataFrame, figure_id: str) -> Figure:
-    """Overall response rate per visit with confidence-interval error bars (y 0-100 %).
+    """Overall response rate per visit with confidence-interval error bars, y axis 0-100 %.
 
     Columns: ``visit``, ``orr``, ``ci_low``, ``ci_high`` (fractions 0..1), ``n_responders``,
-    ``n_evaluable``. Visits are drawn in row order; rows with a missing ORR get "n/a".
+    ``n_evaluable``. Visits are drawn in row order; a row without an ORR is labelled "n/a".
     """
     fid, what = _safe_id(figure_id), "Overall response rate by visit"
-    if _is_empty(df):
-        return _no_data(fid, what)
     num = ("orr", "ci_low", "ci_high", "n_responders", "n_evaluable")
     d = _frame(df, (), ids=("visit",), extra=num)
-    if d.empty:
+    if d is None:
         return _no_data(fid, what)
-    for c in num:
-        d[c] = pd.to_numeric(d[c], errors="coerce").astype(float)
-    nv = len(d)
-    W, H = max(360, 84 + nv * 110), 340
+    d[list(num)] = d[list(num)].apply(pd.to_numeric, errors="coerce").astype(float)
+    W, H = max(360, 84 + len(d) * 110), 340
     box = _Box(64, 44, W - 20, 290)
-    ys = _Linear(0, 1, box.y1, box.y0)
-    starts, bw = _band(nv, box.x0, box.x1, 0.4)
+    ys = _Scale(0, 1, box.y1, box.y0)
     labels = [_pretty(v) for v in d["visit"]]
-    body = _y_axis(box, [(ys(t / 5), f"{t * 20}%") for t in range(6)], "Responders (CR or PR)")
-    body += _x_axis(box, [(s + bw / 2, _truncate(lab, 16)) for s, lab in zip(starts, labels)],
-                    grid=False)
+    starts, bw, body = _category_axes(box, labels, "Responders (CR or PR)", 0.4)
     parts = []
     for s, lab, r in zip(starts, labels, d.itertuples(index=False)):
         cx, label = s + bw / 2, _rate_label(r.orr, r.n_responders, r.n_evaluable)
@@ -765,73 +650,62 @@ def response_rate_bars(df: pd.DataFrame, figure_id: str) -> Figure:
             body.append(_el("rect", _tip(f"{lab}: {label}"), x=float(s), y=top, width=float(bw),
                             height=box.y1 - top, fill=INCREASE, class_="bar"))
         if math.isfinite(r.ci_low) and math.isfinite(r.ci_high):
-            lo, hi = ys(r.ci_low), ys(r.ci_high)
+            lo, hi, mid = ys(r.ci_low), ys(r.ci_high), (ys(r.ci_low) + ys(r.ci_high)) / 2
             body.append(_el("path", _tip(f"{lab}: CI {r.ci_low * 100:.1f}% to {r.ci_high * 100:.1f}%"),
-                            d=f"M{_fmt(cx)} {_fmt(lo)}V{_fmt(hi)}M{_fmt(cx - 6)} {_fmt(lo)}"
-                              f"H{_fmt(cx + 6)}M{_fmt(cx - 6)} {_fmt(hi)}H{_fmt(cx + 6)}",
-                            stroke="#000000", stroke_width=1.5, fill="none", class_="errorbar"))
+                            d=_whiskers(cx, mid, lo, 6) + _whiskers(cx, mid, hi, 6), stroke="#000000",
+                            stroke_width=1.5, fill="none", class_="errorbar"))
             top = min(top, hi)
-        body.append(_text(cx, top - 6, label, text_anchor="middle", font_size=12, class_="bar-label"))
+        body.append(_text(cx, top - 6, label, text_anchor="middle", class_="bar-label"))
         parts.append(f"{lab} {label}")
-    alt = ("Overall response rate (CR or PR) by visit: " + "; ".join(parts)
-           + "; error bars show confidence intervals.")
-    caption = ("Proportion of evaluable patients with a response (CR or PR) at each visit; "
-               "error bars show the confidence interval, labels give responders/evaluable.")
+    alt = "Overall response rate (CR or PR) by visit: " + "; ".join(parts) + "; error bars show confidence intervals."
+    caption = ("Proportion of evaluable patients with a response (CR or PR) at each visit; error bars show the "
+               "confidence interval, labels give responders/evaluable.")
     return Figure(_svg(fid, W, H, what, alt, body), alt, caption)
 
 
 # --------------------------------------------------------------------------- 6. dose / trough
-def dose_trough_plot(df: pd.DataFrame, figure_id: str,
-                     target: tuple[float, float] = (4, 15)) -> Figure:
-    """Sirolimus trough levels (ng/mL) per patient over study days with the target band.
+def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, float] = (4, 15)) -> Figure:
+    """Sirolimus trough levels (ng/mL) per patient over study days with a shaded target band.
 
-    Columns: ``patient_id``, ``study_day``, ``trough``; optional ``daily_dose_mg`` (shown
-    in tooltips and the alt text). Points outside the target are highlighted.
+    Columns: ``patient_id``, ``study_day``, ``trough``; optional ``daily_dose_mg`` (shown in
+    tooltips and the alt text). Points outside the target are highlighted.
     """
     fid, what = _safe_id(figure_id), "Sirolimus trough levels"
-    if _is_empty(df):
-        return _no_data(fid, what)
-    has_dose = "daily_dose_mg" in df.columns
+    has_dose = df is not None and "daily_dose_mg" in df.columns
     d = _frame(df, ("study_day", "trough"), extra=("daily_dose_mg",) if has_dose else ())
-    if d.empty:
+    if d is None:
         return _no_data(fid, what)
     dose = pd.to_numeric(d["daily_dose_mg"], errors="coerce") if has_dose else None
     t_lo, t_hi = sorted(float(t) for t in target)
+    target_text = f"{_num(t_lo)}\u2013{_num(t_hi)} ng/mL"
     W, H, box = 760, 400, _Box(64, 44, 740, 350)
     yt = _nice_ticks(0, max(d["trough"].max(), t_hi) * 1.05, 5)
-    ys = _Linear(yt[0], yt[-1], box.y1, box.y0)
-    day_lo, day_hi = float(d["study_day"].min()), float(d["study_day"].max())
-    xt = _nice_ticks(min(0.0, day_lo), day_hi, 6)
-    xs = _Linear(xt[0], xt[-1], box.x0, box.x1)
-    body = [_el("rect", x=float(box.x0), y=ys(t_hi), width=float(box.w), height=ys(t_lo) - ys(t_hi),
-                fill="#009E73", fill_opacity=0.12, class_="target-band")]
-    body += _y_axis(box, [(ys(t), _num(t)) for t in yt], "Trough (ng/mL)")
-    body += _x_axis(box, [(xs(t), _num(t)) for t in xt], "Study day")
-    body.append(_text(box.x1 - 4, ys(t_hi) + 14, f"Target {_num(t_lo)}\u2013{_num(t_hi)} ng/mL",
-                      text_anchor="end", font_size=11, fill="#00664A"))
+    ys = _Scale(yt[0], yt[-1], box.y1, box.y0)
+    xs, x_axis, day_lo, day_hi = _day_axis(d["study_day"], box)
+    body = [_el("rect", x=float(box.x0), y=ys(t_hi), width=float(box.x1 - box.x0), height=ys(t_lo) - ys(t_hi),
+                fill="#009E73", fill_opacity=0.12, class_="target-band"),
+            *_y_axis(box, [(ys(t), _num(t)) for t in yt], "Trough (ng/mL)"), *x_axis,
+            _text(box.x1 - 4, ys(t_hi) + 14, f"Target {target_text}", text_anchor="end", font_size=11,
+                  fill="#00664A")]
     inside = (d["trough"] >= t_lo) & (d["trough"] <= t_hi)
     points = []
     for pid, sub in d.groupby("patient_id", sort=False):
         sub = sub.sort_values("study_day")
         pts = [(xs(a), ys(b)) for a, b in zip(sub["study_day"], sub["trough"])]
-        body.append(_el("polyline", _tip(str(pid)), points=_points(pts), fill="none", stroke=INCREASE,
+        body.append(_el("polyline", _tip(pid), points=_points(pts), fill="none", stroke=INCREASE,
                         stroke_opacity=0.45, class_="trough-line"))
-        for idx, (x, y) in zip(sub.index, pts):
-            tip = f"{pid}, day {_num(d.at[idx, 'study_day'])}: {_num(d.at[idx, 'trough'])} ng/mL"
-            if dose is not None and math.isfinite(dose[idx]):
-                tip += f", {_num(dose[idx])} mg/day"
-            points.append(_el("circle", _tip(tip), cx=x, cy=y, r=3,
-                              fill=INCREASE if inside[idx] else OUTSIDE_TARGET, class_="trough-point"))
-    body += points
+        for i, (x, y) in zip(sub.index, pts):
+            tip = f"{pid}, day {_num(d.at[i, 'study_day'])}: {_num(d.at[i, 'trough'])} ng/mL"
+            tip += f", {_num(dose[i])} mg/day" if dose is not None and math.isfinite(dose[i]) else ""
+            points.append(_el("circle", _tip(tip), cx=x, cy=y, r=3, fill=INCREASE if inside[i] else OUTSIDE_TARGET,
+                              class_="trough-point"))
     k, m = int(inside.sum()), len(d)
-    body.append(_legend([(INCREASE, f"Within target (n={k})"),
-                         (OUTSIDE_TARGET, f"Outside target (n={m - k})")], box.x0, 20))
-    npat = d["patient_id"].nunique()
-    alt = (f"Sirolimus trough levels: {m} measurements in {npat} patients over study days "
-           f"{_num(day_lo)} to {_num(day_hi)}; {k} ({100 * k / m:.1f}%) within the "
-           f"{_num(t_lo)}\u2013{_num(t_hi)} ng/mL target.")
+    body += [*points, _legend([(INCREASE, f"Within target (n={k})"), (OUTSIDE_TARGET, f"Outside target (n={m - k})")],
+                              box.x0)]
+    alt = (f"Sirolimus trough levels: {m} measurements in {d['patient_id'].nunique()} patients over study days "
+           f"{_num(day_lo)} to {_num(day_hi)}; {k} ({100 * k / m:.1f}%) within the {target_text} target.")
     if dose is not None and dose.notna().any():
         alt += f" Median daily dose {_num(dose.median())} mg."
-    caption = (f"Sirolimus trough concentration per patient over study days; shaded band is the "
-               f"{_num(t_lo)}\u2013{_num(t_hi)} ng/mL target, orange points lie outside it.")
+    caption = (f"Sirolimus trough concentration per patient over study days; the shaded band is the {target_text} "
+               "target, orange points lie outside it.")
     return Figure(_svg(fid, W, H, what, alt, body), alt, caption)

@@ -196,13 +196,13 @@ def test_nice_ticks_cover_domain_with_round_steps():
 
 def test_log_ticks_for_platelet_domain():
     assert F._log_ticks(5, 400) == [5, 10, 20, 30, 50, 100, 200, 400]
-    assert F._log_floor(3.7) == 3 and F._log_ceil(450) == 500
+    assert F._log_nice(3.7, up=False) == 3 and F._log_nice(450, up=True) == 500
 
 
 def test_scales_map_and_clamp():
-    lin = F._Linear(0, 10, 100, 200)
+    lin = F._Scale(0, 10, 100, 200)
     assert lin(5) == 150 and lin(-5) == 100 and lin(99) == 200
-    log = F._Log10(1, 100, 300, 100)
+    log = F._Scale(1, 100, 300, 100, log=True)
     assert log(10) == pytest.approx(200) and log(0) == 300 and log(1e6) == 100
 
 

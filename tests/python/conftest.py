@@ -1,0 +1,72 @@
+"""Shared fixtures: warehouses built once per session in temporary folders.
+
+Builds go through the package's own CLI with CTD_RTP_DB / DBT_TARGET_PATH / DBT_LOG_PATH
+pointing into tmp, so tests never touch the developer's warehouse.duckdb.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_OUTPUT = PROJECT_DIR / "test-output"
+
+
+@dataclass(frozen=True)
+class Built:
+    db_path: Path
+    env: dict[str, str]
+    workdir: Path
+
+
+def cli_env(workdir: Path, raw_dir: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "CTD_RTP_DB": str(workdir / "warehouse.duckdb"),
+        "DBT_TARGET_PATH": str(workdir / "target"),
+        "DBT_LOG_PATH": str(workdir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+    })
+    env.pop("CTD_RTP_RAW_DIR", None)
+    if raw_dir is not None:
+        env["CTD_RTP_RAW_DIR"] = str(raw_dir)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ctd_rtp.cli", *args], cwd=PROJECT_DIR, env=env,
+        capture_output=True, text=True,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"ctd-rtp {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def build(workdir: Path, raw_dir: Path | None = None, extra: list[str] | None = None) -> Built:
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = cli_env(workdir, raw_dir)
+    run_cli(["build", "--quiet", *(extra or [])], env)
+    return Built(db_path=workdir / "warehouse.duckdb", env=env, workdir=workdir)
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The bundled synthetic cohort, built and analysed once for the whole session."""
+    built = build(tmp_path_factory.mktemp("demo"))
+    run_cli(["stats"], built.env)
+    return built
+
+
+@pytest.fixture(scope="session")
+def own_cohort_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The small hand-written cohort in fixtures/own_cohort (CSV), via CTD_RTP_RAW_DIR."""
+    return build(tmp_path_factory.mktemp("own"), raw_dir=FIXTURES / "own_cohort")
