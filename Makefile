@@ -41,9 +41,9 @@ demo-data: setup
 	$(BIN)/ctd-rtp synth --out seeds/demo
 
 lint: setup
-	$(BIN)/sqlfluff lint models macros tests/singular analyses
+	$(BIN)/sqlfluff lint models tests/singular analyses
 
-test: setup chromium
+test: setup chromium lint
 	$(BIN)/python -m pytest -q
 
 lock:

@@ -17,7 +17,7 @@ platelet_counts as (
 
 ),
 
-confirmation as (
+confirmation as (  -- noqa: ST03 (joined only when var require_confirmation is on)
 
     select
         measurements.patient_id,
@@ -28,8 +28,8 @@ confirmation as (
     from measurements
     inner join platelet_counts as other
         on measurements.patient_id = other.patient_id
-        and measurements.visit = other.visit
-        and abs(other.study_day - measurements.platelet_study_day) >= {{ var('confirmation_min_days') }}
+            and measurements.visit = other.visit
+            and abs(other.study_day - measurements.platelet_study_day) >= {{ var('confirmation_min_days') }}
     group by measurements.patient_id, measurements.visit
 
 ),
@@ -57,10 +57,11 @@ final as (
         ) }} as response
         {%- endif %}
     from measurements
-    left join confirmation
-        on measurements.patient_id = confirmation.patient_id
-        and measurements.visit = confirmation.visit
-
+    {%- if var('require_confirmation') %}
+        left join confirmation
+            on measurements.patient_id = confirmation.patient_id
+                and measurements.visit = confirmation.visit
+    {%- endif %}
 )
 
 select * from final

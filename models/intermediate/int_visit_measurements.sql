@@ -50,13 +50,15 @@ grid as (
 
 platelets as (
 
-    select * from visit_labs where analyte = 'PLT'
+    select * from visit_labs
+    where analyte = 'PLT'
 
 ),
 
 troughs as (
 
-    select * from visit_labs where analyte = 'SIRO_TROUGH'
+    select * from visit_labs
+    where analyte = 'SIRO_TROUGH'
 
 ),
 
@@ -101,8 +103,8 @@ with_dose as (
     from joined
     left join sirolimus
         on joined.patient_id = sirolimus.patient_id
-        and cast(joined.visit_date as date) >= sirolimus.started_on
-        and (sirolimus.ended_on is null or cast(joined.visit_date as date) <= sirolimus.ended_on)
+            and cast(joined.visit_date as date) >= sirolimus.started_on
+            and (sirolimus.ended_on is null or cast(joined.visit_date as date) <= sirolimus.ended_on)
 
 ),
 

@@ -32,8 +32,8 @@ trough_summary as (
     from exposures
     inner join troughs
         on exposures.patient_id = troughs.patient_id
-        and troughs.collected_on >= exposures.started_on
-        and (exposures.ended_on is null or troughs.collected_on <= exposures.ended_on)
+            and exposures.started_on <= troughs.collected_on
+            and (exposures.ended_on is null or exposures.ended_on >= troughs.collected_on)
     where exposures.drug = 'sirolimus'
     group by exposures.exposure_id
 

@@ -21,13 +21,15 @@ windows as (
 
 baseline as (
 
-    select * from visit_values where visit = 'baseline'
+    select * from visit_values
+    where visit = 'baseline'
 
 ),
 
 followup as (
 
-    select * from visit_values where visit != 'baseline'
+    select * from visit_values
+    where visit != 'baseline'
 
 ),
 
@@ -66,7 +68,7 @@ final as (
         on followup.visit = windows.visit
     left join baseline
         on followup.patient_id = baseline.patient_id
-        and followup.analyte = baseline.analyte
+            and followup.analyte = baseline.analyte
 
 )
 

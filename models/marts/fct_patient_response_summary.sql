@@ -21,7 +21,9 @@ patient_index as (
 
 baseline as (
 
-    select patient_id, platelet_count as baseline_platelet_count
+    select
+        patient_id,
+        platelet_count as baseline_platelet_count
     from {{ ref('int_visit_measurements') }}
     where visit = 'baseline'
 
@@ -47,7 +49,7 @@ lost as (
     from responses as earlier
     inner join responses as later
         on earlier.patient_id = later.patient_id
-        and later.visit_order > earlier.visit_order
+            and earlier.visit_order < later.visit_order
     where earlier.response in ('CR', 'PR') and later.response = 'NR'
 
 ),
@@ -59,7 +61,8 @@ counts as (
         platelet_counts.patient_id,
         max(platelet_counts.value) as max_platelet_count,
         min(case
-            when {{ meets_pr_count('platelet_counts.value', 'baseline.baseline_platelet_count') }}
+            when
+                {{ meets_pr_count('platelet_counts.value', 'baseline.baseline_platelet_count') }}
                 or {{ meets_cr_count('platelet_counts.value') }}
                 then platelet_counts.study_day
         end) as days_to_first_response_count
@@ -67,8 +70,8 @@ counts as (
     inner join baseline
         on platelet_counts.patient_id = baseline.patient_id
     where platelet_counts.study_day between 1 and (
-        select max(window_end_day) from {{ ref('visit_windows') }}
-    )
+            select max(window_end_day) from {{ ref('visit_windows') }}
+        )
     group by platelet_counts.patient_id
 
 ),

@@ -10,24 +10,24 @@
 with
 
 {% for table, model, key in tables %}
-{{ table }} as (
+    {{ table }} as (
 
-    select
-        '{{ table }}' as source_table,
-        coalesce({{ key }}, '(missing key)') as row_key,
-        patient_id,
-        rejection_reason
-    from {{ ref(model) }}
-    where rejection_reason is not null
+        select
+            '{{ table }}' as source_table,
+            coalesce({{ key }}, '(missing key)') as row_key,
+            patient_id,
+            rejection_reason
+        from {{ ref(model) }}
+        where rejection_reason is not null
 
-),
+    ),
 
 {% endfor %}
 unioned as (
 
     {% for table, model, key in tables %}
-    select * from {{ table }}
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ table }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -55,7 +55,7 @@ mapped as (
     from parsed
     left join test_map
         on upper(parsed.source_test_code) = upper(test_map.source_code)
-        and lower(parsed.source_unit) = lower(test_map.source_unit)
+            and lower(parsed.source_unit) = lower(test_map.source_unit)
 
 ),
 

@@ -181,10 +181,11 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     return [lo, *(t for t in inner if math.log10(t / lo) >= 0.17 and math.log10(hi / t) >= 0.17), hi]
 
 
-def _band(n: int, r0: float, r1: float, pad: float) -> tuple[list[float], float]:
-    """Left edges and width of ``n`` equal bands across [r0, r1] with fractional padding."""
+def _band(n: int, r0: float, r1: float, pad: float, max_w: float = 60) -> tuple[list[float], float]:
+    """Left edges and width of ``n`` centred bands across [r0, r1] (fractional padding, width capped)."""
     step = (r1 - r0) / max(n, 1)
-    return [r0 + i * step + step * pad / 2 for i in range(n)], step * (1 - pad)
+    w = min(step * (1 - pad), max_w)
+    return [r0 + i * step + (step - w) / 2 for i in range(n)], w
 
 
 # --------------------------------------------------------------------------- axes, legend, document
@@ -228,7 +229,7 @@ def _day_axis(days: pd.Series, box: _Box) -> tuple[_Scale, list[str], float, flo
 
 def _category_axes(box: _Box, labels: Sequence[str], y_title: str, pad: float) -> tuple[list[float], float, list[str]]:
     """Bands for categorical bars plus a 0-100 % y axis; returns (starts, width, markup)."""
-    starts, bw = _band(len(labels), box.x0, box.x1, pad)
+    starts, bw = _band(len(labels), box.x0, box.x1, pad, max_w=90)
     ys = _Scale(0, 1, box.y1, box.y0)
     out = _y_axis(box, [(ys(t / 5), f"{t * 20}%") for t in range(6)], y_title)
     out += _x_axis(box, [(s + bw / 2, _truncate(lab, 16)) for s, lab in zip(starts, labels)], grid=False)
@@ -582,7 +583,7 @@ def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labe
     box = _Box(64, 44, 740, 344)
     W, H = 760, box.y1 + (14 + CHAR_W * max(map(len, names)) if labelled else 24) + 12
     ys = _Scale(kmin, kmax, box.y1, box.y0)
-    body = _y_axis(box, [(ys(k), f"{2.0 ** k:g}{TIMES}") for k in range(kmin, kmax + 1, step)],
+    body = _y_axis(box, [(ys(k), f"{2.0 ** k:g}{TIMES}" if k >= -1 else f"1/{2 ** -k}{TIMES}") for k in range(kmin, kmax + 1, step)],
                    "Best / baseline platelets")
     body.append(_text((box.x0 + box.x1) / 2, H - 6, f"Patients ({n}), sorted by fold change", text_anchor="middle"))
     starts, bw = _band(n, box.x0, box.x1, 0.0 if summary else 0.2)

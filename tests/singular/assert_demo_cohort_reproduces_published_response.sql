@@ -14,9 +14,19 @@ rates as (
 
 expected as (
 
-    select 'month_3' as visit, 1 as n_cr, 7 as n_pr, 8 as n_responders, 13 as n_evaluable
+    select
+        'month_3' as visit,
+        1 as n_cr,
+        7 as n_pr,
+        8 as n_responders,
+        13 as n_evaluable
     union all
-    select 'month_6' as visit, null as n_cr, null as n_pr, 10 as n_responders, 13 as n_evaluable
+    select
+        'month_6' as visit,
+        null as n_cr,
+        null as n_pr,
+        10 as n_responders,
+        13 as n_evaluable
 
 )
 

@@ -11,22 +11,28 @@
 with
 
 {% for table, checked in tables %}
-{{ table }}_counts as (
+    {{ table }}_counts as (
 
-    select
-        '{{ table }}' as source_table,
-        (select count(*) from {{ raw_table(table) }}) as raw_rows,
-        (select count(*) from {{ ref(checked) }} where rejection_reason is null) as clean_rows,
-        (select count(*) from {{ ref('quarantined_rows') }} where source_table = '{{ table }}') as quarantined_rows
+        select
+            '{{ table }}' as source_table,
+            (select count(*) from {{ raw_table(table) }}) as raw_rows,
+            (
+                select count(*) from {{ ref(checked) }}
+                where rejection_reason is null
+            ) as clean_rows,
+            (
+                select count(*) from {{ ref('quarantined_rows') }}
+                where source_table = '{{ table }}'
+            ) as quarantined_rows
 
-),
+    ),
 
 {% endfor %}
 all_counts as (
 
     {% for table, checked in tables %}
-    select * from {{ table }}_counts
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ table }}_counts
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )
