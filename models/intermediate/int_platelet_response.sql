@@ -17,8 +17,9 @@ platelet_counts as (
 
 ),
 
-confirmation as (  -- noqa: ST03 (joined only when var require_confirmation is on)
+confirmation as ( -- noqa: ST03
 
+    -- used only when var require_confirmation is on (the join below is conditional)
     select
         measurements.patient_id,
         measurements.visit,
