@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 from . import cohort
 from .dbt import DbtFailed, run_dbt
-from .warehouse import Settings, WarehouseInUse, WarehouseMissing
+from .warehouse import Settings, WarehouseInUse, WarehouseMissing, exclusive_run, staged_copy
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
 
@@ -53,25 +53,36 @@ def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    with exclusive_run(settings.db_path), staged_copy(settings) as working:
+        _build(args, working)
+    return EXIT_OK
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> None:
     if settings.raw_dir is not None and not settings.raw_dir.is_dir():
         raise UsageError(f"CTD_RTP_RAW_DIR={settings.raw_dir} is not a folder")
     source = f"own data in {settings.raw_dir}" if settings.raw_dir else "bundled SYNTHETIC demo cohort"
-    with step(f"dbt build ({source}) -> {settings.db_path}"):
+    published = settings.db_path.with_name(settings.db_path.name.removesuffix(".building"))
+    with step(f"dbt build ({source}) -> {published} (built on a private copy, published when done)"):
         dbt_args = ["build"]
         if getattr(args, "vars", None):
             dbt_args += ["--vars", args.vars]
         run_dbt(settings, dbt_args, quiet=getattr(args, "quiet", False))
-    return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    with exclusive_run(settings.db_path), staged_copy(settings) as working:
+        _stats(working)
+    return EXIT_OK
+
+
+def _stats(settings: Settings) -> None:
     from .analysis import run_analysis
 
-    with step(f"statistics -> {settings.db_path} schema analysis"):
+    with step("statistics -> schema analysis"):
         tables = run_analysis(settings)
         for name, frame in tables.items():
             log(f"  analysis.{name}: {len(frame)} rows")
-    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,12 +97,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
-    for command in (cmd_build, cmd_stats, cmd_report):
-        code = command(args, settings)
-        if code != EXIT_OK:
-            return code
+    # build and statistics on a private copy, published together: readers never see marts
+    # from one run beside statistics from another
+    with exclusive_run(settings.db_path):
+        with staged_copy(settings) as working:
+            _build(args, working)
+            _stats(working)
+        log(f"published {settings.db_path}")
+        code = cmd_report(args, settings)
     log(f"all done in {time.perf_counter() - started:.1f}s")
-    return EXIT_OK
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:

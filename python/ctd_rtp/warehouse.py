@@ -6,10 +6,13 @@ stay pure (data frames in, data frames out).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import shutil
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -75,6 +78,65 @@ def connect(db_path: Path, read_only: bool = True) -> Iterator[duckdb.DuckDBPyCo
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def exclusive_run(db_path: Path) -> Iterator[None]:
+    """One writer at a time: a second `ctd-rtp build/stats/run` gets WarehouseInUse at once.
+
+    An advisory lock on `<db>.run.lock`, released by the kernel if the process dies, so a
+    killed run never leaves the warehouse locked.
+    """
+    lock_path = db_path.with_name(db_path.name + ".run.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise WarehouseInUse(
+                f"the warehouse is in use: {db_path} is being rebuilt by {holder}; "
+                "try again when that run finishes"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def staged_copy(settings: Settings) -> Iterator[Settings]:
+    """Work on a copy of the warehouse and publish it with one atomic rename on success.
+
+    Readers keep querying the previous file while a build runs; a run that fails or is
+    killed leaves the previous warehouse untouched (its half-built copy is discarded by
+    the next run). Call inside `exclusive_run`.
+    """
+    live = settings.db_path
+    building = live.with_name(live.name + ".building")
+    for stale in (building, building.with_name(building.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    if live.exists():
+        shutil.copy2(live, building)
+        live_wal = live.with_name(live.name + ".wal")
+        if live_wal.exists():  # uncheckpointed changes of the live file travel with it
+            shutil.copy2(live_wal, building.with_name(building.name + ".wal"))
+    try:
+        yield replace(settings, db_path=building)
+        con = duckdb.connect(str(building))
+        con.execute("checkpoint")  # fold the WAL in: the published file stands alone
+        con.close()
+        # a WAL left by the old file must never be replayed onto the new one
+        live.with_name(live.name + ".wal").unlink(missing_ok=True)
+        os.replace(building, live)
+    finally:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
 
 
 def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.DataFrame:

@@ -1,0 +1,38 @@
+with
+
+windowed as (
+
+    select * from {{ ref('int_lab_results_windowed') }}
+
+),
+
+analytes as (
+
+    select * from {{ ref('analytes') }}
+
+),
+
+final as (
+
+    select
+        windowed.result_id,
+        windowed.patient_id,
+        windowed.analyte,
+        analytes.analyte_name,
+        analytes.panel,
+        windowed.unit,
+        windowed.collected_on,
+        windowed.study_day,
+        windowed.value,
+        windowed.is_censored,
+        windowed.censoring,
+        windowed.visit,
+        windowed.is_visit_value,
+        {{ cohort_label() }} as cohort
+    from windowed
+    inner join analytes
+        on windowed.analyte = analytes.analyte
+
+)
+
+select * from final

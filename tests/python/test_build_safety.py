@@ -1,0 +1,66 @@
+"""Faults around the build: a killed run, two runs at once, readers during a build."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import PROJECT_DIR, build, cli_env, run_cli
+from ctd_rtp.warehouse import exclusive_run, table_fingerprint
+
+pytestmark = pytest.mark.slow
+
+
+def _fingerprints(db: Path) -> dict[str, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: table_fingerprint(con, "marts", t) for t in ("rpt_response_rates", "fct_platelet_response", "fct_lab_changes")}
+
+
+def _start_build(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ctd_rtp.cli", "build", "--quiet"], cwd=PROJECT_DIR, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+def test_a_second_run_is_told_the_warehouse_is_in_use(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    with exclusive_run(tmp_path / "warehouse.duckdb"):
+        proc = run_cli(["build", "--quiet"], env, check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert "the warehouse is in use" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_killed_build_leaves_previous_marts_readable_and_next_run_repairs(tmp_path: Path) -> None:
+    built = build(tmp_path)
+    before = _fingerprints(built.db_path)
+    proc = _start_build(built.env)
+    building = built.db_path.with_name(built.db_path.name + ".building")
+    _wait_for(building)
+    time.sleep(2.5)  # dbt is now mid-run, writing the private copy
+    # while it runs, a read-only consumer can query the published marts
+    with duckdb.connect(str(built.db_path), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_platelet_response").fetchone()[0] == 39  # 13 demo patients x 3 visits
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0
+    assert _fingerprints(built.db_path) == before  # the previous warehouse is untouched
+    run_cli(["build", "--quiet"], built.env)  # the next run repairs everything
+    assert _fingerprints(built.db_path) == before
+    assert not building.exists()
