@@ -45,10 +45,9 @@ def step(name: str) -> Iterator[None]:
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out)
-    with step(f"synthesize {args.patients} patients (seed {args.seed}) into {out}"):
-        rows = cohort.synthesize(args.patients, args.seed)
-        for path in cohort.write_csv(rows, out):
-            log(f"  wrote {path} ({sum(1 for _ in path.open()) - 1} rows)")
+    with step(f"synthesize {args.patients} patients (seed {args.seed}, {args.format}) into {out}"):
+        for path in cohort.write_cohort(out, args.patients, args.seed, args.format, args.chunk_size):
+            log(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return EXIT_OK
 
 
@@ -119,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic cohort in the raw contract (CSV)")
+    p = sub.add_parser("synth", help="write a SYNTHETIC cohort in the raw contract (CSV or Parquet)")
     p.add_argument("--out", required=True, help="folder to write patients.csv, lab_results.csv, ...")
     p.add_argument("--patients", type=int, default=cohort.DEMO_PATIENTS)
     p.add_argument("--seed", type=int, default=cohort.DEMO_SEED)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--chunk-size", type=int, default=5000, help="patients generated and written at a time")
     p.set_defaults(func=cmd_synth)
 
     for name, func, text in (

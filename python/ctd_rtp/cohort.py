@@ -23,7 +23,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterator
+from contextlib import ExitStack
+from typing import Any, Iterable, Iterator
 
 SYNTHETIC_NOTICE = "SYNTHETIC demo cohort (no real patient data)"
 DEMO_SEED = 20201101
@@ -287,25 +288,67 @@ def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str
             t.next_ae_id += 1
 
 
-def synthesize(n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED) -> dict[str, list[list[str]]]:
-    """Rows of the five raw tables for a synthetic cohort.
+def iter_chunks(n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
+                chunk_size: int = 5000) -> Iterator[dict[str, list[list[str]]]]:
+    """Rows of the five raw tables, `chunk_size` patients at a time (bounded memory).
 
+    One random stream runs across chunks, so the output does not depend on the chunk size.
     With the demo size and seed, the calibrated plan (DEMO_PLAN) is used; any other size
-    or seed draws response paths at random.
+    or seed draws response paths at random and adds a small share of messy rows.
     """
     if n_patients < 1:
         raise ValueError(f"n_patients must be at least 1, got {n_patients}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     rng = random.Random(seed)
-    t = _Tables()
     calibrated = n_patients == DEMO_PATIENTS and seed == DEMO_SEED
+    if calibrated:
+        chunk_size = n_patients  # the demo's imperfections are placed across the whole cohort
+    t = _Tables()
     for i in range(n_patients):
+        first_lab = len(t.rows["lab_results"])
         _patient(t, i, n_patients, rng,
                  DEMO_PLAN[i] if calibrated else None,
                  DEMO_DIAGNOSES[i] if calibrated else None,
                  DEMO_SEXES[i] if calibrated else None)
-    if calibrated:
-        _add_demo_imperfections(t)
-    return t.rows
+        if not calibrated:
+            _add_messy_rows(t.rows["lab_results"][first_lab:], rng)
+        if (i + 1) % chunk_size == 0 or i + 1 == n_patients:
+            if calibrated:
+                _add_demo_imperfections(t)
+            yield t.rows
+            t.rows = {table: [] for table in RAW_COLUMNS}
+
+
+def synthesize(n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED) -> dict[str, list[list[str]]]:
+    """All rows of a (small) synthetic cohort in memory. Large cohorts: `write_cohort`."""
+    merged: dict[str, list[list[str]]] = {table: [] for table in RAW_COLUMNS}
+    for chunk in iter_chunks(n_patients, seed):
+        for table, rows in chunk.items():
+            merged[table].extend(rows)
+    return merged
+
+
+# Share of lab rows made messy in random cohorts, and how (each is quarantined or handled).
+MESSY_LAB_SHARE = 0.004
+
+
+def _add_messy_rows(lab_rows: list[list[str]], rng: random.Random) -> None:
+    """The mess of a real extract: unknown units, non-numeric text, censored values, /uL."""
+    for row in lab_rows:
+        if rng.random() >= MESSY_LAB_SHARE:
+            continue
+        kind = rng.randrange(5)
+        if kind == 0:
+            row[5] = "mmol/mol"  # a unit the map does not know -> quarantined
+        elif kind == 1:
+            row[4] = "see comment"  # non-numeric -> quarantined
+        elif kind == 2:
+            row[4] = ""  # empty export -> quarantined
+        elif kind == 3 and row[3] in ("IL2", "IL4", "IL6", "IL10", "IL17A", "TNFA", "IFNG"):
+            row[4] = "<1.00"  # below the limit of detection -> kept, censored
+        elif kind == 4 and row[3] == "PLT" and row[5] == "10^9/L":
+            row[4], row[5] = str(int(float(row[4]) * 1000)), "/uL"  # converted x0.001
 
 
 def _add_demo_imperfections(t: _Tables) -> None:
@@ -330,18 +373,43 @@ def _day_of(t: _Tables, pid: str, study_day: int) -> str:
 
 def write_csv(rows: dict[str, list[list[str]]], out_dir: Path) -> list[Path]:
     """Write one CSV per raw table (header + rows, LF line endings). Returns the paths."""
+    return write_cohort_chunks([rows], out_dir, "csv")
+
+
+def write_cohort(out_dir: Path, n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
+                 fmt: str = "csv", chunk_size: int = 5000) -> list[Path]:
+    """Stream a synthetic cohort to `<table>.csv` or `<table>.parquet` files in `out_dir`."""
+    return write_cohort_chunks(iter_chunks(n_patients, seed, chunk_size), out_dir, fmt)
+
+
+def write_cohort_chunks(chunks: Iterable[dict[str, list[list[str]]]], out_dir: Path, fmt: str) -> list[Path]:
+    """Write chunks as they come: CSV appends, Parquet adds one row group per chunk."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"format must be csv or parquet, got {fmt!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for table, columns in RAW_COLUMNS.items():
-        path = out_dir / f"{table}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows(rows[table])
-        written.append(path)
-    return written
+    paths = {table: out_dir / f"{table}.{fmt}" for table in RAW_COLUMNS}
+    with ExitStack() as stack:
+        writers: dict[str, Any] = {}
+        for table, columns in RAW_COLUMNS.items():
+            if fmt == "csv":
+                fh = stack.enter_context(paths[table].open("w", newline="", encoding="utf-8"))
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(columns)
+                writers[table] = writer
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
 
+                schema = pa.schema([(c, pa.string()) for c in columns])
+                writers[table] = stack.enter_context(pq.ParquetWriter(paths[table], schema))
+        for chunk in chunks:
+            for table, columns in RAW_COLUMNS.items():
+                rows = chunk[table]
+                if fmt == "csv":
+                    writers[table].writerows(rows)
+                elif rows:
+                    import pyarrow as pa
 
-def iter_tables(rows: dict[str, list[list[str]]]) -> Iterator[tuple[str, tuple[str, ...], list[list[str]]]]:
-    for table, columns in RAW_COLUMNS.items():
-        yield table, columns, rows[table]
+                    arrays = [pa.array([r[i] for r in rows], pa.string()) for i in range(len(columns))]
+                    writers[table].write_table(pa.Table.from_arrays(arrays, names=list(columns)))
+    return [paths[table] for table in RAW_COLUMNS]

@@ -50,3 +50,29 @@ def test_other_sizes_and_seeds_are_deterministic_and_differ() -> None:
 def test_invalid_size_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         cohort.synthesize(0)
+
+
+def test_chunk_size_does_not_change_the_output(tmp_path: Path) -> None:
+    one = cohort.write_cohort(tmp_path / "one", 30, seed=3, chunk_size=1000)
+    many = cohort.write_cohort(tmp_path / "many", 30, seed=3, chunk_size=7)
+    for a, b in zip(one, many):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_parquet_holds_the_same_rows_as_csv(tmp_path: Path) -> None:
+    import pandas as pd
+
+    csvs = cohort.write_cohort(tmp_path / "csv", 25, seed=5, fmt="csv", chunk_size=10)
+    parquets = cohort.write_cohort(tmp_path / "pq", 25, seed=5, fmt="parquet", chunk_size=10)
+    for c, p in zip(csvs, parquets):
+        a = pd.read_csv(c, dtype=str, keep_default_na=False)
+        b = pd.read_parquet(p)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_random_cohorts_carry_a_small_share_of_messy_lab_rows() -> None:
+    labs = cohort.synthesize(400, seed=11)["lab_results"]
+    unknown_unit = sum(1 for r in labs if r[5] == "mmol/mol")
+    non_numeric = sum(1 for r in labs if r[4] == "see comment")
+    assert 0 < unknown_unit + non_numeric < 0.01 * len(labs)
+    assert 80 <= len(labs) / 400 <= 140  # realistic density per patient
