@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_PROFILES_DIR := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run build stats report test test-dbt test-python lint docs demo-data clean lock chromium
+.PHONY: setup run build stats report test lint docs demo-data clean lock chromium benchmark
 
 setup: $(STAMP)
 
@@ -45,6 +45,9 @@ lint: setup
 
 test: setup chromium lint
 	$(BIN)/python -m pytest -q
+
+benchmark: setup
+	$(BIN)/ctd-rtp benchmark --sizes $(or $(SIZES),1000,10000,100000)
 
 lock:
 	$(PYTHON) -m venv /tmp/ctd-rtp-lock && /tmp/ctd-rtp-lock/bin/pip install -q -r requirements.in && /tmp/ctd-rtp-lock/bin/pip freeze > requirements.lock

@@ -108,6 +108,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
+    from . import benchmark
+
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    benchmark.main(sizes, Path(args.workdir), Path(args.json), log=log)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctd-rtp",
@@ -139,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("benchmark", help="time and memory of build/incremental/stats/report at several cohort sizes")
+    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated patient counts (add 1000000 when asked)")
+    p.add_argument("--workdir", default="/tmp/ctd-rtp-benchmark", help="scratch folder for cohorts and warehouses")
+    p.add_argument("--json", default="benchmark/results.json", help="where to write the figures as JSON")
+    p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("report", help="validate the marts and render the HTML report (scheduler entry point)")
     p.add_argument("--out-dir", help="report folder (default: <project>/reports)")
