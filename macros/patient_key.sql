@@ -1,0 +1,21 @@
+{#- The patient identifier every table carries. With CTD_RTP_PSEUDONYM_SALT set, it is a
+    salted SHA-256 pseudonym instead of the study id: the same in every table (so joins
+    still work), not reversible without the salt. Applied once, in staging, so marts,
+    quarantine, analysis tables and the report all carry the pseudonym.
+    The salt appears in the compiled SQL under target/: treat that folder as secret
+    (`dbt clean` removes it). -#}
+{% macro patient_key(column) -%}
+    {%- set salt = env_var('CTD_RTP_PSEUDONYM_SALT', '') -%}
+    {%- if salt == '' -%}
+        trim(cast({{ column }} as varchar))
+    {%- else -%}
+        {{ return(adapter.dispatch('pseudonym', 'ctd_rtp')(column, salt)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__pseudonym(column, salt) -%}
+    case
+        when nullif(trim(cast({{ column }} as varchar)), '') is not null
+            then 'PS-' || substr(sha256('{{ salt | replace("'", "''") }}' || '|' || trim(cast({{ column }} as varchar))), 1, 16)
+    end
+{%- endmacro %}
