@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import duckdb
 import pandas as pd
 
 from . import stats
@@ -36,6 +37,13 @@ class Provenance:
         return out
 
 
+def marts_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """Content hash of the marts the statistics read; stamped on every analysis row, so the
+    report can tell statistics computed from other data (stale) from current ones."""
+    parts = "|".join(table_fingerprint(con, "marts", name) for name in INPUT_MARTS)
+    return hashlib.sha256(parts.encode()).hexdigest()[:16]
+
+
 def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """All analysis tables from the mart frames (no I/O)."""
     changes = marts["fct_lab_changes"]
@@ -55,9 +63,7 @@ def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` atomically. Returns what was written."""
     with connect(settings.db_path, read_only=True) as con:
         marts = {name: read_table(con, "marts", name) for name in INPUT_MARTS}
-        fingerprint = hashlib.sha256(
-            "|".join(table_fingerprint(con, "marts", name) for name in INPUT_MARTS).encode()
-        ).hexdigest()[:16]
+        fingerprint = marts_fingerprint(con)
     cohort = str(marts["dim_patients"]["cohort"].iloc[0]) if len(marts["dim_patients"]) else "empty cohort"
     provenance = Provenance(
         run_id=uuid.uuid4().hex[:12],

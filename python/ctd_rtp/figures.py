@@ -665,11 +665,13 @@ def response_rate_bars(df: pd.DataFrame, figure_id: str) -> Figure:
 
 
 # --------------------------------------------------------------------------- 6. dose / trough
-def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, float] = (4, 15)) -> Figure:
+def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, float] = (4, 15), *,
+                     max_patients: int = 200) -> Figure:
     """Sirolimus trough levels (ng/mL) per patient over study days with a shaded target band.
 
     Columns: ``patient_id``, ``study_day``, ``trough``; optional ``daily_dose_mg`` (shown in
-    tooltips and the alt text). Points outside the target are highlighted.
+    tooltips and the alt text). Points outside the target are highlighted. Above
+    ``max_patients`` patients: the median and 10th-90th percentile band per 30-day bin.
     """
     fid, what = _safe_id(figure_id), "Sirolimus trough levels"
     has_dose = df is not None and "daily_dose_mg" in df.columns
@@ -690,7 +692,16 @@ def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, floa
                   fill="#00664A")]
     inside = (d["trough"] >= t_lo) & (d["trough"] <= t_hi)
     points = []
-    for pid, sub in d.groupby("patient_id", sort=False):
+    summarised = d["patient_id"].nunique() > max_patients
+    if summarised:  # one band and one line instead of a circle per measurement
+        binned = d.assign(bin=(d["study_day"] // 30) * 30 + 15).groupby("bin")["trough"]
+        q = binned.quantile([0.1, 0.5, 0.9]).unstack().sort_index()
+        upper = [(xs(b), ys(v)) for b, v in q[0.9].items()]
+        lower = [(xs(b), ys(v)) for b, v in q[0.1].items()][::-1]
+        body.append(_el("polygon", points=_points(upper + lower), fill=INCREASE, fill_opacity=0.2, class_="trough-band"))
+        body.append(_el("polyline", points=_points([(xs(b), ys(v)) for b, v in q[0.5].items()]), fill="none",
+                        stroke=INCREASE, stroke_width=2, class_="trough-median"))
+    for pid, sub in ([] if summarised else d.groupby("patient_id", sort=False)):
         sub = sub.sort_values("study_day")
         pts = [(xs(a), ys(b)) for a, b in zip(sub["study_day"], sub["trough"])]
         body.append(_el("polyline", _tip(pid), points=_points(pts), fill="none", stroke=INCREASE,
@@ -709,4 +720,7 @@ def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, floa
         alt += f" Median daily dose {_num(dose.median())} mg."
     caption = (f"Sirolimus trough concentration per patient over study days; the shaded band is the {target_text} "
                "target, orange points lie outside it.")
+    if summarised:
+        caption = (f"Sirolimus trough concentration over study days in {d['patient_id'].nunique():,} patients: median "
+                   f"(line) and 10th-90th percentiles (band) per 30-day bin; the green band is the {target_text} target.")
     return Figure(_svg(fid, W, H, what, alt, body), alt, caption)

@@ -579,3 +579,22 @@ def test_every_figure_meets_common_contract(i, traj, heat, wf, rates, trough):
     assert len(fig.svg.encode()) < 300_000
     sizes = {int(s) for s in re.findall(r'font-size="(\d+)"', fig.svg)}
     assert sizes <= {11, 12, 13}
+
+
+def test_dose_trough_plot_summarises_large_cohorts() -> None:
+    rng = np.random.default_rng(0)
+    n = 1000
+    frame = pd.DataFrame({
+        "patient_id": np.repeat([f"P{i}" for i in range(n)], 6),
+        "study_day": np.tile([30, 60, 90, 120, 150, 180], n),
+        "trough": rng.uniform(2, 18, n * 6),
+    })
+    fig = F.dose_trough_plot(frame, "trough-big")
+    root = ET.fromstring(fig.svg)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    circles = root.findall(".//s:circle", ns) or root.findall(".//circle")
+    assert not [c for c in circles if "trough-point" in (c.get("class") or "")]
+    assert "1,000 patients" in fig.caption and "percentiles" in fig.caption
+    assert len(fig.svg) < 300_000
+    small = F.dose_trough_plot(frame[frame["patient_id"].isin(["P1", "P2"])], "trough-small")
+    assert small.svg.count('class="trough-point"') == 12

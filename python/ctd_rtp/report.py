@@ -1,0 +1,582 @@
+"""The self-contained HTML study report: read, validate, build the context, render, write.
+
+I/O lives in :func:`load_warehouse` and :func:`collect_run_info`; :func:`build_context` is pure
+(data frames in, template context out), so every number can be unit-tested on small frames.
+Every number comes from the warehouse at run time. The template autoescapes everything; only
+the SVG made by :mod:`ctd_rtp.figures` (escaped internally) is marked safe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import duckdb
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from . import figures, stats
+from .analysis import marts_fingerprint
+from .validation import REFERENCE_TABLES, VALIDATED_TABLES, ValidationSummary, plain_frame, validate
+from .warehouse import Settings, WarehouseMissing, connect, read_table
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "scipy", "great_expectations", "jinja2")
+DASH, MINUS, EN, INF = "\u2014", "\u2212", "\u2013", "\u221e"
+LAB_VALUES = "marts.fct_lab_results"
+# Long tables are read with only the columns the report uses (they grow with patients x analytes).
+QUERIES = {
+    "marts.fct_lab_changes": "select patient_id, analyte, visit, baseline_value, value from marts.fct_lab_changes",
+    LAB_VALUES: "select patient_id, analyte, study_day, value from marts.fct_lab_results "
+                "where analyte in ('PLT', 'SIRO_TROUGH') and study_day is not null",
+}
+SECTIONS = {  # id -> heading, in reading order
+    "provenance": "Study and provenance", "baseline": "Baseline characteristics",
+    "response": "Platelet response", "immunology": "Lymphocyte subsets and regulatory T cells",
+    "cytokines": "Cytokines", "other-labs": "Other laboratory values", "safety": "Safety",
+    "exposure": "Sirolimus exposure", "quality": "Data quality", "methods": "Methods",
+}
+PANELS = {"immunology": ("lymphocyte subsets", "regulatory T cells"), "cytokines": ("cytokines",)}
+PAIRED_FIGURE_ANALYTES = ("TREG_PCT", "CD4_PCT", "CD8_PCT", "CD19_PCT", "NK_PCT")
+RESPONSES = ("CR", "PR", "NR", "NE")
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    dated_path: Path
+    latest_path: Path
+    validation: ValidationSummary
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Provenance from around the data (gathered by :func:`collect_run_info`)."""
+
+    generated_at: datetime
+    data_fingerprint: str = ""
+    build_time: str = "unknown"
+    git_revision: str = "unknown"
+    versions: Mapping[str, str] = field(default_factory=dict)
+    run_results: Mapping[str, Any] | None = None
+    validation: ValidationSummary | None = None
+    db_path: str = ""
+
+
+# --------------------------------------------------------------------------- number formatting
+def _val(x: Any) -> float | None:
+    """A float, or None for missing, NaN or non-numeric values."""
+    if x is None or x is pd.NA:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def _signed(text: str, v: float) -> str:
+    """A typographic minus; no "-0.0"."""
+    if math.isinf(v):
+        return INF if v > 0 else MINUS + INF
+    return text.lstrip("-") if float(text) == 0 else text.replace("-", MINUS, 1)
+
+
+def fixed(x: Any, decimals: int = 1) -> str:
+    v = _val(x)
+    return DASH if v is None else _signed(f"{v:.{decimals}f}" if math.isfinite(v) else "0", v)
+
+
+def sig(x: Any, digits: int = 3) -> str:
+    """Three significant digits (``0.0234``, ``1.00``, ``17.3``); large values as integers."""
+    v = _val(x)
+    if v is None or not math.isfinite(v):
+        return fixed(v)
+    text = f"{v:.0f}" if abs(v) >= 10 ** digits - 0.5 else f"{v:#.{digits}g}".rstrip(".")
+    return _signed(text, v)
+
+
+def pval(p: Any) -> str:
+    v = _val(p)
+    return DASH if v is None else "<0.001" if v < 0.001 else sig(v)
+
+
+def pct(fraction: Any) -> str:
+    v = _val(fraction)
+    return DASH if v is None else f"{v * 100:.1f}%"
+
+
+def ci_pct(low: Any, high: Any) -> str:
+    lo, hi = _val(low), _val(high)
+    return DASH if lo is None or hi is None else f"{lo * 100:.1f}{EN}{hi * 100:.1f}%"
+
+
+def n_pct(k: Any, n: int) -> str:
+    return f"{int(k)} ({100 * k / n:.1f}%)" if n else f"{int(k)}"
+
+
+one = partial(fixed, decimals=1)
+
+
+def short(x: Any) -> str:
+    """Whole numbers without decimals, others with one (``40``, ``40.5``)."""
+    v = _val(x)
+    return fixed(v, 0 if v is None or not math.isfinite(v) or v.is_integer() else 1)
+
+
+def _floats(values: Any) -> np.ndarray:
+    arr = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype="float64")
+    return arr[np.isfinite(arr)]
+
+
+def median_iqr(values: Any, fmt: Callable[[Any], str] = short) -> str:
+    arr = _floats(values)
+    if not arr.size:
+        return DASH
+    q1, med, q3 = np.quantile(arr, [0.25, 0.5, 0.75])  # R type 7, as in stats.py
+    return f"{fmt(med)} [{fmt(q1)}{EN}{fmt(q3)}]"
+
+
+def value_range(values: Any, fmt: Callable[[Any], str] = short) -> str:
+    arr = _floats(values)
+    return DASH if not arr.size else f"{fmt(arr.min())}{EN}{fmt(arr.max())}"
+
+
+def median_range(values: Any, fmt: Callable[[Any], str] = short) -> str:
+    arr = _floats(values)
+    return DASH if not arr.size else f"{fmt(np.median(arr))} ({value_range(arr, fmt)})"
+
+
+def unit_text(unit: Any) -> str:
+    """Canonical units as printed: ``10^9/L`` -> ``x10 superscript 9/L``, ``cells/uL`` -> ``cells/micro-L``."""
+    return str(unit or "").replace("10^9", "\u00d710\u2079").replace("uL", "\u00b5L")
+
+
+def _text(x: Any) -> str:
+    """Text of a value; "" for None and NaN (a missing note or group is not the word "nan")."""
+    return "" if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)) else str(x)
+
+
+def _true(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), False).astype(bool)
+
+
+def _significant(p: Any) -> bool:
+    v = _val(p)
+    return v is not None and v < 0.05
+
+
+class _Visits(dict):
+    """visit code -> label from reference.visit_windows; unknown codes prettified."""
+
+    def __missing__(self, visit: str) -> str:
+        text = str(visit).replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------- sections (pure)
+def baseline_table(patients: pd.DataFrame) -> list[dict[str, Any]]:
+    """Table 1 rows (label, value, indent) for the analysis set (patients with a day 0)."""
+    p = patients[_true(patients["has_sirolimus_start"])] if "has_sirolimus_start" in patients else patients
+    n, rows = len(p), []
+
+    def add(label: str, value: str, indent: bool = False) -> None:
+        rows.append({"label": label, "value": value, "indent": indent})
+
+    def counts(label: str, column: str, names: Mapping[str, str] | None = None) -> None:
+        add(label, "")
+        for level, k in p[column].fillna("missing").astype(str).value_counts().items():
+            add((names or {}).get(level, level), n_pct(k, n), indent=True)
+
+    plt = "Baseline platelets, \u00d710\u2079/L"
+    add("Patients, n", str(n))
+    add("Age at first sirolimus dose, years, median [IQR]", median_iqr(p["age_at_index"]))
+    counts("Sex, n (%)", "sex", {"F": "Female", "M": "Male"})
+    counts("Connective tissue disease, n (%)", "ctd_diagnosis")
+    add("CTD duration, years, median [IQR]", median_iqr(p["ctd_duration_years"], one))
+    add("Thrombocytopenia duration, years, median [IQR]", median_iqr(p["thrombocytopenia_duration_years"], one))
+    add("Prior therapy lines, median [IQR]", median_iqr(p["prior_therapy_lines"]))
+    add(f"{plt}, median [IQR]", median_iqr(p["baseline_platelet_count"]))
+    add(f"{plt}, range", value_range(p["baseline_platelet_count"]))
+    if "baseline_bleeding_grade" in p:
+        add("WHO bleeding grade \u2265 1 at baseline, n (%)", n_pct((p["baseline_bleeding_grade"].fillna(0) >= 1).sum(), n))
+    add("Prednisone-equivalent dose at baseline, mg/day, median [IQR]", median_iqr(p["baseline_prednisone_mg_day"], one))
+    return rows
+
+
+def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFrame, subgroups: pd.DataFrame,
+                     friedman: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, Any]:
+    merged = rates.sort_values("visit_order").merge(ci[["visit", "orr", "ci_low", "ci_high"]], on="visit",
+                                                    how="left", suffixes=("_mart", ""))
+    rows = [{"visit": visits[r.visit], "cr": r.n_cr, "pr": r.n_pr, "nr": r.n_nr, "ne": r.n_ne,
+             "evaluable": r.n_evaluable, "responders": f"{r.n_responders}/{r.n_evaluable}", "orr": pct(r.orr),
+             "ci": ci_pct(r.ci_low, r.ci_high), "orr_all": pct(r.orr_all_patients)}
+            for r in merged.itertuples(index=False)]
+    n = len(summary)
+    best = summary["best_response"].fillna("NE").astype(str).value_counts()
+    responders = summary[_true(summary["is_responder_by_month_6"])]
+    days = _floats(responders["days_to_first_response"])
+    sub_rows = [{"visit": visits[r.visit],
+                 "a": f"{r.group_a}: {r.a_responders}/{r.a_evaluable}" if _text(r.group_a) else DASH,
+                 "b": f"{r.group_b}: {r.b_responders}/{r.b_evaluable}" if _text(r.group_b) else DASH,
+                 "or": DASH if _val(r.odds_ratio) is None else
+                 f"{sig(r.odds_ratio)} ({sig(r.odds_ratio_ci_low)} to {sig(r.odds_ratio_ci_high)})",
+                 "p": pval(r.p_value), "sig": _significant(r.p_value), "note": _text(r.note)}
+                for r in subgroups.itertuples(index=False)]
+    fried_rows = [{"measure": "Platelet count" if r.measure == "platelet_count" else visits[r.measure],
+                   "visits": ", ".join(visits[v] for v in str(r.visits).split(",")), "n": r.n_patients,
+                   "statistic": sig(r.statistic), "df": short(r.df), "p": pval(r.p_value),
+                   "sig": _significant(r.p_value), "w": sig(r.kendalls_w), "note": _text(r.note)}
+                  for r in friedman.itertuples(index=False)]
+    return {
+        "rows": rows, "rules": sorted(set(rates["response_rule"].dropna().astype(str))),
+        "denominators": sorted(set(rates["orr_denominator"].dropna().astype(str))),
+        "best": [{"response": code, "value": n_pct(best.get(code, 0), n)} for code in RESPONSES],
+        "n_patients": n, "responders_by_6": n_pct(len(responders), n),
+        "time_to_response": f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
+        "lost": f"{int(_true(summary['lost_response']).sum())} of {len(responders)} responders",
+        "subgroups": sub_rows, "friedman": fried_rows,
+    }
+
+
+def _describe(r: Any, prefix: str, d: int) -> tuple[str, str]:
+    get = lambda s: getattr(r, f"{prefix}_{s}")  # noqa: E731
+    return (f"{fixed(get('mean'), d)}\u00a0\u00b1\u00a0{fixed(get('sd'), d)}",
+            f"{fixed(get('median'), d)} [{fixed(get('q1'), d)}{EN}{fixed(get('q3'), d)}]")
+
+
+def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str]) -> dict[str, Any]:
+    test, method, note = _text(r.test_used), _text(r.wilcoxon_method), _text(r.note)
+    test += f" ({method})" if test.startswith("Wilcoxon") and method else ""
+    mark = notes.setdefault(note, "abcdefghijklmnopqrstuvwxyz"[len(notes) % 26]) if note else ""
+    p_values = {k: getattr(r, k) for k in ("p_value", "p_value_holm", "p_value_bh")}
+    return {"visit": visits[r.visit], "n": r.n_pairs, "test": test, "mark": mark,
+            "base": _describe(r, "baseline", d), "follow": _describe(r, "followup", d),
+            "change": f"{fixed(r.mean_difference, d)} ({fixed(r.mean_difference_ci_low, d)} to "
+                      f"{fixed(r.mean_difference_ci_high, d)})",
+            "hl": f"{fixed(r.hodges_lehmann, d)} ({fixed(r.hodges_lehmann_ci_low, d)} to "
+                  f"{fixed(r.hodges_lehmann_ci_high, d)})",
+            **{k: pval(v) for k, v in p_values.items()}, **{f"{k}_sig": _significant(v) for k, v in p_values.items()}}
+
+
+def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, dict]:
+    """Paired-test rows per analyte for the immunology, cytokine and other-lab tables, each with
+    lettered footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
+    meta = analytes.set_index("analyte")
+    order = {a: i for i, a in enumerate(analytes["analyte"])}
+    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in ("immunology", "cytokines", "other-labs")}
+    for analyte, rows in sorted(paired.groupby("analyte"), key=lambda kv: order.get(kv[0], len(order))):
+        info = meta.loc[analyte] if analyte in meta.index else pd.Series(dtype=object)
+        decimals = _val(info.get("decimals"))
+        table = out[next((k for k, panels in PANELS.items() if info.get("panel") in panels), "other-labs")]
+        comparisons = [_paired_row(r, 2 if decimals is None else int(decimals), visits, table["notes"])
+                       for r in rows.itertuples(index=False)]
+        table["groups"].append({"code": analyte, "name": str(info.get("analyte_name", analyte)),
+                                "unit": unit_text(info.get("unit", "")), "comparisons": comparisons})
+    for table in out.values():
+        table["notes"] = [(mark, note) for note, mark in table["notes"].items()]
+    return out
+
+
+def safety_section(events: pd.DataFrame, n_patients: int) -> dict[str, Any]:
+    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"))
+    rows = [{"term": term, "grade": short(grade), "events": len(g),
+             "patients": n_pct(g["patient_id"].nunique(), n_patients)}
+            for (term, grade), g in ev.groupby(["term", "grade"], dropna=False, sort=True)]
+
+    def tally(mask: pd.Series) -> str:
+        k = int(mask.sum())
+        return "none" if k == 0 else f"{k} event(s) in {ev.loc[mask, 'patient_id'].nunique()} patient(s)"
+
+    return {"rows": rows, "any": tally(pd.Series(True, index=ev.index)), "grade3": tally(ev["grade"] >= 3),
+            "serious": tally(_true(ev["is_serious"])), "related": tally(_true(ev["is_related_to_sirolimus"])),
+            "emergent": tally(_true(ev["is_treatment_emergent"]))}
+
+
+def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, target: tuple[float, float],
+                     visits: Mapping[str, str]) -> dict[str, Any]:
+    drug = exposure["drug"].astype(str).str.lower()
+    siro = exposure[drug == "sirolimus"].sort_values(["patient_id", "start_study_day"])
+    n = siro["patient_id"].nunique()
+    start = siro.groupby("patient_id")["daily_dose_mg"].first().value_counts().sort_index()
+    previous = siro.groupby("patient_id")["daily_dose_mg"].shift()
+    changed = siro[previous.notna() & (siro["daily_dose_mg"] != previous)]
+    steps = Counter(zip(previous[changed.index], changed["daily_dose_mg"]))
+    lo, hi = target
+    per_visit = []
+    post = visit_rows[visit_rows["visit"] != "baseline"].sort_values("visit_order")
+    for visit, g in post.groupby("visit", sort=False):
+        dose, trough = _floats(g["sirolimus_daily_dose_mg"]), _floats(g["sirolimus_trough"])
+        per_visit.append({"visit": visits[visit], "n_dose": dose.size, "dose": median_range(dose),
+                          "doses": [f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}" for k, v in sorted(Counter(dose).items())],
+                          "trough": median_iqr(trough, one), "n_trough": trough.size,
+                          "in_target": n_pct(((trough >= lo) & (trough <= hi)).sum(), trough.size)})
+    k, m = int(_floats(siro["n_troughs_in_target"]).sum()), int(_floats(siro["n_troughs"]).sum())
+    others = exposure[drug != "sirolimus"]
+    return {"n": n, "start": [f"{short(d)} mg/day: {c} patient(s)" for d, c in start.items()],
+            "changed": f"{changed['patient_id'].nunique()} of {n}",
+            "changes": [f"{short(a)} \u2192 {short(b)} mg/day ({c}\u00d7)" for (a, b), c in sorted(steps.items())],
+            "per_visit": per_visit, "troughs": f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
+            "target": f"{short(lo)}{EN}{short(hi)} ng/mL",
+            "concomitant": [{"drug": name, "patients": g["patient_id"].nunique(), "dose": median_range(g["daily_dose_mg"])}
+                            for name, g in others.groupby(drug[others.index])]}
+
+
+def quality_section(quarantine: pd.DataFrame, run_results: Mapping[str, Any] | None,
+                    validation: ValidationSummary | None) -> dict[str, Any]:
+    rows = [{"table": t, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
+            for (t, r), g in quarantine.groupby(["source_table", "rejection_reason"], dropna=False)]
+    dbt = None
+    if run_results:
+        results = run_results.get("results", [])
+        kind = [str(r.get("unique_id", "")).split(".")[0] for r in results]
+        tests = [r for r, k in zip(results, kind) if k in ("test", "unit_test")]
+        args = run_results.get("args") or {}
+        dbt = {"n_tests": len(tests), "status": dict(sorted(Counter(str(r.get("status")) for r in tests).items())),
+               "nodes": ", ".join(f"{v} {k.replace('_', ' ')}{'' if v == 1 else 's'}"
+                                  for k, v in sorted(Counter(kind).items())),
+               "problems": [f"{r.get('unique_id')}: {r.get('status')} ({r.get('failures')} failing rows)"
+                            for r in tests if r.get("status") not in ("pass", "success")],
+               "generated_at": run_results.get("metadata", {}).get("generated_at", "unknown"),
+               "command": args.get("which", "unknown"), "vars": args.get("vars") or {}}
+    return {"quarantine": rows, "dbt": dbt, "gx": validation}
+
+
+def methods_section(windows: pd.DataFrame, paired: pd.DataFrame, friedman: pd.DataFrame,
+                    subgroups: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, Any]:
+    w = windows.sort_values("visit_order")
+    base = w[_true(w["is_baseline"])]
+    comparison = {c: f"baseline vs {visits[str(c).removeprefix('baseline_vs_')]}" for c in paired["comparison"]}
+    tested = paired[paired["p_value"].notna()].groupby("comparison", sort=False).size()
+    return {
+        "baseline": (f"the last value in study days {short(base['window_start_day'].iloc[0])} to "
+                     f"{short(base['window_end_day'].iloc[0])}" if len(base) else "not defined"),
+        "windows": [{"visit": r.visit_label, "target": short(r.target_day),
+                     "window": f"{short(r.window_start_day)} to {short(r.window_end_day)}"} for r in w.itertuples()],
+        "comparisons": ", ".join(comparison.values()) or DASH,
+        "normality": sorted(set(paired["normality_rule"].dropna().astype(str))),
+        "wilcoxon": "; ".join(f"{m} in {k} comparison(s)"
+                              for m, k in sorted(Counter(paired["wilcoxon_method"].dropna()).items())) or "not used",
+        "exact_max": stats.EXACT_WILCOXON_MAX_N + 1, "confidence": f"{stats.CONFIDENCE * 100:g}%",
+        "n_adjusted": ", ".join(f"{k} analytes for {comparison[c]}" for c, k in tested.items()) or "no analytes",
+        "friedman": [(", ".join(visits[v] for v in str(r.visits).split(",")), r.n_patients) for r in friedman.itertuples()],
+        "groups": sorted({f"{r.group_a} vs {r.group_b}" for r in subgroups.itertuples()
+                          if _text(r.group_a) and _text(r.group_b)}),
+    }
+
+
+# --------------------------------------------------------------------------- figures (pure)
+def _thresholds(rules: list[str]) -> tuple[float, ...]:
+    """The CR and PR platelet thresholds, read from the mart's response rule text."""
+    found = {float(m) for rule in rules for m in re.findall(r"(?:CR|PR): platelets >= ([\d.]+)", rule)}
+    return tuple(sorted(found)) or (30.0, 100.0)
+
+
+def _with_dose(troughs: pd.DataFrame, exposure: pd.DataFrame) -> pd.DataFrame:
+    """Each trough with the sirolimus daily dose of the period it falls in (for tooltips)."""
+    siro = exposure[exposure["drug"].astype(str).str.lower() == "sirolimus"]
+    dosed = troughs.merge(siro[["patient_id", "start_study_day", "end_study_day", "daily_dose_mg"]], on="patient_id")
+    end = pd.to_numeric(dosed["end_study_day"], errors="coerce").fillna(np.inf)
+    dosed = dosed[(dosed["study_day"] >= dosed["start_study_day"]) & (dosed["study_day"] <= end)]
+    dose = dosed.drop_duplicates(["patient_id", "study_day"], keep="last")[["patient_id", "study_day", "daily_dose_mg"]]
+    return troughs.merge(dose, on=["patient_id", "study_day"], how="left")
+
+
+def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float],
+                  visits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    summary = frames["marts.fct_patient_response_summary"]
+    month_6 = summary.set_index("patient_id")["month_6_response"]
+    labs, rates = frames[LAB_VALUES], frames["marts.rpt_response_rates"]
+    plt = labs[(labs["analyte"] == "PLT") & labs["patient_id"].isin(month_6.index)]
+    plt = plt.rename(columns={"value": "platelet_count"}).assign(response_group=lambda d: d["patient_id"].map(month_6))
+    windows = frames["reference.visit_windows"].sort_values("visit_order")
+    post = [str(v) for v in windows.loc[~_true(windows["is_baseline"]), "visit"]] or ["month_6"]
+    changes, names = frames["marts.fct_lab_changes"], frames["reference.analytes"].set_index("analyte")
+    panels, units = {}, {}
+    for code in (c for c in PAIRED_FIGURE_ANALYTES if c in names.index):
+        label = re.sub(r"\s*\(.*\)$", "", str(names.at[code, "analyte_name"]))  # "B cells (CD19+)" -> "B cells"
+        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == post[-1])]
+        units[label] = unit_text(names.at[code, "unit"])
+    troughs = _with_dose(labs[labs["analyte"] == "SIRO_TROUGH"].rename(columns={"value": "trough"}),
+                         frames["marts.fct_drug_exposure"])
+    ci = frames["analysis.response_rate_ci"].merge(rates[["visit", "visit_order"]], on="visit").sort_values("visit_order")
+    rules = sorted(set(rates["response_rule"].dropna().astype(str)))
+    made = {  # in page order, which numbers them
+        "rates": figures.response_rate_bars(ci, "fig-rates"),
+        "heatmap": figures.response_heatmap(frames["marts.fct_platelet_response"], "fig-heatmap", visits=post),
+        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories", thresholds=_thresholds(rules)),
+        "waterfall": figures.waterfall(summary.rename(columns={"month_6_response": "response_group"}), "fig-waterfall"),
+        "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=visits[post[-1]]),
+        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=target),
+    }
+    # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
+    return {name: {"svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1), "alt": fig.alt,
+                   "caption": fig.caption, "number": number}
+            for number, (name, fig) in enumerate(made.items(), start=1)}
+
+
+def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str, Any]:
+    """The template context from data frames keyed "schema.table" and the run info. Pure."""
+    frames = {name: plain_frame(frame) for name, frame in frames.items()}  # pd.NA -> NaN / None
+    patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
+    visits = _Visits((str(r.visit), str(r.visit_label)) for r in windows.itertuples())
+    analytes = frames["reference.analytes"].set_index("analyte", drop=False)
+    target = ((float(analytes.at["SIRO_TROUGH", "reference_low"]), float(analytes.at["SIRO_TROUGH", "reference_high"]))
+              if "SIRO_TROUGH" in analytes.index else (4.0, 15.0))
+    ci, rates, paired = (frames[t] for t in ("analysis.response_rate_ci", "marts.rpt_response_rates",
+                                             "analysis.paired_tests"))
+    cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
+    n_set = int(_true(patients["has_sirolimus_start"]).sum())
+    stamp = ci.iloc[0] if len(ci) else pd.Series(dtype=object)
+    generated = info.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    fingerprint = info.data_fingerprint or str(stamp.get("data_fingerprint", "unknown"))
+    provenance = [
+        ("Cohort source", cohort), ("Patients (with a first sirolimus dose)", f"{len(patients)} ({n_set})"),
+        ("Data fingerprint (marts)", fingerprint), ("Warehouse built", info.build_time),
+        ("Warehouse file", info.db_path or "unknown"),
+        ("Statistics run", f"{stamp.get('run_id', 'unknown')} at {stamp.get('computed_at', 'unknown')}"),
+        ("Report generated", generated), ("Git revision", info.git_revision),
+        ("Software", ", ".join(f"{k} {v}" for k, v in info.versions.items()) or "unknown"),
+    ]
+    return {
+        "title": "Sirolimus in connective tissue disease-associated refractory thrombocytopenia (CTD-RTP)",
+        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(), "sections": SECTIONS,
+        "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
+        "table1": baseline_table(patients), "n_analysis": n_set,
+        "response": response_section(rates, ci, frames["marts.fct_patient_response_summary"],
+                                     frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits),
+        "labs": lab_tables(paired, frames["reference.analytes"], visits),
+        "safety": safety_section(frames["marts.fct_adverse_events"], n_set),
+        "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"], target, visits),
+        "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation),
+        "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
+                                   frames["analysis.subgroup_response"], visits),
+        "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
+        "figures": build_figures(frames, target, visits),
+    }
+
+
+def render(context: Mapping[str, Any]) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(**context)
+
+
+# --------------------------------------------------------------------------- I/O
+def load_warehouse(settings: Settings) -> tuple[dict[str, pd.DataFrame], str]:
+    """Every table the report needs (read-only connection) and the current marts fingerprint."""
+    frames: dict[str, pd.DataFrame] = {}
+    with connect(settings.db_path, read_only=True) as con:
+        for name in (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES):
+            schema, table = name.split(".")
+            try:
+                frames[name] = con.execute(QUERIES[name]).df() if name in QUERIES else read_table(con, schema, table)
+            except (WarehouseMissing, duckdb.CatalogException) as exc:
+                step = "stats" if schema == "analysis" else "build"
+                raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
+        fingerprint = marts_fingerprint(con)
+    return frames, fingerprint
+
+
+def _git_revision(project_dir: Path) -> str:
+    try:
+        proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_dir, capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _run_results(settings: Settings) -> dict[str, Any] | None:
+    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    path = (target if target.is_absolute() else settings.project_dir / target) / "run_results.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def collect_run_info(settings: Settings, now: datetime, fingerprint: str,
+                     validation: ValidationSummary | None) -> RunInfo:
+    run_results = _run_results(settings)
+    mtime = datetime.fromtimestamp(settings.db_path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    generated = (run_results or {}).get("metadata", {}).get("generated_at")
+    build = f"{generated} (dbt run_results.json); file modified {mtime}" if generated else f"{mtime} (file modified)"
+    return RunInfo(generated_at=now, data_fingerprint=fingerprint, build_time=build,
+                   git_revision=_git_revision(settings.project_dir), versions={n: _version(n) for n in PACKAGES},
+                   run_results=run_results, validation=validation, db_path=str(settings.db_path))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Temp file in the same folder, then os.replace: readers see the old or the new file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _step(log: Callable[[str], None], name: str) -> Iterator[list[str]]:
+    """One log line per step with its duration (and a detail the step appends)."""
+    started, detail = time.perf_counter(), []
+    try:
+        yield detail
+    except BaseException:
+        log(f"report: {name} FAILED after {time.perf_counter() - started:.2f}s")
+        raise
+    log(f"report: {name}{': ' + detail[0] if detail else ''} ({time.perf_counter() - started:.2f}s)")
+
+
+def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None] = print,
+                    now: datetime | None = None) -> ReportResult:
+    """Read, validate, build, render and write the report. On ValidationFailed nothing is written
+    and earlier reports stay as they were."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    out_dir = Path(out_dir)
+    with _step(log, "read tables") as note:
+        frames, fingerprint = load_warehouse(settings)
+        note.append(f"{len(frames)} tables from {settings.db_path}")
+    with _step(log, "validate") as note:
+        summary = validate(frames, fingerprint)
+        note.append(f"{summary.n_passed}/{summary.n_expectations} expectations passed in {summary.n_suites} suites")
+    with _step(log, "build context") as note:
+        context = build_context(frames, collect_run_info(settings, now, fingerprint, summary))
+        note.append(f"{len(context['figures'])} figures")
+    with _step(log, "render") as note:
+        html = render(context)
+        note.append(f"{len(html) / 1024:.0f} KiB")
+    with _step(log, "write") as note:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dated = out_dir / f"ctd_rtp_report_{now.strftime('%Y%m%dT%H%M%SZ')}.html"
+        latest = out_dir / "ctd_rtp_report_latest.html"
+        _write_atomically(dated, html)
+        _write_atomically(latest, html)
+        note.append(f"{dated.name} and {latest.name}")
+    return ReportResult(dated_path=dated, latest_path=latest, validation=summary)

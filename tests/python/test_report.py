@@ -1,0 +1,247 @@
+"""The HTML study report: formatting and context building on hand-made frames, and
+`ctd-rtp report` end to end on the demo and the small own cohort (exit codes, atomic files)."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from conftest import Built, run_cli
+from ctd_rtp import report as R
+from ctd_rtp.validation import ValidationSummary
+from ctd_rtp.warehouse import Settings
+
+STEPS = ("read tables", "validate", "build context", "render", "write")
+DATED = re.compile(r"^ctd_rtp_report_\d{8}T\d{6}Z\.html$")
+
+
+def expected_rate_strings(db_path: Path) -> list[tuple[str, str]]:
+    """ORR and CI exactly as the report must print them, from analysis.response_rate_ci."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = con.execute("select orr, ci_low, ci_high from analysis.response_rate_ci").fetchall()
+    out = []
+    for orr, low, high in rows:
+        if orr is None or math.isnan(orr):
+            out.append(("\u2014", "\u2014"))
+        else:
+            out.append((f"{orr * 100:.1f}%", f"{low * 100:.1f}\u2013{high * 100:.1f}%"))
+    return out
+
+
+def copy_db(built: Built, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(built.db_path, db)
+    return db, {**built.env, "CTD_RTP_DB": str(db)}
+
+
+# --------------------------------------------------------------------------- formatting
+@pytest.mark.parametrize(("value", "text"), [
+    (0.0004, "<0.001"), (0.001, "0.00100"), (0.012345, "0.0123"), (0.2929, "0.293"), (1.0, "1.00"),
+    (float("nan"), "\u2014"), (None, "\u2014"), (pd.NA, "\u2014"),
+])
+def test_p_values(value, text: str) -> None:
+    assert R.pval(value) == text
+
+
+def test_numbers() -> None:
+    assert R.sig(17.338) == "17.3" and R.sig(999.7) == "1000" and R.sig(-0.0123) == "\u22120.0123"
+    assert R.sig(float("inf")) == "\u221e"
+    assert R.fixed(-0.04, 1) == "0.0"  # no negative zero
+    assert R.fixed(-1.26, 1) == "\u22121.3"
+    assert R.pct(8 / 13) == "61.5%" and R.ci_pct(0.315778, 0.861421) == "31.6\u201386.1%"
+    assert R.ci_pct(float("nan"), float("nan")) == "\u2014"
+    assert R.n_pct(2, 3) == "2 (66.7%)" and R.n_pct(0, 0) == "0"
+    assert R.median_iqr([1, 2, 3, 4]) == "2.5 [1.8\u20133.2]"  # R type 7: 1.75 and 3.25
+    assert R.median_range([]) == "\u2014"
+
+
+# --------------------------------------------------------------------------- context on hand-made frames
+def patients(**extra) -> pd.DataFrame:
+    base = {
+        "patient_id": ["A", "B", "C", "D"], "sex": ["F", "F", "M", "F"], "age_at_index": [30, 40, 50, 99],
+        "ctd_diagnosis": ["SLE", "SLE", "pSS", "RA"], "ctd_duration_years": [1.0, 2.0, 4.0, 50.0],
+        "thrombocytopenia_duration_years": [0.5, 1.5, 2.5, 9.0], "prior_therapy_lines": [1, 2, 6, 9],
+        "baseline_platelet_count": [10.0, 20.0, 25.0, 900.0], "baseline_bleeding_grade": [0, 1, 2, 0],
+        "baseline_prednisone_mg_day": [5.0, 10.0, 20.0, 0.0], "has_sirolimus_start": [True, True, True, False],
+    }
+    return pd.DataFrame({**base, **extra})
+
+
+def test_table1_uses_the_analysis_set() -> None:
+    rows = {r["label"]: r["value"] for r in R.baseline_table(patients())}
+    assert rows["Patients, n"] == "3"  # D never started sirolimus
+    assert rows["Age at first sirolimus dose, years, median [IQR]"] == "40 [35\u201345]"
+    assert rows["Female"] == "2 (66.7%)" and rows["Male"] == "1 (33.3%)"
+    assert rows["SLE"] == "2 (66.7%)" and rows["pSS"] == "1 (33.3%)" and "RA" not in rows
+    assert rows["CTD duration, years, median [IQR]"] == "2.0 [1.5\u20133.0]"
+    assert rows["Prior therapy lines, median [IQR]"] == "2 [1.5\u20134]"
+    assert rows["Baseline platelets, \u00d710\u2079/L, range"] == "10\u201325"
+    assert rows["WHO bleeding grade \u2265 1 at baseline, n (%)"] == "2 (66.7%)"
+
+
+def test_response_section_summaries() -> None:
+    rates = pd.DataFrame({"visit": ["month_3", "month_1"], "visit_order": [3, 1], "n_cr": [1, 0], "n_pr": [1, 0],
+                          "n_nr": [1, 0], "n_ne": [0, 3], "n_evaluable": [3, 0], "n_responders": [2, 0],
+                          "orr_all_patients": [2 / 3, 0.0], "orr": [2 / 3, None],
+                          "orr_denominator": ["evaluable"] * 2, "response_rule": ["CR: platelets >= 100"] * 2})
+    ci = pd.DataFrame({"visit": ["month_1", "month_3"], "orr": [float("nan"), 2 / 3],
+                       "ci_low": [float("nan"), 0.0943], "ci_high": [float("nan"), 0.9916]})
+    summary = pd.DataFrame({"patient_id": list("ABC"), "best_response": ["CR", "PR", "NR"],
+                            "is_responder_by_month_6": [True, True, False],
+                            "days_to_first_response": [20, 80, None], "lost_response": [False, True, False]})
+    empty_sub = pd.DataFrame(columns=["visit", "group_a", "group_b", "a_responders", "a_evaluable", "b_responders",
+                                      "b_evaluable", "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high",
+                                      "p_value", "note"])
+    fried = pd.DataFrame({"measure": ["platelet_count"], "visits": ["baseline,month_3"], "n_patients": [3],
+                          "statistic": [4.5], "df": [1], "p_value": [0.0339], "kendalls_w": [0.75], "note": [""]})
+    out = R.response_section(rates, ci, summary, empty_sub, fried, R._Visits(month_1="Month 1", month_3="Month 3"))
+    assert [(r["visit"], r["orr"], r["ci"]) for r in out["rows"]] == [
+        ("Month 1", "\u2014", "\u2014"), ("Month 3", "66.7%", "9.4\u201399.2%")]  # NaN ORR shown as a dash
+    assert out["time_to_response"] == "50 (20\u201380) days (n = 2)"
+    assert out["lost"] == "1 of 2 responders"
+    assert out["best"][0] == {"response": "CR", "value": "1 (33.3%)"}
+    assert out["friedman"][0]["visits"] == "Baseline, Month 3" and out["friedman"][0]["sig"]
+
+
+def test_lab_tables_use_analyte_decimals_panels_and_highlight_p() -> None:
+    analytes = pd.DataFrame({"analyte": ["TREG_PCT", "IL6", "PLT"], "analyte_name": ["Tregs", "IL-6", "Platelets"],
+                             "panel": ["regulatory T cells", "cytokines", "blood count"],
+                             "unit": ["%", "pg/mL", "10^9/L"], "decimals": [2, 1, 0]})
+    row = dict(comparison="baseline_vs_month_6", visit="month_6", n_pairs=5, baseline_mean=3.333, baseline_sd=0.5,
+               baseline_median=3.4, baseline_q1=3.1, baseline_q3=3.55, followup_mean=4.7, followup_sd=1.2,
+               followup_median=4.63, followup_q1=3.86, followup_q3=5.38, mean_difference=1.3684,
+               mean_difference_ci_low=0.864, mean_difference_ci_high=1.873, hodges_lehmann=1.395,
+               hodges_lehmann_ci_low=0.875, hodges_lehmann_ci_high=1.76, test_used="paired t-test",
+               wilcoxon_method="exact", p_value=0.00007, p_value_holm=0.0501, p_value_bh=0.049, note="")
+    paired = pd.DataFrame([{**row, "analyte": "TREG_PCT"}, {**row, "analyte": "IL6", "test_used": "Wilcoxon signed-rank",
+                                                           "note": "1 zero difference(s) dropped"},
+                           {**row, "analyte": "PLT", "note": float("nan"), "wilcoxon_method": None}])
+    out = R.lab_tables(paired, analytes, R._Visits(month_6="Month 6"))
+    treg = out["immunology"]["groups"][0]["comparisons"][0]
+    assert treg["base"] == ("3.33\u00a0\u00b1\u00a00.50", "3.40 [3.10\u20133.55]")
+    assert treg["change"] == "1.37 (0.86 to 1.87)"
+    assert (treg["p_value"], treg["p_value_sig"], treg["p_value_holm"], treg["p_value_holm_sig"]) == ("<0.001", True, "0.0501", False)
+    il6 = out["cytokines"]["groups"][0]["comparisons"][0]
+    assert il6["test"] == "Wilcoxon signed-rank (exact)" and il6["mark"] == "a"
+    assert out["cytokines"]["notes"] == [("a", "1 zero difference(s) dropped")]
+    plt = out["other-labs"]["groups"][0]["comparisons"][0]
+    assert (plt["change"], plt["mark"], plt["test"]) == ("1 (1 to 2)", "", "paired t-test")  # NaN note: no mark
+
+
+def test_safety_says_none_for_zero_and_counts_patients() -> None:
+    events = pd.DataFrame({"ae_id": ["1", "2", "3"], "patient_id": ["A", "A", "B"], "term": ["Rash", "Rash", "Cough"],
+                           "ctcae_grade": [1, 1, 2], "is_serious": [False, False, False],
+                           "is_related_to_sirolimus": [True, False, None], "is_treatment_emergent": [True] * 3})
+    out = R.safety_section(events, 4)
+    assert out["grade3"] == "none" and out["serious"] == "none"
+    assert out["related"] == "1 event(s) in 1 patient(s)"
+    assert out["rows"] == [{"term": "Cough", "grade": "2", "events": 1, "patients": "1 (25.0%)"},
+                           {"term": "Rash", "grade": "1", "events": 2, "patients": "1 (25.0%)"}]
+
+
+def test_exposure_counts_titrations() -> None:
+    exposure = pd.DataFrame({"patient_id": ["A", "A", "B", "C"], "drug": ["sirolimus", "sirolimus", "sirolimus", "HCQ"],
+                             "start_study_day": [0, 35, 0, -100], "daily_dose_mg": [1.0, 2.0, 1.0, 400.0],
+                             "n_troughs": [1, 5, 6, None], "n_troughs_in_target": [0, 5, 6, None]})
+    visits = pd.DataFrame({"patient_id": ["A", "B"], "visit": ["month_1", "month_1"], "visit_order": [1, 1],
+                           "sirolimus_daily_dose_mg": [1.0, 1.0], "sirolimus_trough": [3.0, 6.0]})
+    out = R.exposure_section(exposure, visits, (4.0, 15.0), R._Visits())
+    assert out["start"] == ["1 mg/day: 2 patient(s)"] and out["changed"] == "1 of 2"
+    assert out["changes"] == ["1 \u2192 2 mg/day (1\u00d7)"]
+    assert out["troughs"] == "11 (91.7%) of 12 trough levels"
+    assert out["per_visit"][0]["in_target"] == "1 (50.0%)" and out["per_visit"][0]["visit"] == "Month 1"
+    assert out["concomitant"][0]["drug"] == "hcq"
+
+
+def test_context_and_render_escape_data(demo_warehouse: Built) -> None:
+    frames, fingerprint = R.load_warehouse(Settings.from_env(demo_warehouse.env))
+    hostile = '<script>alert("x")</script>'
+    frames["marts.fct_adverse_events"] = frames["marts.fct_adverse_events"].assign(term=hostile)
+    info = R.RunInfo(generated_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), data_fingerprint=fingerprint,
+                     validation=ValidationSummary(1, 2, 2))
+    context = R.build_context(frames, info)
+    assert [r["orr"] for r in context["response"]["rows"]] == [o for o, _ in expected_rate_strings(demo_warehouse.db_path)]
+    html = R.render(context)
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "<script" not in html
+    assert "2024-01-02 03:04:05 UTC" in html and "dbt test results: not available" in html
+
+
+# --------------------------------------------------------------------------- the command
+def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path: Path) -> None:
+    out_dir = tmp_path / "reports"
+    proc = run_cli(["report", "--out-dir", str(out_dir)], demo_warehouse.env)
+    for step in STEPS:
+        lines = [line for line in proc.stdout.splitlines() if f"report: {step}" in line]
+        assert len(lines) == 1 and re.search(r"\(\d+\.\d\ds\)$", lines[0]), (step, proc.stdout)
+    assert "Calculating Metrics" not in proc.stdout + proc.stderr  # GX progress bars silenced
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert len(files) == 2 and "ctd_rtp_report_latest.html" in files and any(DATED.match(f) for f in files)
+    dated = next(out_dir / f for f in files if DATED.match(f))
+    html = (out_dir / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
+    assert dated.read_text(encoding="utf-8") == html
+
+    for orr, ci in expected_rate_strings(demo_warehouse.db_path):
+        assert f'<td class="num orr">{orr}</td><td class="num ci">{ci}</td>' in html
+    for heading in R.SECTIONS.values():
+        assert f"<h2>{heading}" in html
+    assert "Synthetic demonstration data \u2014 no real patients" in html
+    assert "http://" not in html and "https://" not in html  # self-contained: no URL of any kind
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<script" not in html and "<link" not in html and "url(" not in html
+    assert html.count("<figure") == 6 and html.count("<svg") == 6
+    for step in ("validate", "render"):
+        assert step in proc.stdout
+
+
+def test_validation_failure_exits_4_and_keeps_the_last_report(demo_warehouse: Built, tmp_path: Path) -> None:
+    db, env = copy_db(demo_warehouse, tmp_path)
+    out_dir = tmp_path / "reports"
+    run_cli(["report", "--out-dir", str(out_dir)], env)
+    latest = out_dir / "ctd_rtp_report_latest.html"
+    before, listing = latest.read_bytes(), sorted(out_dir.iterdir())
+    with duckdb.connect(str(db)) as con:
+        con.execute("update analysis.response_rate_ci set orr = 1.5 where visit = 'month_3'")
+    proc = run_cli(["report", "--out-dir", str(out_dir)], env, check=False)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "analysis.response_rate_ci: expect_column_values_to_be_between(column='orr'" in proc.stderr
+    assert "[1.5]" in proc.stderr and "report: validate FAILED" in proc.stdout
+    assert latest.read_bytes() == before and sorted(out_dir.iterdir()) == listing  # no new or temp files
+
+
+def test_stale_statistics_exit_4(demo_warehouse: Built, tmp_path: Path) -> None:
+    db, env = copy_db(demo_warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:  # a mart changed after `ctd-rtp stats` ran
+        con.execute("update marts.dim_patients set baseline_prednisone_mg_day = baseline_prednisone_mg_day + 1")
+    proc = run_cli(["report", "--out-dir", str(tmp_path / "reports")], env, check=False)
+    assert proc.returncode == 4
+    assert "statistics are stale: run `ctd-rtp stats`" in proc.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_missing_statistics_exit_6(demo_warehouse: Built, tmp_path: Path) -> None:
+    db, env = copy_db(demo_warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("drop table analysis.friedman_tests")
+    proc = run_cli(["report", "--out-dir", str(tmp_path / "reports")], env, check=False)
+    assert proc.returncode == 6 and "analysis.friedman_tests" in proc.stderr and "ctd-rtp stats" in proc.stderr
+
+
+def test_degenerate_own_cohort_renders(own_cohort_warehouse: Built, tmp_path: Path) -> None:
+    """4 patients, nobody evaluable at month 1 (ORR NaN), tests with too few pairs: dashes, no crash."""
+    db, env = copy_db(own_cohort_warehouse, tmp_path)
+    run_cli(["stats"], env)
+    proc = run_cli(["report", "--out-dir", str(tmp_path / "reports")], env)
+    html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
+    assert '<th scope="row">Month 1</th>' in html
+    assert '<td class="num orr">\u2014</td><td class="num ci">\u2014</td>' in html
+    for orr, ci in expected_rate_strings(db):
+        assert f'<td class="num orr">{orr}</td><td class="num ci">{ci}</td>' in html
+    assert "Synthetic demonstration data" not in html  # own data: no synthetic banner
+    assert "report: write" in proc.stdout

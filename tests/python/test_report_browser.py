@@ -1,0 +1,118 @@
+"""The report in a real browser (Debian's chromium through Playwright): it loads with no
+console errors and no network, every figure has a size, the response rates are on the page,
+and a hostile adverse-event term stays text. Full-page screenshots go to test-output/."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pytest
+
+from conftest import FIXTURES, TEST_OUTPUT, Built, build, run_cli
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (never `playwright install`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def demo_report(demo_warehouse: Built, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("demo-report")
+    run_cli(["report", "--out-dir", str(out)], demo_warehouse.env)
+    return out / "ctd_rtp_report_latest.html", demo_warehouse.db_path
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The own-cohort fixture with a script/img payload as an adverse event term (properly quoted CSV)."""
+    work = tmp_path_factory.mktemp("hostile")
+    raw = work / "raw"
+    shutil.copytree(FIXTURES / "own_cohort", raw)
+    path = raw / "adverse_events.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0]["term"] = HOSTILE
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    built = build(work, raw_dir=raw)
+    run_cli(["stats"], built.env)
+    run_cli(["report", "--out-dir", str(work / "reports")], built.env)
+    return work / "reports" / "ctd_rtp_report_latest.html", built.db_path
+
+
+def rate_strings(db_path: Path) -> list[str]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = con.execute("select orr, ci_low, ci_high from analysis.response_rate_ci").fetchall()
+    return [s for orr, lo, hi in rows if orr is not None and not math.isnan(orr)
+            for s in (f"{orr * 100:.1f}%", f"{lo * 100:.1f}\u2013{hi * 100:.1f}%")]
+
+
+def open_report(browser, html: Path, screenshot: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(html.resolve().as_uri())
+    page.wait_for_load_state("load")
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(TEST_OUTPUT / screenshot), full_page=True)
+    return page, errors, requests
+
+
+def check_common(page, errors: list[str], requests: list[str], db_path: Path) -> None:
+    assert errors == []
+    assert requests and all(u.startswith(("file://", "data:")) for u in requests), requests
+    svgs = page.locator("figure svg")
+    assert svgs.count() == 6
+    for i in range(svgs.count()):
+        box = svgs.nth(i).bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0, i
+    text = page.inner_text("body")
+    for s in rate_strings(db_path):
+        assert s in text, s
+    assert page.locator("img, script, iframe, object, embed").count() == 0
+
+
+def test_demo_report_in_chromium(browser, demo_report) -> None:
+    html, db = demo_report
+    page, errors, requests = open_report(browser, html, "report-demo.png")
+    check_common(page, errors, requests, db)
+    assert page.get_by_text("Synthetic demonstration data \u2014 no real patients").first.is_visible()
+    page.close()
+
+
+def test_hostile_term_stays_text(browser, hostile_report) -> None:
+    html, db = hostile_report
+    page, errors, requests = open_report(browser, html, "report-hostile.png")
+    check_common(page, errors, requests, db)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    cell = page.locator("#ae-table td", has_text="window.__pwned=1")
+    assert cell.count() == 1 and cell.first.inner_text() == HOSTILE and cell.first.is_visible()
+    # month 1 has no evaluable patient in this cohort: the rate is shown as a dash
+    month_1 = page.locator("#response-table tr", has_text="Month 1")
+    assert month_1.locator("td.orr").inner_text() == "\u2014"
+    page.close()
