@@ -2,7 +2,10 @@
     Default: the bundled synthetic demo seeds in schema `raw`.
     With CTD_RTP_RAW_DIR set: the user's own <table>.parquet or <table>.csv in that folder,
     read in place by DuckDB with every column as text (staging casts, so a malformed value
-    is quarantined with a reason instead of failing the load). -#}
+    is quarantined with a reason instead of failing the load).
+    The file's shape is checked when the model runs: a file that cannot be read as the table
+    (empty, not UTF-8, a column missing, a line with the wrong number of fields) stops the
+    build with a message naming the file, the line and the rule (docs/data-rejection.md). -#}
 {% macro raw_table(name) -%}
     {%- set raw_dir = env_var('CTD_RTP_RAW_DIR', '') -%}
     {%- if raw_dir == '' -%}
@@ -12,28 +15,150 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The raw input contract (docs: /work/shared/STUDY.md section 4): the columns each file must have. -#}
+{% macro raw_table_columns(name) -%}
+    {%- set contract = {
+        'patients': ['patient_id', 'sex', 'birth_year', 'ctd_diagnosis', 'ctd_diagnosed_on',
+                     'thrombocytopenia_diagnosed_on', 'prior_therapy_lines'],
+        'drug_exposures': ['exposure_id', 'patient_id', 'drug', 'started_on', 'ended_on', 'daily_dose_mg'],
+        'lab_results': ['result_id', 'patient_id', 'collected_on', 'test_code', 'value', 'unit'],
+        'visit_assessments': ['patient_id', 'assessed_on', 'who_bleeding_grade', 'prednisone_equivalent_mg_day',
+                              'rescue_therapy'],
+        'adverse_events': ['ae_id', 'patient_id', 'onset_on', 'resolved_on', 'term', 'ctcae_grade', 'serious',
+                           'related_to_sirolimus'],
+    } -%}
+    {%- if name not in contract -%}
+        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' is not part of the input contract") }}
+    {%- endif -%}
+    {{ return(contract[name]) }}
+{%- endmacro %}
+
 {% macro default__read_raw_file(raw_dir, name) -%}
     {{ exceptions.raise_compiler_error("CTD_RTP_RAW_DIR is only supported on DuckDB so far (target type: " ~ target.type ~ ")") }}
+{%- endmacro %}
+
+{#- Compare a file's columns (names as found, any case and order) with the contract:
+    a missing column stops the build; an extra one is ignored (and logged). -#}
+{% macro check_raw_columns(file_name, name, found) -%}
+    {%- set expected = raw_table_columns(name) -%}
+    {%- set found_lower = [] -%}
+    {%- for column in found -%}{%- do found_lower.append(column | lower) -%}{%- endfor -%}
+    {%- set missing = [] -%}
+    {%- for column in expected -%}
+        {%- if column not in found_lower -%}{%- do missing.append(column) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- set duplicated = [] -%}
+    {%- for column in found_lower -%}
+        {%- if found_lower.count(column) > 1 and column not in duplicated -%}{%- do duplicated.append(column) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error(file_name ~ ": missing column(s) " ~ missing | join(', ')
+            ~ "; expected " ~ expected | join(', ') ~ "; found " ~ (found | join(', ') or '(nothing)')
+            ~ ". Columns are matched by name (any order, any case); the header must be the first line.") }}
+    {%- endif -%}
+    {%- if duplicated -%}
+        {{ exceptions.raise_compiler_error(file_name ~ ": column(s) " ~ duplicated | join(', ')
+            ~ " appear more than once in the header") }}
+    {%- endif -%}
+    {%- set extra = [] -%}
+    {%- for column in found_lower -%}
+        {%- if column not in expected -%}{%- do extra.append(column) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if extra -%}
+        {{ log(file_name ~ ": extra column(s) " ~ extra | join(', ') ~ " ignored", info=true) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro duckdb__read_raw_file(raw_dir, name) -%}
     {%- set parquet_path = raw_dir ~ '/' ~ name ~ '.parquet' -%}
     {%- set csv_path = raw_dir ~ '/' ~ name ~ '.csv' -%}
-    {%- set fmt = 'csv' -%}
-    {%- if execute -%}
-        {%- set found = run_query("select count(*) from glob('" ~ parquet_path ~ "')").columns[0].values()[0] -%}
-        {%- if found > 0 -%}
-            {%- set fmt = 'parquet' -%}
-        {%- else -%}
-            {%- set found_csv = run_query("select count(*) from glob('" ~ csv_path ~ "')").columns[0].values()[0] -%}
-            {%- if found_csv == 0 -%}
-                {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' not found: expected " ~ csv_path ~ " or " ~ parquet_path ~ " (CTD_RTP_RAW_DIR=" ~ raw_dir ~ ")") }}
-            {%- endif -%}
+    {%- set expected = raw_table_columns(name) -%}
+    {%- set columns_sql = expected | join(', ') -%}
+    {#- the paths as SQL string contents (a quote in a folder name is doubled) -#}
+    {%- set parquet_sql = parquet_path | replace("'", "''") -%}
+    {%- set csv_sql = csv_path | replace("'", "''") -%}
+    {%- if not execute -%}
+        {#- parsing only: the SQL is not run, the file need not exist yet -#}
+        {{ return("(select " ~ columns_sql ~ " from read_csv('" ~ csv_sql ~ "', header = true, all_varchar = true))") }}
+    {%- endif -%}
+
+    {%- set found_parquet = run_query("select count(*) from glob('" ~ parquet_sql ~ "')").columns[0].values()[0] -%}
+    {%- set found_csv = run_query("select count(*) from glob('" ~ csv_sql ~ "')").columns[0].values()[0] -%}
+    {%- if found_parquet > 0 and found_csv > 0 -%}
+        {{ exceptions.raise_compiler_error(name ~ ": both " ~ name ~ ".csv and " ~ name ~ ".parquet are in " ~ raw_dir
+            ~ "; keep only the one to load (the other may be stale)") }}
+    {%- endif -%}
+    {%- if found_parquet > 0 -%}
+        {%- set described = run_query("describe select * from read_parquet('" ~ parquet_sql ~ "')") -%}
+        {%- do check_raw_columns(name ~ '.parquet', name, described.columns[0].values() | list) -%}
+        {{ return("(select " ~ columns_sql ~ " from read_parquet('" ~ parquet_sql ~ "'))") }}
+    {%- endif -%}
+
+    {%- if found_csv == 0 -%}
+        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' not found: expected " ~ csv_path ~ " or " ~ parquet_path ~ " (CTD_RTP_RAW_DIR=" ~ raw_dir ~ ")") }}
+    {%- endif -%}
+    {%- set file_name = name ~ '.csv' -%}
+
+    {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped) -#}
+    {%- set probe = run_query(
+        "select size, try(decode(content)) is null as not_utf8,"
+        ~ " rtrim(ltrim(split_part(try(decode(content)), chr(10), 1), chr(65279)), chr(13)) as header_line"
+        ~ " from read_blob('" ~ csv_sql ~ "')"
+    ).rows[0] -%}
+    {%- if probe[0] == 0 -%}
+        {{ exceptions.raise_compiler_error(file_name ~ ": the file is empty (0 bytes); expected at least the header line: "
+            ~ expected | join(',')) }}
+    {%- endif -%}
+    {%- if probe[1] -%}
+        {{ exceptions.raise_compiler_error(file_name ~ ": the file is not UTF-8 text (e.g. saved in a Windows or GBK code page); "
+            ~ "save it as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')") }}
+    {%- endif -%}
+    {%- set header_line = probe[2] -%}
+
+    {#- 2. the delimiter is the one the header uses: ',' (the contract), ';' (European Excel), tab or '|' -#}
+    {%- set ns = namespace(delim=',', best=0) -%}
+    {%- for candidate in [',', ';', '\t', '|'] -%}
+        {%- if header_line.count(candidate) > ns.best -%}
+            {%- set ns.delim = candidate -%}
+            {%- set ns.best = header_line.count(candidate) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {%- set found = [] -%}
+    {%- for column in header_line.split(ns.delim) -%}
+        {%- set clean = column.strip().strip('"').strip() -%}
+        {%- do found.append(clean if clean else 'unnamed_' ~ loop.index) -%}
+    {%- endfor -%}
+    {%- do check_raw_columns(file_name, name, found) -%}
+
+    {#- 3. every line splits into as many fields as the header has: the dialect is fixed (no sniffing,
+        which could take a malformed line for the header and silently skip the lines above it) -#}
+    {%- set column_types = [] -%}
+    {%- for column in found -%}
+        {%- do column_types.append("'" ~ (column | lower | replace("'", "''")) ~ "': 'VARCHAR'") -%}
+    {%- endfor -%}
+    {%- set delim_sql = '\\t' if ns.delim == '\t' else ns.delim -%}
+    {%- set read_sql = "read_csv('" ~ csv_sql ~ "', header = true, auto_detect = false, skip = 0, delim = '" ~ delim_sql
+        ~ "', quote = '\"', escape = '\"', columns = {" ~ column_types | join(', ') ~ "}" -%}
+    {%- set rejects = 'ctd_rtp_rejects_' ~ name -%}
+    {%- set bad_lines = run_query(
+        "drop table if exists " ~ rejects ~ "; drop table if exists " ~ rejects ~ "_scan;"
+        ~ " select count(*) from " ~ read_sql ~ ", store_rejects = true, rejects_scan = '" ~ rejects ~ "_scan',"
+        ~ " rejects_table = '" ~ rejects ~ "');"
+        ~ " select line, cast(error_type as varchar), error_message, regexp_extract(error_message, 'Found: (\\d+)', 1),"
+        ~ " rtrim(csv_line, chr(13) || chr(10)) from " ~ rejects ~ " order by line, column_idx limit 1"
+    ) -%}
+    {%- if bad_lines.rows | length > 0 -%}
+        {%- set bad = bad_lines.rows[0] -%}
+        {%- if (bad[4] | string).strip() == '' -%}
+            {%- set problem = "a line holding only spaces (delete it)" -%}
+        {%- elif bad[1] in ('TOO MANY COLUMNS', 'MISSING COLUMNS') -%}
+            {%- set problem = bad[3] ~ " fields, expected " ~ found | length ~ " as in the header" -%}
+        {%- else -%}
+            {%- set problem = bad[2] | trim -%}
+        {%- endif -%}
+        {{ exceptions.raise_compiler_error(file_name ~ " line " ~ bad[0] ~ ": " ~ problem ~ " (the line: " ~ bad[4]
+            ~ "). A value holding '" ~ ns.delim ~ "', a double quote or a line break must be in double quotes"
+            ~ " (a double quote inside it doubled). Fix the line and build again.") }}
     {%- endif -%}
-    {%- if fmt == 'parquet' -%}
-        read_parquet('{{ parquet_path }}')
-    {%- else -%}
-        read_csv('{{ csv_path }}', header = true, all_varchar = true, auto_detect = true)
-    {%- endif -%}
+    {{ return("(select " ~ columns_sql ~ " from " ~ read_sql ~ "))") }}
 {%- endmacro %}

@@ -9,12 +9,12 @@ source as (
 renamed as (
 
     select
-        trim(cast(ae_id as varchar)) as ae_id,
-        trim(cast(patient_id as varchar)) as patient_id,
+        nullif(trim(cast(ae_id as varchar)), '') as ae_id,
+        {{ patient_key('patient_id') }} as patient_id,
         {{ parse_date('onset_on') }} as onset_on,
         {{ parse_date('resolved_on') }} as resolved_on,
         trim(cast(term as varchar)) as term,
-        try_cast(trim(cast(ctcae_grade as varchar)) as integer) as ctcae_grade,
+        {{ parse_integer('ctcae_grade') }} as ctcae_grade,
         {{ parse_boolean('serious') }} as is_serious,
         {{ parse_boolean('related_to_sirolimus') }} as is_related_to_sirolimus,
         {{ is_blank('resolved_on') }} as resolved_on_blank

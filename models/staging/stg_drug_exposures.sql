@@ -9,8 +9,8 @@ source as (
 renamed as (
 
     select
-        trim(cast(exposure_id as varchar)) as exposure_id,
-        trim(cast(patient_id as varchar)) as patient_id,
+        nullif(trim(cast(exposure_id as varchar)), '') as exposure_id,
+        {{ patient_key('patient_id') }} as patient_id,
         lower(trim(cast(drug as varchar))) as drug,
         {{ parse_date('started_on') }} as started_on,
         {{ parse_date('ended_on') }} as ended_on,

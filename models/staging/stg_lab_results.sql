@@ -1,5 +1,6 @@
 {#- Lab results typed, mapped to a canonical analyte and converted to its canonical unit.
-    Censored text ("<5", ">1000") keeps the bound as the value with a censoring flag. -#}
+    Censored text ("<5", ">1000") keeps the bound as the value with a censoring flag.
+    The reasons in row_issue are listed in docs/data-rejection.md. -#}
 with
 
 source as (
@@ -11,8 +12,8 @@ source as (
 renamed as (
 
     select
-        trim(cast(result_id as varchar)) as result_id,
-        trim(cast(patient_id as varchar)) as patient_id,
+        nullif(trim(cast(result_id as varchar)), '') as result_id,
+        {{ patient_key('patient_id') }} as patient_id,
         {{ parse_date('collected_on') }} as collected_on,
         trim(cast(test_code as varchar)) as source_test_code,
         trim(cast(unit as varchar)) as source_unit,
@@ -29,7 +30,7 @@ parsed as (
             when source_value like '<%' then '<'
             when source_value like '>%' then '>'
         end as censoring,
-        try_cast(trim(ltrim(source_value, '<>=')) as double) as source_numeric_value
+        {{ finite_or_null("try_cast(trim(ltrim(source_value, '<>=')) as double)") }} as source_numeric_value
     from renamed
 
 ),
@@ -85,6 +86,11 @@ final as (
             when mapped.source_numeric_value * mapped.factor < analytes.plausible_low
                 or mapped.source_numeric_value * mapped.factor > analytes.plausible_high
                 then 'outside plausible range'
+            -- a count per microlitre (factor 0.001 to 10^9/L) below 1000/uL is below what a counter
+            -- reports: almost always a 10^9/L value labelled /uL (45 "/uL" would become 0.045)
+            when mapped.factor = 0.001
+                and mapped.source_numeric_value < {{ var('per_microlitre_min_count', 1000) }}
+                then 'value too small for its unit (scale mix-up?)'
         end as row_issue
     from mapped
     left join analytes

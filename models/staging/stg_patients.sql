@@ -9,15 +9,16 @@ source as (
 renamed as (
 
     select
-        trim(cast(patient_id as varchar)) as patient_id,
+        {{ patient_key('patient_id') }} as patient_id,
         upper(trim(cast(sex as varchar))) as sex,
-        try_cast(trim(cast(birth_year as varchar)) as integer) as birth_year,
+        {{ parse_integer('birth_year') }} as birth_year,
         trim(cast(ctd_diagnosis as varchar)) as ctd_diagnosis,
         {{ parse_date('ctd_diagnosed_on') }} as ctd_diagnosed_on,
         {{ parse_date('thrombocytopenia_diagnosed_on') }} as thrombocytopenia_diagnosed_on,
-        try_cast(trim(cast(prior_therapy_lines as varchar)) as integer) as prior_therapy_lines,
+        {{ parse_integer('prior_therapy_lines') }} as prior_therapy_lines,
         {{ is_blank('ctd_diagnosed_on') }} as ctd_diagnosed_on_blank,
-        {{ is_blank('thrombocytopenia_diagnosed_on') }} as thrombocytopenia_diagnosed_on_blank
+        {{ is_blank('thrombocytopenia_diagnosed_on') }} as thrombocytopenia_diagnosed_on_blank,
+        {{ is_blank('prior_therapy_lines') }} as prior_therapy_lines_blank
     from source
 
 ),
@@ -36,11 +37,15 @@ final as (
             when patient_id is null or patient_id = '' then 'missing patient_id'
             when sex not in ('F', 'M') or sex is null then 'sex not F or M'
             when birth_year is null then 'birth_year not an integer'
+            -- ages 0-120 (the dim_patients age test): a later year or a century-old one is a typo
+            when birth_year not between extract(year from current_date) - 120 and extract(year from current_date)
+                then 'birth_year not within the last 120 years'
             when ctd_diagnosis not in ('SLE', 'pSS', 'RA', 'SSc', 'MCTD', 'UCTD', 'IIM', 'other')
                 or ctd_diagnosis is null then 'unknown ctd_diagnosis'
             when ctd_diagnosed_on is null and not ctd_diagnosed_on_blank then 'ctd_diagnosed_on not a date'
             when thrombocytopenia_diagnosed_on is null and not thrombocytopenia_diagnosed_on_blank
                 then 'thrombocytopenia_diagnosed_on not a date'
+            when prior_therapy_lines is null and not prior_therapy_lines_blank then 'prior_therapy_lines not an integer'
             when prior_therapy_lines < 0 then 'negative prior_therapy_lines'
         end as row_issue
     from renamed

@@ -9,9 +9,9 @@ source as (
 renamed as (
 
     select
-        trim(cast(patient_id as varchar)) as patient_id,
+        {{ patient_key('patient_id') }} as patient_id,
         {{ parse_date('assessed_on') }} as assessed_on,
-        try_cast(trim(cast(who_bleeding_grade as varchar)) as integer) as who_bleeding_grade,
+        {{ parse_integer('who_bleeding_grade') }} as who_bleeding_grade,
         {{ parse_number('prednisone_equivalent_mg_day') }} as prednisone_equivalent_mg_day,
         {{ parse_boolean('rescue_therapy') }} as rescue_therapy,
         {{ is_blank('who_bleeding_grade') }} as bleeding_blank,

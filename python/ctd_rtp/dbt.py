@@ -60,15 +60,18 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         command, cwd=settings.project_dir, env=dbt_env(settings),
         stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None, text=True,
     )
-    failures = _failures(target / "run_results.json")
+    failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
     if proc.returncode != 0:
         detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
         raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}")
     return DbtResult(command=command, returncode=proc.returncode, failures=failures)
 
 
-def _failures(run_results: Path) -> tuple[str, ...]:
-    """'<node>: <status>: <message>' for every node that errored or failed."""
+def _failures(run_results: Path, db_path: Path | None = None) -> tuple[str, ...]:
+    """'<node>: <status>: <message>' for every node that errored or failed.
+
+    For a failed data test, the rows it found (the offending keys) follow on indented lines,
+    read back from the warehouse with the test's compiled query (db_path given)."""
     try:
         results = json.loads(run_results.read_text())["results"]
     except (OSError, ValueError, KeyError):
@@ -77,5 +80,27 @@ def _failures(run_results: Path) -> tuple[str, ...]:
     for r in results:
         if r.get("status") in ("error", "fail", "runtime error"):
             lines = [line.strip() for line in (r.get("message") or "").strip().splitlines() if line.strip()]
-            bad.append(f"{r.get('unique_id')}: {r.get('status')}: {' '.join(lines[:6])}")
+            # dbt's "> in macro ... > called by ..." trail says where, not what: keep the what
+            lines = [line for line in lines if not line.startswith(("> in macro", "> called by"))]
+            text = f"{r.get('unique_id')}: {r.get('status')}: {' '.join(lines[:6])}"
+            if r.get("status") == "fail" and db_path is not None and r.get("compiled_code"):
+                text += "".join(f"\n      {row}" for row in _offending_rows(db_path, r["compiled_code"]))
+            bad.append(text)
     return tuple(bad)
+
+
+def _offending_rows(db_path: Path, compiled_sql: str, limit: int = 5) -> list[str]:
+    """The first rows a failed test returned, as 'column=value, ...' (best effort: [] on any problem)."""
+    try:
+        import duckdb
+
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            cursor = con.execute(f"select * from ({compiled_sql.strip().rstrip(';')}) as failing limit {limit + 1}")
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+    except Exception:  # noqa: BLE001 - the failure message stands without the rows
+        return []
+    shown = [", ".join(f"{n}={v}" for n, v in zip(names, row)) for row in rows[:limit]]
+    if len(rows) > limit:
+        shown.append("...")
+    return [f"offending row: {line}" for line in shown]

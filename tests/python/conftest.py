@@ -70,3 +70,15 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Built:
 def own_cohort_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The small hand-written cohort in fixtures/own_cohort (CSV), via CTD_RTP_RAW_DIR."""
     return build(tmp_path_factory.mktemp("own"), raw_dir=FIXTURES / "own_cohort")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After the fault-injection suite (test_faults.py): one line with what it found."""
+    faults = sys.modules.get("faults")
+    if faults is None or not getattr(faults, "RESULTS", None):
+        return
+    terminalreporter.write_sep("-", "bad-input fault injection")
+    for result in faults.RESULTS.values():
+        if not result.as_expected:
+            terminalreporter.write_line(f"  not as expected: {result.name} ({result.batch}): {result.detail}")
+    terminalreporter.write_line(faults.summary_line())

@@ -1,0 +1,179 @@
+"""Bad input, end to end: nothing lost, every rejection explained (cases in faults.py).
+
+Each case is the valid own_cohort fixture + one mutation, built through `ctd-rtp build` into
+a temporary folder. Independent passing cases share a build (faults.plan_batches); a case that
+must fail the build gets its own. Builds run two at a time; each case is still checked and
+reported on its own, and the session ends with the line
+"fault suite: N cases tried, N as expected, rows lost: 0" (conftest.pytest_terminal_summary).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import faults
+from conftest import cli_env, run_cli
+from faults import CASES, TABLES, Batch, BuildFails, FaultCase, Kept, Marts, Quarantined
+
+pytestmark = pytest.mark.slow
+
+CHECKED = {t: f"intermediate.int_{t}_checked" for t in TABLES}
+
+
+@dataclass
+class BuildRun:
+    batch: Batch
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    db_path: Path
+    written_rows: dict[str, int]
+    row_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # table -> (read, clean, quarantined)
+
+    @property
+    def rows_lost(self) -> int:
+        """Rows written to a file that are neither clean nor quarantined (or counted twice)."""
+        if self.returncode != 0:
+            return 0  # nothing is published by a failed build: loud, not lost
+        return sum(abs(self.written_rows[t] - (clean + quarantined)) for t, (_, clean, quarantined) in self.row_counts.items())
+
+
+def _run_batch(batch: Batch, root: Path) -> BuildRun:
+    raw, work = root / batch.name / "raw", root / batch.name / "wh"
+    written = batch.cohort().write(raw)
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    env = cli_env(work, raw)
+    env.pop("CTD_RTP_PSEUDONYM_SALT", None)  # the expectations name the study ids
+    proc = run_cli(["build", "--quiet"], env, check=False)
+    run = BuildRun(batch, proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - started,
+                   work / "warehouse.duckdb", written)
+    if proc.returncode == 0:
+        with duckdb.connect(str(run.db_path), read_only=True) as con:
+            for t in TABLES:
+                read, clean = con.execute(
+                    f"select count(*), count(*) filter (where rejection_reason is null) from {CHECKED[t]}"
+                ).fetchone()
+                (quarantined,) = con.execute(
+                    "select count(*) from quarantine.quarantined_rows where source_table = ?", [t]
+                ).fetchone()
+                run.row_counts[t] = (read, clean, quarantined)
+    return run
+
+
+@pytest.fixture(scope="session")
+def fault_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuildRun]:
+    """Every batch built once (two builds at a time on this 2-core machine): case name -> its build."""
+    root = tmp_path_factory.mktemp("faults")
+    batches = faults.plan_batches()
+    # the passing batches are the longest builds: start them first
+    ordered = sorted(batches, key=lambda b: b.fails_build)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda b: _run_batch(b, root), ordered))
+    faults.SUITE_SECONDS = time.perf_counter() - started
+    faults.BUILDS = len(runs)
+    by_case: dict[str, BuildRun] = {}
+    for run in runs:
+        faults.BATCH_ROWS_LOST[run.batch.name] = run.rows_lost
+        for c in run.batch.cases:
+            by_case[c.name] = run
+    return by_case
+
+
+def _same(got: object, want: object) -> bool:
+    if isinstance(want, float) and isinstance(got, (int, float)):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+    return got == want
+
+
+def _check(expectation: object, run: BuildRun, con: duckdb.DuckDBPyConnection | None) -> None:
+    if isinstance(expectation, BuildFails):
+        assert run.returncode == 3, f"expected exit 3, got {run.returncode}\n{run.stderr[-3000:]}"
+        assert "Traceback" not in run.stderr, run.stderr[-3000:]
+        missing = [f for f in expectation.fragments if f not in run.stderr]
+        assert not missing, f"error output lacks {missing}:\n{run.stderr[-3000:]}"
+        return
+    assert con is not None
+    if isinstance(expectation, Quarantined):
+        rows = con.execute(
+            "select rejection_reason, count(*) from quarantine.quarantined_rows "
+            "where source_table = ? and row_key = ? group by 1 order by 1",
+            [expectation.table, expectation.key],
+        ).fetchall()
+        assert rows == [(expectation.reason, expectation.count)], (
+            f"{expectation.table} {expectation.key!r}: quarantined as {rows}, expected "
+            f"{expectation.count} x {expectation.reason!r}"
+        )
+    elif isinstance(expectation, Kept):
+        columns = [c for c, _ in expectation.values]
+        select = ", ".join(["rejection_reason", *columns])
+        key_sql = faults.ROW_KEY_SQL[expectation.table]
+        rows = con.execute(f"select {select} from {CHECKED[expectation.table]} where {key_sql} = ?", [expectation.key]).fetchall()
+        assert len(rows) == 1, f"{expectation.table} {expectation.key!r}: {len(rows)} rows in {CHECKED[expectation.table]}"
+        reason, *values = rows[0]
+        assert reason is None, f"{expectation.table} {expectation.key!r} was rejected: {reason!r}"
+        wrong = {c: (g, w) for (c, w), g in zip(expectation.values, values) if not _same(g, w)}
+        assert not wrong, f"{expectation.table} {expectation.key!r}: (got, expected) {wrong}"
+    elif isinstance(expectation, Marts):
+        rows = tuple(tuple(r) for r in con.execute(expectation.sql).fetchall())
+        assert rows == expectation.rows, f"{expectation.what}: got {rows}"
+    else:  # pragma: no cover - a new expectation type without a check
+        raise TypeError(expectation)
+
+
+@pytest.mark.parametrize("fault", CASES, ids=[c.name for c in CASES])
+def test_fault_case(fault: FaultCase, fault_builds: dict[str, BuildRun]) -> None:
+    run = fault_builds[fault.name]
+    result = faults.CaseResult(fault.name, as_expected=False, batch=run.batch.name)
+    faults.RESULTS[fault.name] = result
+    try:
+        if not fault.fails_build:
+            assert run.returncode == 0, f"build of {run.batch.name} exited {run.returncode}:\n{run.stderr[-4000:]}"
+            assert run.rows_lost == 0, f"rows lost in {run.batch.name}: written {run.written_rows}, (read, clean, quarantined) {run.row_counts}"
+        if run.returncode == 0:
+            with duckdb.connect(str(run.db_path), read_only=True) as con:
+                for expectation in fault.expected:
+                    _check(expectation, run, con)
+        else:
+            for expectation in fault.expected:
+                _check(expectation, run, None)
+    except AssertionError as exc:
+        result.detail = str(exc).splitlines()[0] if str(exc) else "assertion failed"
+        raise
+    result.as_expected = True
+
+
+def test_fault_suite_is_broad_enough() -> None:
+    assert len(CASES) >= 30
+    assert len({c.name for c in CASES}) == len(CASES)
+    assert sum(c.fails_build for c in CASES) >= 5
+
+
+def test_every_rejection_reason_is_documented() -> None:
+    """Each reason text the SQL can write is spelled exactly so in docs/data-rejection.md."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "data-rejection.md").read_text()
+    sources = [*(root / "models" / "staging").glob("*.sql"), root / "macros" / "checked_rows.sql",
+               *(root / "models" / "intermediate").glob("int_*_checked.sql")]
+    reasons = set()
+    for path in sources:
+        text = path.read_text()
+        reasons |= {r for r in re.findall(r"then '([^'{]+)'", text) if r not in ("<", ">", "sirolimus")}
+        reasons |= set(re.findall(r"'reason': '([^']+)'", text))
+    reasons |= {f"duplicate key ({k})" for k in ("exposure_id", "result_id", "ae_id", "patient_id, assessed_on")}
+    assert len(reasons) > 40
+    undocumented = sorted(r for r in reasons if f"`{r}`" not in doc)
+    assert not undocumented, f"reasons missing from docs/data-rejection.md: {undocumented}"
+    promised = {e.reason for c in CASES for e in c.expected if isinstance(e, Quarantined)}
+    assert promised <= reasons, f"fault cases expect reasons no SQL writes: {promised - reasons}"
