@@ -7,7 +7,7 @@
 {% macro patient_key(column) -%}
     {%- set salt = env_var('CTD_RTP_PSEUDONYM_SALT', '') -%}
     {%- if salt == '' -%}
-        trim(cast({{ column }} as varchar))
+        nullif(trim(cast({{ column }} as varchar)), '')
     {%- else -%}
         {{ return(adapter.dispatch('pseudonym', 'ctd_rtp')(column, salt)) }}
     {%- endif -%}

@@ -67,6 +67,24 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
         if getattr(args, "vars", None):
             dbt_args += ["--vars", args.vars]
         run_dbt(settings, dbt_args, quiet=getattr(args, "quiet", False))
+    _log_quarantine(settings)
+
+
+def _log_quarantine(settings: Settings) -> None:
+    """A successful build can still have held rows back: say how many and why."""
+    from .warehouse import connect
+
+    with connect(settings.db_path) as con:
+        rows = con.execute(
+            "select source_table, rejection_reason, count(*) from quarantine.quarantined_rows "
+            "group by all order by 1, 3 desc"
+        ).fetchall()
+    if not rows:
+        log("quarantine: no rows held back")
+        return
+    log(f"quarantine: {sum(r[2] for r in rows)} raw row(s) held back (see quarantine.quarantined_rows):")
+    for table, reason, n in rows:
+        log(f"  {table}: {n} x {reason}")
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:

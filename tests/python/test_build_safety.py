@@ -64,3 +64,32 @@ def test_killed_build_leaves_previous_marts_readable_and_next_run_repairs(tmp_pa
     run_cli(["build", "--quiet"], built.env)  # the next run repairs everything
     assert _fingerprints(built.db_path) == before
     assert not building.exists()
+
+
+def test_pseudonymised_build_carries_no_study_id_and_joins_still_work(tmp_path: Path) -> None:
+    from conftest import FIXTURES
+
+    env = cli_env(tmp_path, FIXTURES / "own_cohort")
+    env["CTD_RTP_PSEUDONYM_SALT"] = "test-salt"
+    run_cli(["build", "--quiet"], env)
+    run_cli(["stats"], env)
+    run_cli(["report", "--out-dir", str(tmp_path / "reports")], env)
+    db = tmp_path / "warehouse.duckdb"
+    import hashlib
+
+    expected = {"PS-" + hashlib.sha256(f"test-salt|{p}".encode()).hexdigest()[:16] for p in "ABCD"}
+    with duckdb.connect(str(db), read_only=True) as con:
+        ids = {}
+        for schema, table in con.execute(
+            "select table_schema, table_name from information_schema.columns "
+            "where column_name = 'patient_id' and table_schema in ('marts', 'quarantine', 'analysis')"
+        ).fetchall():
+            ids[f"{schema}.{table}"] = {r[0] for r in con.execute(f'select distinct patient_id from "{schema}"."{table}"').fetchall()}
+        responses = con.execute("select count(*) from marts.fct_platelet_response r "
+                                "join marts.dim_patients p using (patient_id)").fetchone()[0]
+    assert ids["marts.dim_patients"] == expected  # an independent hash of the study ids
+    for name, values in ids.items():
+        assert values <= expected | {None}, f"{name} carries a non-pseudonymised id: {values - expected}"
+    assert responses == 12  # 4 patients x 3 visits: the pseudonym is the same in every table
+    html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text()
+    assert ">A<" not in html and "PS-" in html
