@@ -170,12 +170,48 @@ def _wilcoxon(d: np.ndarray) -> tuple[dict[str, Any], list[str]]:
     return result, notes
 
 
+# Above this many differences the n(n+1)/2 Walsh averages are not materialised (memory
+# grows with n^2): order statistics are selected exactly in O(n log n) steps instead.
+WALSH_MATERIALISE_MAX_N = 2000
+
+
+def _walsh_count_le(d: np.ndarray, t: float) -> int:
+    """Number of Walsh averages (d_i + d_j)/2, i <= j, that are <= t (d sorted)."""
+    j_end = np.searchsorted(d, 2.0 * t - d, side="right")
+    return int(np.maximum(j_end - np.arange(d.size), 0).sum())
+
+
+def _walsh_kth(d: np.ndarray, k: int, budget: int = 200_000) -> float:
+    """Exact k-th smallest (1-based) Walsh average of sorted d, without materialising all of them.
+
+    Bisect on the value until fewer than `budget` averages lie in (lo, hi], then enumerate
+    just those and pick. Exact: the result is one of the Walsh averages.
+    """
+    lo, hi = float(d[0]) - 1.0, float(d[-1])  # count(lo) = 0, count(hi) = all
+    c_lo = 0
+    while True:
+        c_hi = _walsh_count_le(d, hi)
+        if c_hi - c_lo <= budget:
+            break
+        mid = (lo + hi) / 2.0
+        if mid <= lo or mid >= hi:  # no float between: the interval holds one value
+            break
+        c_mid = _walsh_count_le(d, mid)
+        if c_mid >= k:
+            hi = mid
+        else:
+            lo, c_lo = mid, c_mid
+    starts = np.maximum(np.searchsorted(d, 2.0 * lo - d, side="right"), np.arange(d.size))
+    ends = np.searchsorted(d, 2.0 * hi - d, side="right")
+    candidates = [(d[i] + d[starts[i]:ends[i]]) / 2.0 for i in np.nonzero(ends > starts)[0]]
+    values = np.sort(np.concatenate(candidates)) if candidates else np.array([hi])
+    return float(values[min(max(k - c_lo - 1, 0), values.size - 1)])
+
+
 def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
     """Median of Walsh averages with a Walsh-order-statistic CI (see module docstring)."""
     n = d.size
-    i, j = np.triu_indices(n)
-    walsh = np.sort((d[i] + d[j]) / 2.0)
-    total = walsh.size
+    total = n * (n + 1) // 2
     alpha = 1.0 - CONFIDENCE
     if exact:
         # R's qsignrank(alpha/2, n), including its 10*eps fuzz and the "qu == 0 -> 1" rule.
@@ -184,7 +220,16 @@ def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
         z = stats.norm.isf(alpha / 2)
         qu = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
     qu = max(qu, 1)
-    return float(np.median(walsh)), float(walsh[qu - 1]), float(walsh[total - qu])
+    if n <= WALSH_MATERIALISE_MAX_N:
+        i, j = np.triu_indices(n)
+        walsh = np.sort((d[i] + d[j]) / 2.0)
+        return float(np.median(walsh)), float(walsh[qu - 1]), float(walsh[total - qu])
+    ds = np.sort(d)
+    if total % 2:
+        median = _walsh_kth(ds, (total + 1) // 2)
+    else:
+        median = (_walsh_kth(ds, total // 2) + _walsh_kth(ds, total // 2 + 1)) / 2.0
+    return median, _walsh_kth(ds, qu), _walsh_kth(ds, total - qu + 1)
 
 
 def _describe(x: np.ndarray, prefix: str) -> dict[str, float]:

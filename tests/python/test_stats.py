@@ -453,3 +453,26 @@ def test_subgroup_undefined_odds_ratio_when_everyone_responds() -> None:
     assert row["p_value"] == 1.0
     assert np.isnan(row["odds_ratio"])
     assert "odds ratio undefined" in row["note"]
+
+
+def test_hodges_lehmann_selection_matches_brute_force_walsh_averages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The O(n log n) selection used for large n gives exactly the brute-force order statistics."""
+    from ctd_rtp import stats as S
+
+    rng = np.random.default_rng(42)
+    for n, ties in ((301, False), (400, True)):
+        d = rng.normal(0.5, 2.0, n)
+        if ties:
+            d = np.round(d, 1)  # many tied differences and Walsh averages
+        i, j = np.triu_indices(n)
+        walsh = np.sort((d[i] + d[j]) / 2.0)
+        expected = S._hodges_lehmann(d, exact=False)  # materialised path (n <= threshold)
+        assert expected[0] == pytest.approx(float(np.median(walsh)), abs=0)
+        monkeypatch.setattr(S, "WALSH_MATERIALISE_MAX_N", 10)
+        got = S._hodges_lehmann(d, exact=False)
+        monkeypatch.undo()
+        # equal up to float rounding of equal-valued averages from different pairs; a wrong
+        # order statistic would be off by >= 0.05 here (differences are on a 0.1 grid or continuous)
+        assert got == pytest.approx(expected, abs=1e-9)
+        for k in (1, 7, walsh.size // 2, walsh.size):
+            assert S._walsh_kth(np.sort(d), k, budget=50) == pytest.approx(walsh[k - 1], abs=1e-9)
