@@ -13,6 +13,17 @@ patient_index as (
 
 ),
 
+trough_target as (
+
+    -- the sirolimus target range is the analyte's reference range: one place, the seed
+    select
+        reference_low,
+        reference_high
+    from {{ ref('analytes') }}
+    where analyte = 'SIRO_TROUGH'
+
+),
+
 troughs as (
 
     select * from {{ ref('int_lab_results_windowed') }}
@@ -27,9 +38,10 @@ trough_summary as (
         cast(count(troughs.result_id) as integer) as n_troughs,
         avg(troughs.value) as mean_trough,
         cast(sum(case
-            when troughs.value between {{ var('trough_target_low') }} and {{ var('trough_target_high') }} then 1 else 0
+            when troughs.value between trough_target.reference_low and trough_target.reference_high then 1 else 0
         end) as integer) as n_troughs_in_target
     from exposures
+    cross join trough_target
     inner join troughs
         on exposures.patient_id = troughs.patient_id
             and exposures.started_on <= troughs.collected_on

@@ -6,6 +6,16 @@ measurements as (
 
 ),
 
+trough_target as (
+
+    select
+        reference_low,
+        reference_high
+    from {{ ref('analytes') }}
+    where analyte = 'SIRO_TROUGH'
+
+),
+
 final as (
 
     select
@@ -22,9 +32,12 @@ final as (
         prednisone_equivalent_mg_day,
         rescue_therapy,
         sirolimus_trough,
+        sirolimus_trough between trough_target.reference_low and trough_target.reference_high
+            as is_sirolimus_trough_in_target,
         sirolimus_daily_dose_mg,
         {{ cohort_label() }} as cohort
     from measurements
+    cross join trough_target
 
 )
 

@@ -320,10 +320,11 @@ def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, target: t
     post = visit_rows[visit_rows["visit"] != "baseline"].sort_values("visit_order")
     for visit, g in post.groupby("visit", sort=False):
         dose, trough = _floats(g["sirolimus_daily_dose_mg"]), _floats(g["sirolimus_trough"])
+        in_target = g["is_sirolimus_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
         per_visit.append({"visit": visits[visit], "n_dose": dose.size, "dose": median_range(dose),
                           "doses": [f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}" for k, v in sorted(Counter(dose).items())],
                           "trough": median_iqr(trough, one), "n_trough": trough.size,
-                          "in_target": n_pct(((trough >= lo) & (trough <= hi)).sum(), trough.size)})
+                          "in_target": n_pct(int(in_target.sum()), in_target.size)})
     k, m = int(_floats(siro["n_troughs_in_target"]).sum()), int(_floats(siro["n_troughs"]).sum())
     others = exposure[drug != "sirolimus"]
     return {"n": n, "start": [f"{short(d)} mg/day: {c} patient(s)" for d, c in start.items()],

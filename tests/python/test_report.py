@@ -151,7 +151,8 @@ def test_exposure_counts_titrations() -> None:
                              "start_study_day": [0, 35, 0, -100], "daily_dose_mg": [1.0, 2.0, 1.0, 400.0],
                              "n_troughs": [1, 5, 6, None], "n_troughs_in_target": [0, 5, 6, None]})
     visits = pd.DataFrame({"patient_id": ["A", "B"], "visit": ["month_1", "month_1"], "visit_order": [1, 1],
-                           "sirolimus_daily_dose_mg": [1.0, 1.0], "sirolimus_trough": [3.0, 6.0]})
+                           "sirolimus_daily_dose_mg": [1.0, 1.0], "sirolimus_trough": [3.0, 6.0],
+                           "is_sirolimus_trough_in_target": [False, True]})
     out = R.exposure_section(exposure, visits, (4.0, 15.0), R._Visits())
     assert out["start"] == ["1 mg/day: 2 patient(s)"] and out["changed"] == "1 of 2"
     assert out["changes"] == ["1 \u2192 2 mg/day (1\u00d7)"]
