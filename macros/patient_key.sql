@@ -20,10 +20,11 @@
     end
 {%- endmacro %}
 
-{#- Spark: sha2(text, 256) is the same SHA-256 hex digest as DuckDB's sha256(text). -#}
+{#- Spark: sha2(text, 256) is the same SHA-256 hex digest as DuckDB's sha256(text). Spark string
+    literals escape with a backslash (and '' is two adjacent literals), so the salt is escaped so. -#}
 {% macro spark__pseudonym(column, salt) -%}
     case
         when nullif(trim(cast({{ column }} as string)), '') is not null
-            then 'PS-' || substr(sha2('{{ salt | replace("'", "''") }}' || '|' || trim(cast({{ column }} as string)), 256), 1, 16)
+            then 'PS-' || substr(sha2({{ ctd_rtp.spark_literal(salt) }} || '|' || trim(cast({{ column }} as string)), 256), 1, 16)
     end
 {%- endmacro %}
