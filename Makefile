@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_PROFILES_DIR := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run build stats report test lint docs demo-data clean lock chromium benchmark
+.PHONY: setup run build stats report test lint docs demo-data clean lock chromium benchmark setup-spark test-spark
 
 setup: $(STAMP)
 
@@ -21,6 +21,33 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Spark: a separate virtualenv (dbt-spark + pyspark), rebuilt when its lock file changes.
+SPARK_VENV := .venv-spark
+SPARK_BIN := $(SPARK_VENV)/bin
+SPARK_STAMP := $(SPARK_VENV)/.installed
+export CTD_RTP_SPARK_DIR ?= $(CURDIR)/spark
+SPARK_PARITY := test-output/spark-parity
+
+setup-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): requirements-spark.lock pyproject.toml
+	@command -v java >/dev/null || { echo "error: java not found (Spark needs a JDK 17)"; exit 1; }
+	test -x $(SPARK_BIN)/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.lock
+	$(SPARK_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(SPARK_STAMP)
+
+# The demo cohort on Spark (seeds, models, unit and data tests), then the same demo on DuckDB
+# in a scratch file, then the marts of both compared row for row.
+test-spark: setup setup-spark
+	mkdir -p $(SPARK_PARITY) $(CTD_RTP_SPARK_DIR)
+	env -u CTD_RTP_RAW_DIR DBT_TARGET_PATH=$(SPARK_PARITY)/target-spark DBT_LOG_PATH=$(SPARK_PARITY)/logs-spark \
+	  $(SPARK_BIN)/dbt build --target spark
+	rm -f $(SPARK_PARITY)/duckdb.duckdb
+	env -u CTD_RTP_RAW_DIR CTD_RTP_DB=$(SPARK_PARITY)/duckdb.duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb \
+	  DBT_LOG_PATH=$(SPARK_PARITY)/logs-duckdb $(BIN)/dbt build --quiet
+	$(SPARK_BIN)/python -m ctd_rtp.compare_engines --duckdb $(SPARK_PARITY)/duckdb.duckdb --spark-dir $(CTD_RTP_SPARK_DIR)
 
 run: setup
 	$(BIN)/ctd-rtp run
@@ -59,4 +86,4 @@ chromium:
 	  || { echo "error: could not install chromium (needed by tests/python/test_report_browser.py)"; exit 1; }; }
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal reports test-output
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal reports test-output spark

@@ -71,7 +71,7 @@ periods as (
 final as (
 
     select
-        checked.*{{ ' exclude (earlier_period_end)' if period else '' }},
+        {{ star_except('checked', ['earlier_period_end']) if period else 'checked.*' }},
         case
             when checked.row_issue is not null then checked.row_issue
             when checked.rows_with_key > 1 then 'duplicate key ({{ key_columns | join(", ") }})'

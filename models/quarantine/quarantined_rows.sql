@@ -4,7 +4,7 @@
     ('patients', 'int_patients_checked', "patient_id"),
     ('drug_exposures', 'int_drug_exposures_checked', "exposure_id"),
     ('lab_results', 'int_lab_results_checked', "result_id"),
-    ('visit_assessments', 'int_visit_assessments_checked', "patient_id || '@' || coalesce(cast(assessed_on as varchar), '?')"),
+    ('visit_assessments', 'int_visit_assessments_checked', "patient_id || '@' || coalesce(cast(assessed_on as " ~ text_type() ~ "), '?')"),
     ('adverse_events', 'int_adverse_events_checked', "ae_id"),
 ] -%}
 with

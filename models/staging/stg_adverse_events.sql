@@ -9,11 +9,11 @@ source as (
 renamed as (
 
     select
-        nullif(trim(cast(ae_id as varchar)), '') as ae_id,
+        nullif(trim(cast(ae_id as {{ text_type() }})), '') as ae_id,
         {{ patient_key('patient_id') }} as patient_id,
         {{ parse_date('onset_on') }} as onset_on,
         {{ parse_date('resolved_on') }} as resolved_on,
-        trim(cast(term as varchar)) as term,
+        trim(cast(term as {{ text_type() }})) as term,
         {{ parse_integer('ctcae_grade') }} as ctcae_grade,
         {{ parse_boolean('serious') }} as is_serious,
         {{ parse_boolean('related_to_sirolimus') }} as is_related_to_sirolimus,

@@ -9,9 +9,9 @@ source as (
 renamed as (
 
     select
-        nullif(trim(cast(exposure_id as varchar)), '') as exposure_id,
+        nullif(trim(cast(exposure_id as {{ text_type() }})), '') as exposure_id,
         {{ patient_key('patient_id') }} as patient_id,
-        lower(trim(cast(drug as varchar))) as drug,
+        lower(trim(cast(drug as {{ text_type() }}))) as drug,
         {{ parse_date('started_on') }} as started_on,
         {{ parse_date('ended_on') }} as ended_on,
         {{ parse_number('daily_dose_mg') }} as daily_dose_mg,

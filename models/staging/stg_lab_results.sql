@@ -12,12 +12,12 @@ source as (
 renamed as (
 
     select
-        nullif(trim(cast(result_id as varchar)), '') as result_id,
+        nullif(trim(cast(result_id as {{ text_type() }})), '') as result_id,
         {{ patient_key('patient_id') }} as patient_id,
         {{ parse_date('collected_on') }} as collected_on,
-        trim(cast(test_code as varchar)) as source_test_code,
-        trim(cast(unit as varchar)) as source_unit,
-        trim(cast(value as varchar)) as source_value
+        trim(cast(test_code as {{ text_type() }})) as source_test_code,
+        trim(cast(unit as {{ text_type() }})) as source_unit,
+        trim(cast(value as {{ text_type() }})) as source_value
     from source
 
 ),
@@ -30,7 +30,7 @@ parsed as (
             when source_value like '<%' then '<'
             when source_value like '>%' then '>'
         end as censoring,
-        {{ finite_or_null("try_cast(trim(ltrim(source_value, '<>=')) as double)") }} as source_numeric_value
+        {{ finite_or_null("try_cast(trim(" ~ strip_leading('source_value', '<>=') ~ ") as double)") }} as source_numeric_value
     from renamed
 
 ),

@@ -10,9 +10,9 @@ renamed as (
 
     select
         {{ patient_key('patient_id') }} as patient_id,
-        upper(trim(cast(sex as varchar))) as sex,
+        upper(trim(cast(sex as {{ text_type() }}))) as sex,
         {{ parse_integer('birth_year') }} as birth_year,
-        trim(cast(ctd_diagnosis as varchar)) as ctd_diagnosis,
+        trim(cast(ctd_diagnosis as {{ text_type() }})) as ctd_diagnosis,
         {{ parse_date('ctd_diagnosed_on') }} as ctd_diagnosed_on,
         {{ parse_date('thrombocytopenia_diagnosed_on') }} as thrombocytopenia_diagnosed_on,
         {{ parse_integer('prior_therapy_lines') }} as prior_therapy_lines,

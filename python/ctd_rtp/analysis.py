@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from . import stats
-from .warehouse import Settings, connect, read_table, table_fingerprint, write_tables
+from .warehouse import Reader, Settings, connect, read_table, table_fingerprint, write_tables
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients")
@@ -57,6 +57,12 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "friedman_tests": stats.friedman_test(marts["fct_visits"]),
         "subgroup_response": stats.subgroup_response(marts["fct_platelet_response"], marts["dim_patients"]),
     }
+
+
+def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
+    """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_from_env()))`
+    computes the statistics from Spark with CTD_RTP_ENGINE=spark (nothing is written)."""
+    return {name: reader.read_mart(name) for name in INPUT_MARTS}
 
 
 def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Protocol
 
 import duckdb
 import pandas as pd
@@ -180,3 +180,78 @@ def write_tables(con: duckdb.DuckDBPyConnection, schema: str, frames: Mapping[st
 def _check_identifier(name: str) -> None:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
+
+
+# --- Reading marts from either engine -------------------------------------------------------
+# The statistics take data frames; where they come from is a Reader. DuckDB is the default;
+# CTD_RTP_ENGINE=spark reads the tables `dbt build --target spark` wrote (pyspark, same
+# warehouse folder and Derby metastore as the profile: CTD_RTP_SPARK_DIR).
+
+ENGINES = ("duckdb", "spark")
+
+
+class Reader(Protocol):
+    """Something that returns a whole warehouse table as a data frame."""
+
+    def read_mart(self, table: str, schema: str = "marts") -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class DuckDBReader:
+    """The DuckDB file (read only): exactly what `read_table` returns."""
+
+    db_path: Path
+
+    def read_mart(self, table: str, schema: str = "marts") -> pd.DataFrame:
+        with connect(self.db_path, read_only=True) as con:
+            return read_table(con, schema, table)
+
+
+class SparkReader:
+    """Tables of the Spark target through a local SparkSession on the same catalog.
+
+    Embedded Derby allows one process at a time: do not read while a dbt Spark build runs.
+    """
+
+    def __init__(self, spark_dir: Path, master: str = "local[2]") -> None:
+        from pyspark.sql import SparkSession  # only in .venv-spark
+
+        spark_dir = Path(spark_dir).resolve()
+        self.spark = (
+            SparkSession.builder.master(master)
+            .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
+            .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                    f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true")
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir}")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .enableHiveSupport()
+            .getOrCreate()
+        )
+        self.spark.sparkContext.setLogLevel("ERROR")
+
+    def read_mart(self, table: str, schema: str = "marts") -> pd.DataFrame:
+        _check_identifier(schema)
+        _check_identifier(table)
+        if not self.spark.catalog.tableExists(f"{schema}.{table}"):
+            raise WarehouseMissing(f"table {schema}.{table} does not exist in Spark: run `dbt build --target spark` first")
+        return self.spark.table(f"{schema}.{table}").toPandas()
+
+
+def reader_from_env(environ: Mapping[str, str] | None = None, settings: Settings | None = None) -> Reader:
+    """CTD_RTP_ENGINE=duckdb (default) or spark; CTD_RTP_SPARK_DIR is the Spark folder
+    (default ./spark in the project, as in profiles.yml)."""
+    env = os.environ if environ is None else environ
+    engine = (env.get("CTD_RTP_ENGINE") or "duckdb").lower()
+    settings = settings or Settings.from_env(env)
+    if engine == "duckdb":
+        return DuckDBReader(settings.db_path)
+    if engine == "spark":
+        spark_dir = Path(env.get("CTD_RTP_SPARK_DIR") or settings.project_dir / "spark")
+        return SparkReader(spark_dir, env.get("CTD_RTP_SPARK_MASTER") or "local[2]")
+    raise ValueError(f"CTD_RTP_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def read_mart(table: str, reader: Reader | None = None) -> pd.DataFrame:
+    """One mart as a data frame, from the engine CTD_RTP_ENGINE names (DuckDB by default)."""
+    return (reader or reader_from_env()).read_mart(table)

@@ -1,0 +1,44 @@
+"""The Spark/DuckDB parity check (ctd_rtp.compare_engines) itself: equal frames pass, a
+difference beyond 1e-9, a changed string or date, a missing value or row order does what it should."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+
+from ctd_rtp.compare_engines import compare_frames
+
+KEY = ["patient_id", "visit"]
+
+
+def _frame(**overrides) -> pd.DataFrame:
+    data = {
+        "patient_id": ["P01", "P02"],
+        "visit": ["month_3", "month_3"],
+        "visit_date": [dt.date(2024, 4, 1), dt.date(2024, 5, 1)],
+        "fold_change": [2.5, None],
+        "response": ["PR", "NE"],
+    }
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+def test_equal_frames_in_another_order_and_types_match() -> None:
+    spark = _frame(fold_change=[Decimal("2.5"), float("nan")]).iloc[::-1]
+    spark["visit_date"] = pd.to_datetime(spark["visit_date"])
+    assert compare_frames("m", KEY, _frame(), spark) == []
+
+
+def test_numbers_within_tolerance_only() -> None:
+    assert compare_frames("m", KEY, _frame(), _frame(fold_change=[2.5 + 1e-12, None])) == []
+    assert compare_frames("m", KEY, _frame(), _frame(fold_change=[2.5 + 1e-6, None]))
+
+
+def test_strings_dates_nulls_and_rows_differ() -> None:
+    assert compare_frames("m", KEY, _frame(), _frame(response=["CR", "NE"]))
+    assert compare_frames("m", KEY, _frame(), _frame(visit_date=[dt.date(2024, 4, 2), dt.date(2024, 5, 1)]))
+    assert compare_frames("m", KEY, _frame(), _frame(fold_change=[2.5, 0.0]))
+    assert compare_frames("m", KEY, _frame(), _frame().iloc[:1])
+    assert compare_frames("m", KEY, _frame(), _frame().drop(columns="response"))
