@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,36 +87,32 @@ def _visit_key(visit: str) -> tuple[int, int, str]:
     return (1, int(match.group(1)), visit) if match else (2, 0, str(visit))
 
 
-def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (R ``p.adjust(method="holm")``); NaNs kept, not counted."""
+def _adjust(p_values: Sequence[float] | np.ndarray,
+            step: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
+    """Shared scaffolding of p.adjust: NaNs kept and not counted; `step` maps the sorted
+    p-values (and m) to adjusted values in the same order."""
     p = np.asarray(p_values, dtype="float64")
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
     m = int(ok.sum())
     if m:
         order = np.argsort(p[ok], kind="stable")
-        scaled = (m - np.arange(m)) * p[ok][order]
         adjusted = np.empty(m)
-        # Step-down: an adjusted p may never be smaller than one ranked before it.
-        adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+        adjusted[order] = np.minimum(1.0, step(p[ok][order], m))
         out[ok] = adjusted
     return out
+
+
+def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (R ``p.adjust(method="holm")``); NaNs kept, not counted."""
+    # Step-down: an adjusted p may never be smaller than one ranked before it.
+    return _adjust(p_values, lambda p, m: np.maximum.accumulate((m - np.arange(m)) * p))
 
 
 def bh_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (R ``p.adjust(method="BH")``); NaNs kept, not counted."""
-    p = np.asarray(p_values, dtype="float64")
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m:
-        order = np.argsort(p[ok], kind="stable")
-        scaled = m / np.arange(1, m + 1) * p[ok][order]
-        adjusted = np.empty(m)
-        # Step-up: running minimum from the largest p downwards keeps the result monotone.
-        adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-        out[ok] = adjusted
-    return out
+    # Step-up: running minimum from the largest p downwards keeps the result monotone.
+    return _adjust(p_values, lambda p, m: np.minimum.accumulate((m / np.arange(1, m + 1) * p)[::-1])[::-1])
 
 
 def _signrank_cdf(n: int) -> np.ndarray:
