@@ -6,8 +6,11 @@
     period (optional): {'start': col, 'end': col, 'partition_by': [cols], 'reason': text}.
     Periods are inclusive of both ends, a null end = ongoing. A period that starts on or before
     the end of an earlier clean period of the same partition (ordered by start, then key) is
-    rejected with `reason`; the earliest period is kept, so day 0 never moves. -#}
-{% macro checked_rows(staged, key_columns, date_column=none, check_patient=true, period=none) -%}
+    rejected with `reason`; the earliest period is kept, so day 0 never moves.
+
+    stamp: add `load_batch`, when this run processed the row (incremental models,
+    macros/incremental_labs.sql). -#}
+{% macro checked_rows(staged, key_columns, date_column=none, check_patient=true, period=none, stamp=false) -%}
 with
 
 staged as (
@@ -40,7 +43,12 @@ keyed as (
 
     select
         staged.*,
-        count(*) over (partition by {{ key_columns | join(', ') }}) as rows_with_key
+        -- a row without its key is rejected by staging already; leaving its count null keeps
+        -- the count of a row independent of unrelated rows (incremental runs see only some)
+        case
+            when {{ key_columns | join(' is not null and ') }} is not null
+                then count(*) over (partition by {{ key_columns | join(', ') }})
+        end as rows_with_key
     from staged
 
 ),
@@ -91,7 +99,10 @@ final as (
             {%- if period %}
             when checked.earlier_period_end >= checked.{{ period['start'] }} then '{{ period["reason"] }}'
             {%- endif %}
-        end as rejection_reason
+        end as rejection_reason{{ ',' if stamp }}
+        {%- if stamp %}
+        {{ load_batch_stamp() }} as load_batch
+        {%- endif %}
     from {{ 'periods' if period else 'keyed' }} as checked
     left join patients
         on checked.patient_id = patients.patient_id

@@ -8,11 +8,22 @@
     build with a message naming the file, the line and the rule (docs/data-rejection.md). -#}
 {% macro raw_table(name) -%}
     {%- set raw_dir = env_var('CTD_RTP_RAW_DIR', '') -%}
-    {%- if raw_dir == '' -%}
+    {%- if raw_dir == '' and name in appendable_raw_tables() -%}
+        {#- the demo seed is one extract; its name stands in for the file name -#}
+        {{ return("(select *, '" ~ name ~ "' as source_file from " ~ ref(name) ~ ")") }}
+    {%- elif raw_dir == '' -%}
         {{ ref(name) }}
     {%- else -%}
         {{ return(adapter.dispatch('read_raw_file', 'ctd_rtp')(raw_dir.rstrip('/'), name)) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Raw tables that may arrive as several extract files, read together and processed
+    incrementally: `lab_results.csv` plus any `lab_results_<anything>.csv` (or .parquet) in
+    CTD_RTP_RAW_DIR. Each row carries `source_file`, the file it came from; a run after a new
+    file is added processes only that file's rows (and the rows they touch). -#}
+{% macro appendable_raw_tables() -%}
+    {{ return(['lab_results']) }}
 {%- endmacro %}
 
 {#- The raw input contract (docs: /work/shared/STUDY.md section 4): the columns each file must have. -#}
@@ -31,6 +42,10 @@
         {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' is not part of the input contract") }}
     {%- endif -%}
     {{ return(contract[name]) }}
+{%- endmacro %}
+
+{% macro default__list_raw_files(raw_dir, name) -%}
+    {{ exceptions.raise_compiler_error("CTD_RTP_RAW_DIR is only supported on DuckDB so far (target type: " ~ target.type ~ ")") }}
 {%- endmacro %}
 
 {% macro default__read_raw_file(raw_dir, name) -%}
@@ -69,35 +84,85 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The file names (no folder) a raw table is read from, when the model runs: the demo seed's
+    name, or the files in CTD_RTP_RAW_DIR. -#}
+{% macro raw_file_names(name) -%}
+    {%- set raw_dir = env_var('CTD_RTP_RAW_DIR', '') -%}
+    {%- if raw_dir == '' -%}
+        {{ return([name]) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for path in adapter.dispatch('list_raw_files', 'ctd_rtp')(raw_dir.rstrip('/'), name) -%}
+        {%- do names.append(path.split('/')[-1]) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+{% macro duckdb__list_raw_files(raw_dir, name) -%}
+    {%- set appendable = name in appendable_raw_tables() -%}
+    {#- the files of this table: <name>.csv or <name>.parquet; an appendable table also takes
+        <name>_<anything>.csv|.parquet, one extract per file -#}
+    {%- set files = [] -%}
+    {%- set listed = run_query("select file from glob('" ~ (raw_dir ~ '/' ~ name) | replace("'", "''")
+        ~ "*') order by file") -%}
+    {%- for path in listed.columns[0].values() -%}
+        {%- set base = path.split('/')[-1] -%}
+        {%- for ext in ['.csv', '.parquet'] -%}
+            {%- if base == name ~ ext or (appendable and base.startswith(name ~ '_') and base.endswith(ext)) -%}
+                {%- do files.append(path) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if files | length == 0 -%}
+        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' not found: expected " ~ raw_dir ~ '/' ~ name ~ ".csv or "
+            ~ raw_dir ~ '/' ~ name ~ ".parquet" ~ (" (plus any " ~ name ~ "_<extract>.csv|.parquet)" if appendable else "")
+            ~ " (CTD_RTP_RAW_DIR=" ~ raw_dir ~ ")") }}
+    {%- endif -%}
+    {{ return(files) }}
+{%- endmacro %}
+
 {% macro duckdb__read_raw_file(raw_dir, name) -%}
-    {%- set parquet_path = raw_dir ~ '/' ~ name ~ '.parquet' -%}
-    {%- set csv_path = raw_dir ~ '/' ~ name ~ '.csv' -%}
     {%- set expected = raw_table_columns(name) -%}
     {%- set columns_sql = expected | join(', ') -%}
-    {#- the paths as SQL string contents (a quote in a folder name is doubled) -#}
-    {%- set parquet_sql = parquet_path | replace("'", "''") -%}
-    {%- set csv_sql = csv_path | replace("'", "''") -%}
+    {%- set appendable = name in appendable_raw_tables() -%}
     {%- if not execute -%}
         {#- parsing only: the SQL is not run, the file need not exist yet -#}
-        {{ return("(select " ~ columns_sql ~ " from read_csv('" ~ csv_sql ~ "', header = true, all_varchar = true))") }}
+        {%- set csv_sql = (raw_dir ~ '/' ~ name ~ '.csv') | replace("'", "''") -%}
+        {{ return("(select " ~ columns_sql ~ (", '' as source_file" if appendable else "")
+            ~ " from read_csv('" ~ csv_sql ~ "', header = true, all_varchar = true))") }}
     {%- endif -%}
 
-    {%- set found_parquet = run_query("select count(*) from glob('" ~ parquet_sql ~ "')").columns[0].values()[0] -%}
-    {%- set found_csv = run_query("select count(*) from glob('" ~ csv_sql ~ "')").columns[0].values()[0] -%}
-    {%- if found_parquet > 0 and found_csv > 0 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": both " ~ name ~ ".csv and " ~ name ~ ".parquet are in " ~ raw_dir
-            ~ "; keep only the one to load (the other may be stale)") }}
+    {%- set files = adapter.dispatch('list_raw_files', 'ctd_rtp')(raw_dir, name) -%}
+    {%- set bases = [] -%}
+    {%- for path in files -%}{%- do bases.append(path.split('/')[-1].rsplit('.', 1)[0]) -%}{%- endfor -%}
+    {%- for base in bases -%}
+        {%- if bases.count(base) > 1 -%}
+            {{ exceptions.raise_compiler_error(name ~ ": both " ~ base ~ ".csv and " ~ base ~ ".parquet are in " ~ raw_dir
+                ~ "; keep only the one to load (the other may be stale)") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not appendable -%}
+        {{ return("(select " ~ columns_sql ~ " from " ~ duckdb__read_raw_one_file(files[0], name) ~ ")") }}
     {%- endif -%}
-    {%- if found_parquet > 0 -%}
-        {%- set described = run_query("describe select * from read_parquet('" ~ parquet_sql ~ "')") -%}
-        {%- do check_raw_columns(name ~ '.parquet', name, described.columns[0].values() | list) -%}
-        {{ return("(select " ~ columns_sql ~ " from read_parquet('" ~ parquet_sql ~ "'))") }}
-    {%- endif -%}
+    {%- set selects = [] -%}
+    {%- for path in files -%}
+        {%- do selects.append("select " ~ columns_sql ~ ", '" ~ path.split('/')[-1] | replace("'", "''")
+            ~ "' as source_file from " ~ duckdb__read_raw_one_file(path, name)) -%}
+    {%- endfor -%}
+    {{ return("(" ~ selects | join(" union all ") ~ ")") }}
+{%- endmacro %}
 
-    {%- if found_csv == 0 -%}
-        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' not found: expected " ~ csv_path ~ " or " ~ parquet_path ~ " (CTD_RTP_RAW_DIR=" ~ raw_dir ~ ")") }}
+{#- One raw file as a table expression with every column as text, after checking its shape. -#}
+{% macro duckdb__read_raw_one_file(path, name) -%}
+    {%- set file_name = path.split('/')[-1] -%}
+    {%- set path_sql = path | replace("'", "''") -%}
+    {%- set expected = raw_table_columns(name) -%}
+    {%- if path.endswith('.parquet') -%}
+        {%- set described = run_query("describe select * from read_parquet('" ~ path_sql ~ "')") -%}
+        {%- do check_raw_columns(file_name, name, described.columns[0].values() | list) -%}
+        {{ return("read_parquet('" ~ path_sql ~ "')") }}
     {%- endif -%}
-    {%- set file_name = name ~ '.csv' -%}
+    {%- set csv_sql = path_sql -%}
 
     {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped) -#}
     {%- set probe = run_query(
@@ -160,5 +225,5 @@
             ~ "). A value holding '" ~ ns.delim ~ "', a double quote or a line break must be in double quotes"
             ~ " (a double quote inside it doubled). Fix the line and build again.") }}
     {%- endif -%}
-    {{ return("(select " ~ columns_sql ~ " from " ~ read_sql ~ "))") }}
+    {{ return(read_sql ~ ")") }}
 {%- endmacro %}

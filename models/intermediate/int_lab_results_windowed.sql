@@ -1,11 +1,42 @@
 {#- Clean lab results with study day and visit window; `is_visit_value` marks the one result
-    per patient x analyte x visit that represents the visit (closest to target, ties later). -#}
+    per patient x analyte x visit that represents the visit (closest to target, ties later).
+    Incremental on DuckDB (macros/incremental_labs.sql): a run rebuilds the patient x analyte
+    pairs that have lab rows loaded after this table's newest load_batch. -#}
+{{ config(
+    materialized=lab_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_touched_lab_pairs() }}"
+) }}
+
 with
+
+checked as (
+
+    select * from {{ ref('int_lab_results_checked') }}
+
+),
+
+{%- if is_incremental() %}
+
+touched as (
+
+    {{ touched_lab_pairs(lab_watermark()) }}
+
+),
+
+{%- endif %}
 
 labs as (
 
-    select * from {{ ref('int_lab_results_checked') }}
-    where rejection_reason is null
+    select checked.*
+    from checked
+    {%- if is_incremental() %}
+    inner join touched
+        on checked.patient_id = touched.patient_id
+            and checked.analyte = touched.analyte
+    {%- endif %}
+    where checked.rejection_reason is null
 
 ),
 
@@ -32,6 +63,8 @@ with_study_day as (
         labs.is_censored,
         labs.censoring,
         labs.collected_on,
+        labs.source_file,
+        labs.load_batch,
         {{ dbt.datediff('patient_index.index_date', 'labs.collected_on', 'day') }} as study_day
     from labs
     inner join patient_index
@@ -68,7 +101,9 @@ final as (
         collected_on,
         study_day,
         visit,
-        visit is not null and rank_in_window = 1 as is_visit_value
+        visit is not null and rank_in_window = 1 as is_visit_value,
+        source_file,
+        load_batch
     from windowed
 
 )

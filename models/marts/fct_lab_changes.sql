@@ -1,9 +1,35 @@
+{#- Incremental on DuckDB (macros/incremental_labs.sql): a run rebuilds the patient x analyte
+    pairs that have lab rows loaded after this table's newest load_batch. -#}
+-- depends_on: {{ ref('int_lab_results_checked') }}
+{{ config(
+    materialized=lab_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_touched_lab_pairs() }}"
+) }}
+
 with
+
+{%- if is_incremental() %}
+
+touched as (
+
+    {{ touched_lab_pairs(lab_watermark()) }}
+
+),
+
+{%- endif %}
 
 visit_values as (
 
-    select * from {{ ref('int_lab_results_windowed') }}
-    where is_visit_value
+    select windowed.*
+    from {{ ref('int_lab_results_windowed') }} as windowed
+    {%- if is_incremental() %}
+    inner join touched
+        on windowed.patient_id = touched.patient_id
+            and windowed.analyte = touched.analyte
+    {%- endif %}
+    where windowed.is_visit_value
 
 ),
 
@@ -60,7 +86,11 @@ final as (
             when analytes.reference_low is null and analytes.reference_high is null then null
             else 'normal'
         end as reference_flag,
-        {{ cohort_label() }} as cohort
+        {{ cohort_label() }} as cohort,
+        case
+            when baseline.load_batch > followup.load_batch then baseline.load_batch
+            else followup.load_batch
+        end as load_batch
     from followup
     inner join analytes
         on followup.analyte = analytes.analyte

@@ -1,3 +1,13 @@
+{#- Incremental on DuckDB (macros/incremental_labs.sql): a run rebuilds the patient x analyte
+    pairs that have lab rows loaded after this table's newest load_batch. -#}
+-- depends_on: {{ ref('int_lab_results_checked') }}
+{{ config(
+    materialized=lab_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_touched_lab_pairs() }}"
+) }}
+
 with
 
 windowed as (
@@ -5,6 +15,16 @@ windowed as (
     select * from {{ ref('int_lab_results_windowed') }}
 
 ),
+
+{%- if is_incremental() %}
+
+touched as (
+
+    {{ touched_lab_pairs(lab_watermark()) }}
+
+),
+
+{%- endif %}
 
 analytes as (
 
@@ -28,10 +48,17 @@ final as (
         windowed.censoring,
         windowed.visit,
         windowed.is_visit_value,
-        {{ cohort_label() }} as cohort
+        {{ cohort_label() }} as cohort,
+        windowed.source_file,
+        windowed.load_batch
     from windowed
     inner join analytes
         on windowed.analyte = analytes.analyte
+    {%- if is_incremental() %}
+    inner join touched
+        on windowed.patient_id = touched.patient_id
+            and windowed.analyte = touched.analyte
+    {%- endif %}
 
 )
 

@@ -17,7 +17,8 @@ renamed as (
         {{ parse_date('collected_on') }} as collected_on,
         trim(cast(test_code as {{ text_type() }})) as source_test_code,
         trim(cast(unit as {{ text_type() }})) as source_unit,
-        trim(cast(value as {{ text_type() }})) as source_value
+        trim(cast(value as {{ text_type() }})) as source_value,
+        source_file
     from source
 
 ),
@@ -74,6 +75,7 @@ final as (
         mapped.source_numeric_value * mapped.factor as value,
         mapped.censoring is not null as is_censored,
         mapped.censoring,
+        mapped.source_file,
         case
             when mapped.result_id is null or mapped.result_id = '' then 'missing result_id'
             when mapped.collected_on is null then 'collected_on missing or not a date'

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from . import cohort
+from . import cohort, incremental
 from .dbt import DbtFailed, run_dbt
-from .warehouse import Settings, WarehouseInUse, WarehouseMissing, exclusive_run, staged_copy
+from .warehouse import Settings, WarehouseInUse, WarehouseMissing, connect, exclusive_run, staged_copy
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
 
@@ -45,6 +45,14 @@ def step(name: str) -> Iterator[None]:
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out)
+    if args.lab_extract is not None:
+        with step(f"append a SYNTHETIC lab extract ({args.lab_extract:.1%} of the lab rows, seed {args.seed}) to {out}"):
+            try:
+                path = cohort.write_lab_extract(out, args.lab_extract, args.seed)
+            except (ValueError, FileNotFoundError, FileExistsError) as exc:
+                raise UsageError(str(exc)) from exc
+            log(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return EXIT_OK
     with step(f"synthesize {args.patients} patients (seed {args.seed}, {args.format}) into {out}"):
         for path in cohort.write_cohort(out, args.patients, args.seed, args.format, args.chunk_size):
             log(f"  wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -62,18 +70,31 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(f"CTD_RTP_RAW_DIR={settings.raw_dir} is not a folder")
     source = f"own data in {settings.raw_dir}" if settings.raw_dir else "bundled SYNTHETIC demo cohort"
     published = settings.db_path.with_name(settings.db_path.name.removesuffix(".building"))
-    with step(f"dbt build ({source}) -> {published} (built on a private copy, published when done)"):
+    dbt_vars = getattr(args, "vars", None)
+    inputs = incremental.current_inputs(settings.project_dir, settings.raw_dir, dbt_vars)
+    build_plan = incremental.Plan(True, "--full-refresh asked for")
+    if not getattr(args, "full_refresh", False):
+        previous = None
+        if settings.db_path.exists():
+            with connect(settings.db_path) as con:
+                previous = incremental.read_state(con)
+        build_plan = incremental.plan(previous, inputs)
+    kind = "full refresh" if build_plan.full_refresh else "incremental"
+    log(f"{kind}: {build_plan.reason}")
+    with step(f"dbt build, {kind} ({source}) -> {published} (built on a private copy, published when done)"):
         dbt_args = ["build"]
-        if getattr(args, "vars", None):
-            dbt_args += ["--vars", args.vars]
+        if dbt_vars:
+            dbt_args += ["--vars", dbt_vars]
+        if build_plan.full_refresh:
+            dbt_args.append("--full-refresh")
         run_dbt(settings, dbt_args, quiet=getattr(args, "quiet", False))
+    with connect(settings.db_path, read_only=False) as con:
+        incremental.write_state(con, inputs)
     _log_quarantine(settings)
 
 
 def _log_quarantine(settings: Settings) -> None:
     """A successful build can still have held rows back: say how many and why."""
-    from .warehouse import connect
-
     with connect(settings.db_path) as con:
         rows = con.execute(
             "select source_table, rejection_reason, count(*) from quarantine.quarantined_rows "
@@ -150,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=cohort.DEMO_SEED)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--chunk-size", type=int, default=5000, help="patients generated and written at a time")
+    p.add_argument("--lab-extract", type=float, metavar="FRACTION",
+                   help="instead: add a new lab extract file to the cohort in --out, repeat draws for this share "
+                        "of its lab rows (e.g. 0.01), as a next extract would arrive")
     p.set_defaults(func=cmd_synth)
 
     for name, func, text in (
@@ -159,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{pr_rule: or}\"")
         p.add_argument("--quiet", action="store_true", help="hide dbt's own output unless it fails")
+        p.add_argument("--full-refresh", action="store_true",
+                       help="rebuild the incremental lab models from scratch (by default decided from the inputs: "
+                            "only new lab extract files -> incremental)")
         if name == "run":
             p.add_argument("--out-dir", help="report folder (default: <project>/reports)")
         p.set_defaults(func=func)

@@ -413,3 +413,45 @@ def write_cohort_chunks(chunks: Iterable[dict[str, list[list[str]]]], out_dir: P
                     arrays = [pa.array([r[i] for r in rows], pa.string()) for i in range(len(columns))]
                     writers[table].write_table(pa.Table.from_arrays(arrays, names=list(columns)))
     return [paths[table] for table in RAW_COLUMNS]
+
+
+def write_lab_extract(raw_dir: Path, fraction: float = 0.01, seed: int = 1, name: str | None = None) -> Path:
+    """Append a SYNTHETIC lab extract to a cohort folder: `lab_results_<name>.<fmt>` holding repeat
+    draws for about `fraction` of the existing lab rows (same patient and test, 1-3 days later,
+    value within +-5%, new result_ids). Such a file is what an incremental build processes.
+    Streams through DuckDB, so the size of the cohort does not matter."""
+    import duckdb
+
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    sources = sorted(p for p in raw_dir.glob("lab_results.*") if p.suffix in (".csv", ".parquet"))
+    if len(sources) != 1:
+        raise FileNotFoundError(f"expected one lab_results.csv or lab_results.parquet in {raw_dir}")
+    source = sources[0]
+    fmt = source.suffix.lstrip(".")
+    out = raw_dir / f"lab_results_{name or f'extract{seed}'}.{fmt}"
+    if out.exists():
+        raise FileExistsError(f"{out} exists: extracts are append-only, pick another name or seed")
+    read = (f"read_parquet('{source}')" if fmt == "parquet"
+            else f"read_csv('{source}', header = true, all_varchar = true, auto_detect = false, "
+                 f"columns = {{'result_id': 'VARCHAR', 'patient_id': 'VARCHAR', 'collected_on': 'VARCHAR', "
+                 f"'test_code': 'VARCHAR', 'value': 'VARCHAR', 'unit': 'VARCHAR'}})")
+    # deterministic per (row, seed): the same call writes the same file
+    query = f"""
+        select
+            'X{seed}-' || result_id as result_id,
+            patient_id,
+            coalesce(strftime(try_cast(collected_on as date) + cast(1 + hash(result_id || 'd{seed}') % 3 as integer),
+                              '%Y-%m-%d'), collected_on) as collected_on,
+            test_code,
+            coalesce(cast(round(try_cast(value as double)
+                                * (0.95 + (hash(result_id || 'v{seed}') % 1001) / 10000.0), 2) as varchar), value) as value,
+            unit
+        from {read}
+        where hash(result_id || 's{seed}') % 1000000 < {int(round(fraction * 1_000_000))}
+        order by result_id
+    """
+    options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
+    with duckdb.connect() as con:
+        con.execute(f"copy ({query}) to '{out}' {options}")
+    return out

@@ -38,7 +38,7 @@ def test_every_model_and_every_built_column_is_documented(artifacts: tuple[dict,
             missing.append(f"{uid}: no description")
         documented = {c for c, meta in node["columns"].items() if meta.get("description", "").strip()}
         built = {c.lower() for c in catalog["nodes"].get(uid, {}).get("columns", {})}
-        if node["config"]["materialized"] == "table" or node["path"].startswith("staging"):
+        if node["config"]["materialized"] in ("table", "incremental") or node["path"].startswith("staging"):
             missing += [f"{uid}.{c}: no description" for c in sorted(built - documented)]
     assert not missing, "\n".join(missing)
 

@@ -1,0 +1,227 @@
+"""Incremental lab models: a run after a new lab extract gives the marts a full refresh gives.
+
+The hand-written cohort gets an extract that exercises every path: a value that becomes a visit
+value (and changes a response), a reused result_id that quarantines an old clean row of the same
+pair, one that quarantines an old row of another pair (that pair loses its only value), a new
+analyte with baseline and follow-up, and an unknown patient. A synthetic cohort with a random 2%
+extract checks the same at scale. The pure decision (`incremental.plan`) is tested on its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import FIXTURES, PROJECT_DIR, cli_env, run_cli
+from ctd_rtp import cohort, incremental
+from ctd_rtp.dbt import _dbt_executable
+
+EXTRACT = """result_id,patient_id,collected_on,test_code,value,unit
+C6,C,2023-05-30,PLT,80,10^9/L
+B3,B,2023-08-01,PLT,40,10^9/L
+C4,D,2023-06-29,PLT,55,10^9/L
+D5,D,2023-04-01,TREG_PCT,2.2,%
+D6,D,2023-09-28,TREG_PCT,3.0,%
+Z1,Z,2023-05-01,PLT,50,10^9/L
+"""
+COMPARED_SCHEMAS = ("marts", "intermediate", "quarantine")
+
+
+def differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
+    """table -> (rows in b, rows only in a, rows only in b), over every table of the compared schemas,
+    ignoring load_batch (when a row was processed differs by design) and float noise below 1e-9
+    (sums of doubles depend on row order)."""
+    con = duckdb.connect()
+    con.execute(f"attach '{a}' as a (read_only)")
+    con.execute(f"attach '{b}' as b (read_only)")
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = 'b' "
+        f"and schema_name in {COMPARED_SCHEMAS} order by 1, 2"
+    ).fetchall()
+    found_in_a = con.execute(
+        f"select count(*) from duckdb_tables() where database_name = 'a' and schema_name in {COMPARED_SCHEMAS}"
+    ).fetchone()[0]
+    assert found_in_a == len(tables) > 10
+    out = {}
+    for schema, table in tables:
+        columns = con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = 'b' "
+            "and schema_name = ? and table_name = ? and column_name != 'load_batch' order by column_index",
+            [schema, table],
+        ).fetchall()
+        select = ", ".join(f'round("{c}", 9)' if t == "DOUBLE" else f'"{c}"' for c, t in columns)
+        count = con.execute(f"select count(*) from b.{schema}.{table}").fetchone()[0]
+        only_a, only_b = (
+            con.execute(f"select count(*) from (select {select} from {x}.{schema}.{table} "
+                        f"except all select {select} from {y}.{schema}.{table})").fetchone()[0]
+            for x, y in (("a", "b"), ("b", "a"))
+        )
+        out[f"{schema}.{table}"] = (count, only_a, only_b)
+    con.close()
+    return out
+
+
+def assert_same(a: Path, b: Path) -> None:
+    diffs = differences(a, b)
+    unequal = {t: d for t, d in diffs.items() if d[1] or d[2]}
+    assert not unequal, f"incremental != full refresh (rows, only incremental, only full): {unequal}"
+
+
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="module")
+def appended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The hand-written cohort built in full, then again after a new extract (incremental)."""
+    work = tmp_path_factory.mktemp("incremental")
+    raw = work / "raw"
+    shutil.copytree(FIXTURES / "own_cohort", raw)
+    env = cli_env(work / "inc", raw)
+    (work / "inc").mkdir()
+    first = run_cli(["build"], env)
+    db = Path(env["CTD_RTP_DB"])
+    before = {
+        "batches": query(db, "select distinct load_batch from marts.fct_lab_results"),
+        "c_month_3": query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'"),
+    }
+    (raw / "lab_results_2023-08.csv").write_text(EXTRACT)
+    second = run_cli(["build"], env)
+    full_env = cli_env(work / "full", raw)
+    (work / "full").mkdir()
+    full = run_cli(["build"], full_env)
+    return {"raw": raw, "env": env, "db": db, "full_db": Path(full_env["CTD_RTP_DB"]), "before": before,
+            "logs": (first.stdout, second.stdout, full.stdout)}
+
+
+def test_first_build_is_full_and_the_extract_run_is_incremental(appended: dict) -> None:
+    first, second, full = appended["logs"]
+    assert "full refresh: no previous build to add to" in first
+    assert "incremental: 1 new lab extract file(s): lab_results_2023-08.csv" in second
+    assert "--full-refresh" not in second
+    assert "full refresh: no previous build to add to" in full
+
+
+def test_incremental_marts_equal_a_full_refresh(appended: dict) -> None:
+    assert_same(appended["db"], appended["full_db"])
+
+
+def test_the_extract_changed_what_it_should(appended: dict) -> None:
+    db = appended["db"]
+    # C6 is closer to day 90 than C2: it becomes C's month-3 count
+    assert appended["before"]["c_month_3"] == [(35.0,)]
+    assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [(80.0,)]
+    # a reused result_id quarantines both rows, old and new, whichever pair the old one was in
+    dup = query(db, "select row_key, count(*) from quarantine.quarantined_rows "
+                    "where rejection_reason like 'duplicate key%' group by 1 order by 1")
+    assert dup == [("B3", 2), ("C4", 2)]
+    assert query(db, "select count(*) from marts.fct_lab_results where result_id in ('B3', 'C4')") == [(0,)]
+    assert query(db, "select count(*) from marts.fct_lab_results where patient_id = 'C' and analyte = 'IL6'") == [(0,)]
+    assert query(db, "select baseline_value, value from marts.fct_lab_changes "
+                     "where patient_id = 'D' and analyte = 'TREG_PCT'") == [(2.2, 3.0)]
+    assert query(db, "select rejection_reason from quarantine.quarantined_rows where row_key = 'Z1'") == [("unknown patient",)]
+
+
+def test_untouched_pairs_were_not_reprocessed(appended: dict) -> None:
+    db = appended["db"]
+    (first_batch,) = appended["before"]["batches"]
+    # A's results share no pair with the extract: they keep the first build's stamp
+    assert query(db, "select distinct load_batch from marts.fct_lab_results where patient_id = 'A'") == [first_batch]
+    new_batch = query(db, "select max(load_batch) from intermediate.int_lab_results_checked")[0]
+    assert new_batch > first_batch
+    assert query(db, "select count(*) from intermediate.int_lab_results_checked where load_batch = ?", list(new_batch)) \
+        == [(6 + 2,)]  # the 6 new rows and the 2 old rows sharing their result_ids
+
+
+def test_a_removed_extract_stops_a_hand_run_and_the_cli_rebuilds_in_full(appended: dict, tmp_path: Path) -> None:
+    raw = appended["raw"]  # the same folder (a moved folder is rebuilt in full for that reason alone)
+    extract = raw / "lab_results_2023-08.csv"
+    shutil.move(extract, tmp_path / extract.name)
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(appended["db"], db)
+    env = cli_env(tmp_path, raw)
+    env["DBT_PROFILES_DIR"] = str(PROJECT_DIR)
+    try:
+        hand = subprocess.run([_dbt_executable(), "build", "--select", "int_lab_results_checked"], cwd=PROJECT_DIR,
+                              env=env, capture_output=True, text=True)
+        rebuilt = run_cli(["build"], env)
+    finally:
+        shutil.move(tmp_path / extract.name, extract)
+    assert hand.returncode != 0
+    assert "lab_results_2023-08.csv were loaded before but are no longer there" in hand.stdout
+    assert "full refresh: lab_results_2023-08.csv is gone" in rebuilt.stdout
+    assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [(35.0,)]
+
+
+def test_a_synthetic_cohort_with_a_random_extract(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    cohort.write_cohort(raw, 300, seed=7, fmt="parquet")
+    inc_env = cli_env(tmp_path / "inc", raw)
+    (tmp_path / "inc").mkdir()
+    run_cli(["build", "--quiet"], inc_env)
+    extract = cohort.write_lab_extract(raw, 0.02, seed=3)
+    assert extract.name == "lab_results_extract3.parquet"
+    out = run_cli(["build", "--quiet"], inc_env).stdout
+    assert "incremental: 1 new lab extract file(s)" in out
+    full_env = cli_env(tmp_path / "full", raw)
+    (tmp_path / "full").mkdir()
+    run_cli(["build", "--quiet"], full_env)
+    assert_same(Path(inc_env["CTD_RTP_DB"]), Path(full_env["CTD_RTP_DB"]))
+    new_rows = query(Path(inc_env["CTD_RTP_DB"]),
+                     "select count(*) from intermediate.int_lab_results_checked where source_file = ?", [extract.name])
+    assert new_rows[0][0] > 300
+
+
+def test_the_lab_extract_is_deterministic_and_append_only(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    cohort.write_cohort(raw, 20, seed=1, fmt="csv")
+    first = cohort.write_lab_extract(raw, 0.1, seed=5)
+    text = first.read_text()
+    with pytest.raises(FileExistsError):
+        cohort.write_lab_extract(raw, 0.1, seed=5)
+    first.unlink()
+    assert cohort.write_lab_extract(raw, 0.1, seed=5).read_text() == text
+    assert text.splitlines()[0] == "result_id,patient_id,collected_on,test_code,value,unit"
+    assert all(line.startswith("X5-") for line in text.splitlines()[1:])
+
+
+# --- the decision itself --------------------------------------------------------------------
+
+BASE = {"code": "c1", "raw_dir": "/data", "file:patients.csv": "10:1", "file:lab_results.csv": "99:1"}
+
+
+@pytest.mark.parametrize(("previous", "current", "full", "reason"), [
+    (None, BASE, True, "no previous build to add to"),
+    (BASE, BASE, False, "no input changed"),
+    (BASE, {**BASE, "file:lab_results_2024-01.parquet": "5:2"}, False,
+     "1 new lab extract file(s): lab_results_2024-01.parquet"),
+    (BASE, {**BASE, "code": "c2"}, True, "the SQL, seeds, vars or salt changed"),
+    (BASE, {**BASE, "raw_dir": "/other"}, True, "the raw folder changed"),
+    (BASE, {**BASE, "file:patients.csv": "11:2"}, True, "patients.csv changed"),
+    (BASE, {**BASE, "file:lab_results.csv": "100:2"}, True, "lab_results.csv changed"),
+    (BASE, {k: v for k, v in BASE.items() if k != "file:lab_results.csv"}, True, "lab_results.csv is gone"),
+    (BASE, {**BASE, "file:adverse_events_2.csv": "1:1"}, True, "adverse_events_2.csv is new"),
+    (BASE, {**BASE, "file:lab_resultsX.csv": "1:1"}, True, "lab_resultsX.csv is new"),
+])
+def test_plan(previous, current, full, reason) -> None:
+    decided = incremental.plan(previous, current)
+    assert (decided.full_refresh, decided.reason) == (full, reason)
+
+
+def test_fingerprint_follows_code_vars_salt_and_files(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "patients.csv").write_text("x")
+    (raw / "notes.txt").write_text("ignored")
+    one = incremental.current_inputs(PROJECT_DIR, raw, None, {})
+    assert set(one) == {"code", "raw_dir", "file:patients.csv"}
+    assert incremental.current_inputs(PROJECT_DIR, raw, None, {}) == one
+    assert incremental.current_inputs(PROJECT_DIR, raw, "{pr_rule: or}", {})["code"] != one["code"]
+    assert incremental.current_inputs(PROJECT_DIR, raw, None, {"CTD_RTP_PSEUDONYM_SALT": "s"})["code"] != one["code"]
+    (raw / "patients.csv").write_text("xy")
+    assert incremental.current_inputs(PROJECT_DIR, raw, None, {})["file:patients.csv"] != one["file:patients.csv"]
