@@ -42,7 +42,7 @@ class Row:
     patients: int
     lab_rows: int
     raw_mb: float
-    synth_s: float
+    synth_s: float | None  # None: the cohort of an earlier run was reused
     floor: Measure
     build: Measure
     incremental: Measure
@@ -79,8 +79,12 @@ con.close()
 def run_size(n: int, workdir: Path, log: Callable[[str], None]) -> Row:
     raw = workdir / f"raw_{n}"
     db = workdir / f"warehouse_{n}.duckdb"
-    for path in (raw, db):
+    complete = raw / ".complete"
+    reuse = complete.exists() and complete.read_text() == f"{n} patients, seed {n}"
+    for path in ([db] if reuse else [raw, db]):
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    for extract in raw.glob("lab_results_*"):  # appended by an earlier run: start from the cohort alone
+        extract.unlink()
     env = dict(os.environ)
     env.update({
         "CTD_RTP_RAW_DIR": str(raw), "CTD_RTP_DB": str(db),
@@ -89,10 +93,15 @@ def run_size(n: int, workdir: Path, log: Callable[[str], None]) -> Row:
     })
     cli = [sys.executable, "-m", "ctd_rtp.cli"]
 
-    log(f"{n} patients: synthesize")
-    started = time.perf_counter()
-    cohort.write_cohort(raw, n, seed=n, fmt="parquet", chunk_size=5000)
-    synth_s = round(time.perf_counter() - started, 2)
+    synth_s = None
+    if reuse:
+        log(f"{n} patients: reusing the SYNTHETIC cohort in {raw} (delete it to synthesize again)")
+    else:
+        log(f"{n} patients: synthesize")
+        started = time.perf_counter()
+        cohort.write_cohort(raw, n, seed=n, fmt="parquet", chunk_size=5000)
+        synth_s = round(time.perf_counter() - started, 2)
+        complete.write_text(f"{n} patients, seed {n}")
     raw_mb = round(sum(p.stat().st_size for p in raw.iterdir()) / 1e6, 1)
 
     log(f"{n} patients: engine floor")
