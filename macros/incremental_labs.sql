@@ -7,7 +7,8 @@
     1. int_lab_results_checked processes the rows of files it has not seen, plus older rows
        sharing a result_id with them (a new row can make an old one a duplicate), and replaces
        those result_ids (delete+insert).
-    2. Downstream lab models (int_lab_results_windowed, fct_lab_results, fct_lab_changes) keep
+    2. Downstream lab models (int_lab_results_windowed, shown by the fct_lab_results view, and
+       fct_lab_changes) keep
        `load_batch` too; their watermark is the newest load_batch they hold. A patient x analyte
        pair with a checked row stamped after the watermark is "touched": its rows are deleted
        (pre-hook) and rebuilt from the whole current history of the pair, so visit values,

@@ -1,12 +1,6 @@
-{#- Incremental on DuckDB (macros/incremental_labs.sql): a run rebuilds the patient x analyte
-    pairs that have lab rows loaded after this table's newest load_batch. -#}
--- depends_on: {{ ref('int_lab_results_checked') }}
-{{ config(
-    materialized=lab_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_touched_lab_pairs() }}"
-) }}
+{#- A view: int_lab_results_windowed (a table, incremental on DuckDB) with the analyte's name and
+    panel. Writing its 10M+ rows a second time would double the heaviest step of a build. -#}
+{{ config(materialized='view') }}
 
 with
 
@@ -15,16 +9,6 @@ windowed as (
     select * from {{ ref('int_lab_results_windowed') }}
 
 ),
-
-{%- if is_incremental() %}
-
-touched as (
-
-    {{ touched_lab_pairs(lab_watermark()) }}
-
-),
-
-{%- endif %}
 
 analytes as (
 
@@ -54,11 +38,6 @@ final as (
     from windowed
     inner join analytes
         on windowed.analyte = analytes.analyte
-    {%- if is_incremental() %}
-    inner join touched
-        on windowed.patient_id = touched.patient_id
-            and windowed.analyte = touched.analyte
-    {%- endif %}
 
 )
 
