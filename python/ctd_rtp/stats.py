@@ -166,42 +166,102 @@ def _wilcoxon(d: np.ndarray) -> tuple[dict[str, Any], list[str]]:
     return result, notes
 
 
-# Above this many differences the n(n+1)/2 Walsh averages are not materialised (memory
-# grows with n^2): order statistics are selected exactly in O(n log n) steps instead.
+# Above this many differences the n(n+1)/2 Walsh averages are not materialised one per pair
+# (memory grows with n^2). Order statistics are then selected exactly on the distinct
+# differences (np.unique): the Walsh average of distinct values v_a <= v_b stands for
+# c_a * c_b pairs (c_a * (c_a + 1) / 2 when a == b). Lab differences are coarse (a few thousand
+# distinct values among 100k patients), so when at most WALSH_MATERIALISE_MAX_PAIRS
+# distinct-value pairs exist they are materialised with these weights and the k-th is read
+# off directly; otherwise `_walsh_select` first narrows the candidates to that many.
 WALSH_MATERIALISE_MAX_N = 2000
+WALSH_MATERIALISE_MAX_PAIRS = 100_000
 
 
-def _walsh_count_le(d: np.ndarray, t: float) -> int:
-    """Number of Walsh averages (d_i + d_j)/2, i <= j, that are <= t (d sorted)."""
-    j_end = np.searchsorted(d, 2.0 * t - d, side="right")
-    return int(np.maximum(j_end - np.arange(d.size), 0).sum())
+def _walsh_bounds(v: np.ndarray, s: float, strict: bool) -> np.ndarray:
+    """Per distinct value v_a: how many v_b have v_a + v_b <= s (< s if strict), v strictly
+    increasing, with the sum rounded exactly as a materialised Walsh average is.
 
-
-def _walsh_kth(d: np.ndarray, k: int, budget: int = 200_000) -> float:
-    """Exact k-th smallest (1-based) Walsh average of sorted d, without materialising all of them.
-
-    Bisect on the value until fewer than `budget` averages lie in (lo, hi], then enumerate
-    just those and pick. Exact: the result is one of the Walsh averages.
-    """
-    lo, hi = float(d[0]) - 1.0, float(d[-1])  # count(lo) = 0, count(hi) = all
-    c_lo = 0
+    searchsorted on s - v_a is the fast first guess; float rounding can make `v_b <= s - v_a`
+    and `fl(v_a + v_b) <= s` disagree at the boundary, so each boundary is then moved one
+    distinct value at a time until the rounded sums agree (fl(v_a + x) is monotone in x,
+    so this terminates; it is at most a step or two for data on a decimal grid)."""
+    over = (lambda x: x >= s) if strict else (lambda x: x > s)
+    bound = np.searchsorted(v, s - v, side="left" if strict else "right")
+    last = v.size - 1
     while True:
-        c_hi = _walsh_count_le(d, hi)
-        if c_hi - c_lo <= budget:
+        back = (bound > 0) & over(v + v[np.maximum(bound - 1, 0)])
+        ahead = (bound <= last) & ~over(v + v[np.minimum(bound, last)])
+        if not (back.any() or ahead.any()):
+            return bound
+        bound = bound - back + ahead
+
+
+def _walsh_weight_below(c: np.ndarray, cum: np.ndarray, bound: np.ndarray) -> int:
+    """Number of Walsh averages (pairs i <= j of the original differences) whose distinct-value
+    pair (a, b), a <= b, has b < bound[a]. cum[x] = c[0] + ... + c[x-1]."""
+    a = np.arange(c.size)
+    rows = bound > a
+    ca = c[rows]
+    return int((ca * (cum[bound[rows]] - cum[a[rows] + 1]) + ca * (ca + 1) // 2).sum())
+
+
+def _walsh_select(v: np.ndarray, c: np.ndarray, k: int, budget: int) -> float:
+    """Exact k-th smallest (1-based) Walsh average given distinct sorted values v with counts c.
+
+    Candidates are, per row a, the distinct-value pairs (a, b) with lo[a] <= b < hi[a]; row
+    sums v_a + v_b increase with b. While more than `budget` candidate pairs remain, the pivot
+    is the size-weighted median of the row medians (Johnson & Mizoguchi 1978), itself a real
+    Walsh average: at least a quarter of the candidates lie on each side of it, so every step
+    removes at least a quarter of them (or finds the answer), and the loop ends after at most
+    log(n^2 / budget) / log(4/3) steps. The remaining candidates are then materialised with
+    their weights. No step depends on the spacing of the values.
+    """
+    u = v.size
+    cum = np.concatenate(([0], np.cumsum(c)))
+    a = np.arange(u)
+    lo, hi = a.copy(), np.full(u, u)
+    while True:
+        size = np.maximum(hi - lo, 0)
+        n_candidates = int(size.sum())
+        if n_candidates <= budget:
             break
-        mid = (lo + hi) / 2.0
-        if mid <= lo or mid >= hi:  # no float between: the interval holds one value
-            break
-        c_mid = _walsh_count_le(d, mid)
-        if c_mid >= k:
-            hi = mid
-        else:
-            lo, c_lo = mid, c_mid
-    starts = np.maximum(np.searchsorted(d, 2.0 * lo - d, side="right"), np.arange(d.size))
-    ends = np.searchsorted(d, 2.0 * hi - d, side="right")
-    candidates = [(d[i] + d[starts[i]:ends[i]]) / 2.0 for i in np.nonzero(ends > starts)[0]]
-    values = np.sort(np.concatenate(candidates)) if candidates else np.array([hi])
-    return float(values[min(max(k - c_lo - 1, 0), values.size - 1)])
+        rows = np.nonzero(size)[0]
+        medians = v[rows] + v[(lo[rows] + hi[rows] - 1) // 2]
+        order = np.argsort(medians, kind="stable")
+        weights = np.cumsum(size[rows][order])
+        pivot = float(medians[order][np.searchsorted(weights, weights[-1] / 2.0, side="left")])
+        below_lt = _walsh_bounds(v, pivot, strict=True)
+        if _walsh_weight_below(c, cum, below_lt) >= k:  # answer < pivot
+            hi = np.minimum(hi, below_lt)
+            continue
+        below_le = _walsh_bounds(v, pivot, strict=False)
+        if _walsh_weight_below(c, cum, below_le) >= k:  # answer == pivot
+            return pivot / 2.0
+        lo = np.maximum(lo, below_le)  # answer > pivot
+    # Every pair left of the candidates is smaller than all of them (and the answer).
+    rank = k - _walsh_weight_below(c, cum, lo)
+    rows = np.nonzero(size)[0]
+    row = np.repeat(rows, size[rows])
+    starts = np.cumsum(size[rows]) - size[rows]
+    col = np.arange(row.size) - np.repeat(starts, size[rows]) + lo[row]
+    values = (v[row] + v[col]) / 2.0
+    weight = np.where(row == col, c[row] * (c[row] + 1) // 2, c[row] * c[col])
+    order = np.argsort(values, kind="stable")
+    position = np.searchsorted(np.cumsum(weight[order]), rank, side="left")
+    return float(values[order[position]])
+
+
+def _walsh_order_stats(d: np.ndarray, ks: Sequence[int],
+                       budget: int = WALSH_MATERIALISE_MAX_PAIRS) -> list[float]:
+    """Exact k-th smallest (1-based) Walsh averages (d_i + d_j)/2, i <= j, for each k in ks."""
+    v, c = np.unique(d, return_counts=True)
+    c = c.astype(np.int64)
+    return [_walsh_select(v, c, int(k), budget) for k in ks]
+
+
+def _walsh_kth(d: np.ndarray, k: int, budget: int = WALSH_MATERIALISE_MAX_PAIRS) -> float:
+    """Exact k-th smallest (1-based) Walsh average of d."""
+    return _walsh_order_stats(d, [k], budget)[0]
 
 
 def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
@@ -220,12 +280,9 @@ def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
         i, j = np.triu_indices(n)
         walsh = np.sort((d[i] + d[j]) / 2.0)
         return float(np.median(walsh)), float(walsh[qu - 1]), float(walsh[total - qu])
-    ds = np.sort(d)
-    if total % 2:
-        median = _walsh_kth(ds, (total + 1) // 2)
-    else:
-        median = (_walsh_kth(ds, total // 2) + _walsh_kth(ds, total // 2 + 1)) / 2.0
-    return median, _walsh_kth(ds, qu), _walsh_kth(ds, total - qu + 1)
+    middle = [(total + 1) // 2] if total % 2 else [total // 2, total // 2 + 1]
+    *halves, low, high = _walsh_order_stats(d, [*middle, qu, total - qu + 1])
+    return sum(halves) / len(halves), low, high
 
 
 def _describe(x: np.ndarray, prefix: str) -> dict[str, float]:

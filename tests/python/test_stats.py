@@ -476,3 +476,46 @@ def test_hodges_lehmann_selection_matches_brute_force_walsh_averages(monkeypatch
         assert got == pytest.approx(expected, abs=1e-9)
         for k in (1, 7, walsh.size // 2, walsh.size):
             assert S._walsh_kth(np.sort(d), k, budget=50) == pytest.approx(walsh[k - 1], abs=1e-9)
+
+
+def _brute_walsh(d: np.ndarray) -> np.ndarray:
+    i, j = np.triu_indices(d.size)
+    return np.sort((d[i] + d[j]) / 2.0)
+
+
+@pytest.mark.parametrize("budget", [50, 5_000, None])
+def test_walsh_order_statistics_equal_brute_force_on_heavily_tied_large_input(budget: int | None) -> None:
+    """n = 5000 lab-like differences on a 0.1 grid (huge tie runs, where bisection on the value
+    used to crawl): every order statistic equals the materialised one exactly."""
+    from ctd_rtp import stats as S
+
+    d = np.round(np.random.default_rng(7).normal(0.4, 3.0, 5000), 1)
+    walsh = _brute_walsh(d)
+    ks = [1, 2, 17, walsh.size // 4, walsh.size // 2, walsh.size // 2 + 1, walsh.size - 1, walsh.size]
+    got = S._walsh_order_stats(d, ks, budget or S.WALSH_MATERIALISE_MAX_PAIRS)
+    assert got == [float(walsh[k - 1]) for k in ks]
+
+
+@pytest.mark.parametrize("budget", [50, 5_000, None])
+def test_walsh_order_statistics_equal_brute_force_with_many_distinct_values(budget: int | None) -> None:
+    """All differences distinct (so the selection, not the weighted materialisation, does the
+    work), plus a grid of values whose sums round (0.1 + 0.2 != 0.3): still exactly brute force."""
+    from ctd_rtp import stats as S
+
+    rng = np.random.default_rng(11)
+    for d in (rng.normal(0.2, 2.0, 2500),
+              np.round(rng.choice([0.1, 0.2, 0.3, 0.7, -0.3], 2500) + np.round(rng.normal(0, 1e-3, 2500), 6), 10)):
+        walsh = _brute_walsh(d)
+        ks = [1, 5, walsh.size // 3, walsh.size // 2, walsh.size // 2 + 1, walsh.size - 4, walsh.size]
+        got = S._walsh_order_stats(d, ks, budget or S.WALSH_MATERIALISE_MAX_PAIRS)
+        assert got == [float(walsh[k - 1]) for k in ks]
+
+
+def test_hodges_lehmann_large_tied_input_equals_materialised_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctd_rtp import stats as S
+
+    d = np.round(np.random.default_rng(3).normal(-0.2, 1.5, 2400), 1)
+    monkeypatch.setattr(S, "WALSH_MATERIALISE_MAX_N", 10**6)
+    expected = S._hodges_lehmann(d, exact=False)  # all n(n+1)/2 averages materialised
+    monkeypatch.setattr(S, "WALSH_MATERIALISE_MAX_N", 10)
+    assert S._hodges_lehmann(d, exact=False) == expected
