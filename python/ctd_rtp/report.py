@@ -376,7 +376,27 @@ def methods_section(windows: pd.DataFrame, paired: pd.DataFrame, friedman: pd.Da
         "friedman": [(", ".join(visits[v] for v in str(r.visits).split(",")), r.n_patients) for r in friedman.itertuples()],
         "groups": sorted({f"{r.group_a} vs {r.group_b}" for r in subgroups.itertuples()
                           if _text(r.group_a) and _text(r.group_b)}),
+        "odds_ratio": _odds_ratio_methods(subgroups, visits),
     }
+
+
+ODDS_RATIO_CI_TEXT = {
+    stats.ODDS_RATIO_EXACT: "exact conditional confidence intervals (as R fisher.test)",
+    stats.ODDS_RATIO_WALD: (f"Wald confidence intervals from the conditional likelihood (used above "
+                            f"{stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients when no cell is zero, "
+                            "where the exact interval is slow; close to it at that size)"),
+}
+
+
+def _odds_ratio_methods(subgroups: pd.DataFrame, visits: Mapping[str, str]) -> list[str]:
+    """Which odds-ratio CI method each visit's row used, e.g. "exact ... (Month 1, Month 3)"."""
+    if "odds_ratio_method" not in subgroups:
+        return []
+    used: dict[str, list[str]] = {}
+    for r in subgroups.itertuples(index=False):
+        if _text(r.odds_ratio_method):
+            used.setdefault(str(r.odds_ratio_method), []).append(visits[r.visit])
+    return [f"{ODDS_RATIO_CI_TEXT.get(m, m)} ({', '.join(v)})" for m, v in used.items()]
 
 
 # --------------------------------------------------------------------------- figures (pure)

@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .stats import ODDS_RATIO_METHODS
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 #: Every table the report validates, as "schema.table" (also the keys of the frames mapping).
@@ -162,7 +164,10 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
         ],
         "analysis.friedman_tests": [*unique("measure"), *probabilities("p_value", "kendalls_w"), *stamped()],
         "analysis.subgroup_response": [*unique("visit"), in_set("visit", post), *probabilities("p_value"),
-                                       *stamped()],
+                                       gxe.ExpectColumnValuesToBeInSet(column="odds_ratio_method",
+                                                                       value_set=list(ODDS_RATIO_METHODS),
+                                                                       meta={"hint": STALE_HINT}),
+                                       a_ge_b("odds_ratio_ci_high", "odds_ratio_ci_low"), *stamped()],
     }
 
 

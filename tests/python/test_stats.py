@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, stats as sps
+from scipy import optimize, special, stats as sps
 
 from ctd_rtp import stats
 
@@ -425,6 +425,7 @@ def test_fisher_matches_r_tea_tasting() -> None:
     assert row["odds_ratio"] == pytest.approx(6.408309, rel=1e-5)
     assert row["odds_ratio_ci_low"] == pytest.approx(0.2117329, rel=3e-5)
     assert row["odds_ratio_ci_high"] == pytest.approx(621.9337505, rel=1e-2)
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
     assert row["note"] == ""
 
 
@@ -519,3 +520,45 @@ def test_hodges_lehmann_large_tied_input_equals_materialised_path(monkeypatch: p
     expected = S._hodges_lehmann(d, exact=False)  # all n(n+1)/2 averages materialised
     monkeypatch.setattr(S, "WALSH_MATERIALISE_MAX_N", 10)
     assert S._hodges_lehmann(d, exact=False) == expected
+
+
+def _response_frames(counts: dict[str, tuple[int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """group -> (responders, non-responders) as month_3 responses and patients."""
+    outcomes = [(g, code) for g, (r, nr) in counts.items() for code in ["PR"] * r + ["NR"] * nr]
+    ids = [f"P{i:05d}" for i in range(len(outcomes))]
+    return (pd.DataFrame({"patient_id": ids, "visit": "month_3", "response": [c for _, c in outcomes]}),
+            pd.DataFrame({"patient_id": ids, "ctd_group": [g for g, _ in outcomes]}))
+
+
+def test_large_table_odds_ratio_uses_conditional_wald_ci() -> None:
+    """Above EXACT_ODDS_RATIO_MAX_N the CI is exp(log MLE +/- z / sqrt(Var(a))), Var(a) under
+    Fisher's noncentral hypergeometric at the conditional MLE; it is close to the exact CI."""
+    a, b, c, d = 700, 800, 600, 900  # 3000 evaluable patients
+    assert a + b + c + d > stats.EXACT_ODDS_RATIO_MAX_N
+    row = stats.subgroup_response(*_response_frames({"SLE": (a, b), "other CTD": (c, d)})).iloc[0]
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_WALD
+    # Independent check: the conditional distribution of the (1,1) cell over its support.
+    x = np.arange(max(0, (a + c) - (c + d)), min(a + b, a + c) + 1)
+    log_w = (special.gammaln(a + b + 1) - special.gammaln(x + 1) - special.gammaln(a + b - x + 1)
+             + special.gammaln(c + d + 1) - special.gammaln(a + c - x + 1) - special.gammaln(c + d - a - c + x + 1))
+
+    def moments(psi: float) -> tuple[float, float]:
+        w = np.exp(log_w + x * math.log(psi) - (log_w + x * math.log(psi)).max())
+        mean = float((x * w).sum() / w.sum())
+        return mean, float(((x - mean) ** 2 * w).sum() / w.sum())
+
+    mle = optimize.brentq(lambda psi: moments(psi)[0] - a, 0.5, 5, xtol=1e-14)
+    half = 1.959963984540054 / math.sqrt(moments(mle)[1])
+    assert row["odds_ratio"] == pytest.approx(mle, rel=1e-7)
+    assert row["odds_ratio_ci_low"] == pytest.approx(mle * math.exp(-half), rel=1e-6)
+    assert row["odds_ratio_ci_high"] == pytest.approx(mle * math.exp(half), rel=1e-6)
+    exact = stats._conditional_odds_ratio(np.array([[a, b], [c, d]]), kind="conditional").confidence_interval()
+    assert row["odds_ratio_ci_low"] == pytest.approx(exact.low, rel=5e-3)
+    assert row["odds_ratio_ci_high"] == pytest.approx(exact.high, rel=5e-3)
+
+
+def test_large_table_with_a_zero_cell_keeps_the_exact_ci() -> None:
+    row = stats.subgroup_response(*_response_frames({"SLE": (0, 1500), "other CTD": (40, 1460)})).iloc[0]
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
+    assert row["odds_ratio"] == 0 and row["odds_ratio_ci_low"] == 0
+    assert "zero cell" in row["note"]
