@@ -368,21 +368,38 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT
     _require(lab_changes, ("patient_id", "analyte", "visit", "baseline_value", "value"), "lab_changes")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
-    if lab_changes.duplicated(["patient_id", "analyte", "visit"]).any():
+    # Integer codes instead of the (long, string) columns: grouping and slicing 6M rows of
+    # strings per analyte x visit would dominate the run time. NaN keys get their own code.
+    patient = pd.factorize(lab_changes["patient_id"], use_na_sentinel=False)[0].astype(np.int64)
+    analyte, analytes = pd.factorize(lab_changes["analyte"], sort=True)  # NaN analyte: -1, skipped
+    visits = list(dict.fromkeys(comparisons))
+    visit, visit_values = pd.factorize(lab_changes["visit"], use_na_sentinel=False)
+    visit = visit.astype(np.int64)
+    n_p, n_a, n_v = int(patient.max(initial=-1)) + 1, len(analytes) + 1, int(visit.max(initial=-1)) + 1
+    if pd.Series((patient * n_a + analyte + 1) * n_v + visit).duplicated().any():
         raise ValueError("lab_changes has duplicate patient_id x analyte x visit rows")
-    frame = lab_changes.assign(baseline_value=_floats(lab_changes["baseline_value"]),
-                               value=_floats(lab_changes["value"]))
+    base, follow = _floats(lab_changes["baseline_value"]), _floats(lab_changes["value"])
+    known = analyte >= 0
+    # Patients per analyte (any visit, non-missing id), as groupby("analyte")["patient_id"].nunique().
+    has_id = known & lab_changes["patient_id"].notna().to_numpy()
+    per_analyte = np.unique(analyte[has_id] * max(n_p, 1) + patient[has_id]) // max(n_p, 1)
+    n_patients = np.bincount(per_analyte, minlength=len(analytes))
+    # Complete pairs at the comparison visits, grouped by a stable sort (row order kept).
+    position = {v: i for i, v in enumerate(visits)}
+    comparison = np.array([position.get(v, -1) for v in visit_values], dtype=np.int64)[visit]
+    complete = np.nonzero(known & (comparison >= 0) & ~np.isnan(base) & ~np.isnan(follow))[0]
+    group = analyte[complete] * len(visits) + comparison[complete]
+    complete = complete[np.argsort(group, kind="stable")]
+    bounds = np.searchsorted(np.sort(group), np.arange(len(analytes) * len(visits) + 1))
     rows: list[dict[str, Any]] = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # Degenerate inputs are reported through `note`; scipy's warnings would only be noise.
         warnings.simplefilter("ignore")
-        for analyte, per_analyte in frame.groupby("analyte", sort=True):
-            n_patients = per_analyte["patient_id"].nunique()
-            for visit in dict.fromkeys(comparisons):
-                at_visit = per_analyte[per_analyte["visit"] == visit]
-                pairs = at_visit.dropna(subset=["baseline_value", "value"])
-                rows.append(_paired_row(str(analyte), visit, pairs["baseline_value"].to_numpy(),
-                                        pairs["value"].to_numpy(), n_patients - len(pairs), alpha))
+        for a, name in enumerate(analytes):
+            for v, visit_name in enumerate(visits):
+                index = complete[bounds[a * len(visits) + v]:bounds[a * len(visits) + v + 1]]
+                rows.append(_paired_row(str(name), visit_name, base[index], follow[index],
+                                        int(n_patients[a]) - index.size, alpha))
     result = pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
     for _, index in result.groupby("comparison").groups.items():
         p = result.loc[index, "p_value"].to_numpy(dtype="float64")
