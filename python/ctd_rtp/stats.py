@@ -382,8 +382,9 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT
     known = analyte >= 0
     # Patients per analyte (any visit, non-missing id), as groupby("analyte")["patient_id"].nunique().
     has_id = known & lab_changes["patient_id"].notna().to_numpy()
-    per_analyte = np.unique(analyte[has_id] * max(n_p, 1) + patient[has_id]) // max(n_p, 1)
-    n_patients = np.bincount(per_analyte, minlength=len(analytes))
+    seen = np.zeros((len(analytes), n_p), dtype=bool)
+    seen[analyte[has_id], patient[has_id]] = True
+    n_patients = seen.sum(axis=1)
     # Complete pairs at the comparison visits, grouped by a stable sort (row order kept).
     position = {v: i for i, v in enumerate(visits)}
     comparison = np.array([position.get(v, -1) for v in visit_values], dtype=np.int64)[visit]
@@ -435,7 +436,13 @@ def friedman_test(values: pd.DataFrame,
     notes = [f"{excluded} patient(s) without a value at every visit excluded"] if excluded else []
     matrix = wide.to_numpy(dtype="float64")
     ranks = stats.rankdata(matrix, axis=1) if n else matrix
-    tie_term = sum(float((c**3 - c).sum()) for c in (np.unique(r, return_counts=True)[1] for r in matrix))
+    # Tie sizes within each patient: runs of equal values in each sorted row (column 0 always
+    # starts a run, so runs never cross rows), counted in one pass over the whole matrix.
+    ordered = np.sort(matrix, axis=1)
+    starts = np.ones(ordered.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    sizes = np.bincount(np.cumsum(starts.ravel()) - 1).astype(np.int64)
+    tie_term = float((sizes**3 - sizes).sum())
     denominator = n * k * (k + 1) - tie_term / (k - 1)
     if n < 2:
         notes.insert(0, "fewer than 2 complete patients")
