@@ -32,13 +32,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from . import figures, stats
 from .analysis import marts_fingerprint
 from .validation import REFERENCE_TABLES, VALIDATED_TABLES, ValidationSummary, plain_frame, validate
-from .warehouse import Settings, WarehouseMissing, connect, read_table
+from .warehouse import Settings, WarehouseMissing, connect, query_frame, read_table
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "scipy", "great_expectations", "jinja2")
 DASH, MINUS, EN, INF = "\u2014", "\u2212", "\u2013", "\u221e"
 LAB_VALUES = "marts.fct_lab_results"
-# Long tables are read with only the columns the report uses (they grow with patients x analytes).
+# Long tables are read with only the columns the report uses (they grow with patients x analytes),
+# through Arrow (text, float and non-null integer columns only: see warehouse.read_columns).
 QUERIES = {
     "marts.fct_lab_changes": "select patient_id, analyte, visit, baseline_value, value from marts.fct_lab_changes",
     LAB_VALUES: "select patient_id, analyte, study_day, value from marts.fct_lab_results "
@@ -504,7 +505,7 @@ def load_warehouse(settings: Settings) -> tuple[dict[str, pd.DataFrame], str]:
         for name in (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES):
             schema, table = name.split(".")
             try:
-                frames[name] = con.execute(QUERIES[name]).df() if name in QUERIES else read_table(con, schema, table)
+                frames[name] = query_frame(con, QUERIES[name]) if name in QUERIES else read_table(con, schema, table)
             except (WarehouseMissing, duckdb.CatalogException) as exc:
                 step = "stats" if schema == "analysis" else "build"
                 raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .stats import ODDS_RATIO_METHODS
@@ -258,12 +259,20 @@ def _py(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
 
 
+def _plain(dtype: Any) -> bool:
+    """Already NaN-based: numpy dtypes, categoricals and pandas' default text dtype ("str",
+    missing = NaN), which is kept as is: as object columns, millions of strings are several
+    times slower to hash, compare and check for nulls (GX does all three)."""
+    return (not isinstance(dtype, pd.api.extensions.ExtensionDtype) or isinstance(dtype, pd.CategoricalDtype)
+            or (isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan))
+
+
 def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable extension dtypes (pd.NA) as plain numpy dtypes (NaN / None), which GX's pandas
     engine and the report's arithmetic expect. Returns the frame itself when nothing changes."""
     converted = {}
     for col, dtype in frame.dtypes.items():
-        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.CategoricalDtype):
+        if not _plain(dtype):
             series = frame[col]
             if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
                 converted[col] = series.astype("float64")

@@ -168,7 +168,12 @@ def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, column
     if not exists:
         raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
     select = ", ".join(f'"{c}"' for c in columns)
-    return con.sql(f'select {select} from "{schema}"."{table}"').to_arrow_table().to_pandas()
+    return query_frame(con, f'select {select} from "{schema}"."{table}"')
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A query's result through Arrow (same dtype caveats as :func:`read_columns`)."""
+    return con.sql(sql).to_arrow_table().to_pandas()
 
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
