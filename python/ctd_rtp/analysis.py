@@ -19,8 +19,8 @@ from .warehouse import Reader, Settings, connect, read_columns, read_table, tabl
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients")
-# Long marts are read with only the (text and float) columns `compute` uses: fct_lab_changes
-# has ~60 rows per patient and 17 columns.
+# Long marts are read with only the (text and float) columns `compute` uses, text as
+# categoricals: fct_lab_changes has ~60 rows per patient and 17 columns.
 INPUT_COLUMNS = {"fct_lab_changes": ("patient_id", "analyte", "visit", "baseline_value", "value")}
 
 
@@ -71,8 +71,8 @@ def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
 def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` atomically. Returns what was written."""
     with connect(settings.db_path, read_only=True) as con:
-        marts = {name: read_columns(con, "marts", name, INPUT_COLUMNS[name]) if name in INPUT_COLUMNS
-                 else read_table(con, "marts", name) for name in INPUT_MARTS}
+        marts = {name: read_columns(con, "marts", name, INPUT_COLUMNS[name], categorical=True)
+                 if name in INPUT_COLUMNS else read_table(con, "marts", name) for name in INPUT_MARTS}
         fingerprint = marts_fingerprint(con)
     cohort = str(marts["dim_patients"]["cohort"].iloc[0]) if len(marts["dim_patients"]) else "empty cohort"
     provenance = Provenance(

@@ -152,11 +152,12 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.Da
     return con.execute(f'select * from "{schema}"."{table}"').df()
 
 
-def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str]) -> pd.DataFrame:
+def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str],
+                 categorical: bool = False) -> pd.DataFrame:
     """Some columns of a table, converted through Arrow: about 3x faster than ``.df()`` on
     millions of rows of text. Meant for text, float and non-null integer columns: Arrow turns
     dates into objects and integers with NULLs into float64, where ``.df()`` keeps
-    datetime64 and nullable Int64."""
+    datetime64 and nullable Int64. ``categorical``: see :func:`query_frame`."""
     _check_identifier(schema)
     _check_identifier(table)
     for column in columns:
@@ -168,7 +169,7 @@ def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, column
     if not exists:
         raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
     select = ", ".join(f'"{c}"' for c in columns)
-    return query_frame(con, f'select {select} from "{schema}"."{table}"')
+    return query_frame(con, f'select {select} from "{schema}"."{table}"', categorical)
 
 
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, categorical: bool = False) -> pd.DataFrame:
