@@ -385,8 +385,9 @@ def methods_section(windows: pd.DataFrame, paired: pd.DataFrame, friedman: pd.Da
 ODDS_RATIO_CI_TEXT = {
     stats.ODDS_RATIO_EXACT: "exact conditional confidence intervals (as R fisher.test)",
     stats.ODDS_RATIO_WALD: (f"Wald confidence intervals from the conditional likelihood (used above "
-                            f"{stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients when no cell is zero, "
-                            "where the exact interval is slow; close to it at that size)"),
+                            f"{stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients when every cell holds at "
+                            f"least {stats.WALD_ODDS_RATIO_MIN_CELL}, where the exact interval is slow; "
+                            "within about 1% of it there)"),
 }
 
 

@@ -562,3 +562,12 @@ def test_large_table_with_a_zero_cell_keeps_the_exact_ci() -> None:
     assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
     assert row["odds_ratio"] == 0 and row["odds_ratio_ci_low"] == 0
     assert "zero cell" in row["note"]
+
+
+def test_large_table_with_a_small_cell_keeps_the_exact_ci() -> None:
+    """20 vs 8 responders among 2,001 patients: the Wald upper bound would be 14% low."""
+    counts = {"SLE": (20, 980), "other CTD": (8, 993)}  # 2,001 patients, two cells under 100
+    row = stats.subgroup_response(*_response_frames(counts)).iloc[0]
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
+    exact = stats._conditional_odds_ratio(np.array([[20, 980], [8, 993]]), kind="conditional").confidence_interval()
+    assert (row["odds_ratio_ci_low"], row["odds_ratio_ci_high"]) == (exact.low, exact.high)
