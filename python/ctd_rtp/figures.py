@@ -387,7 +387,8 @@ def response_heatmap(df: pd.DataFrame, figure_id: str, visits: Sequence[str] = (
     if d is None or d.empty:
         return _no_data(fid, what)
     cells: dict[tuple[str, str], str] = {}
-    for p, v, r in zip(d["patient_id"], d["visit"], d["response"]):
+    # numpy object arrays: iterating pandas' Arrow-backed text element by element is slow.
+    for p, v, r in zip(*(d[c].to_numpy(dtype=object) for c in ("patient_id", "visit", "response"))):
         if r:
             cells.setdefault((p, v), r)
     rank = {g: i for i, g in enumerate(RESPONSE_ORDER)}
