@@ -378,7 +378,10 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT
     visit, visit_values = pd.factorize(lab_changes["visit"], use_na_sentinel=False)
     visit = visit.astype(np.int64)
     n_p, n_a, n_v = int(patient.max(initial=-1)) + 1, len(analytes) + 1, int(visit.max(initial=-1)) + 1
-    if pd.Series((patient * n_a + analyte + 1) * n_v + visit).duplicated().any():
+    key = (patient * n_a + analyte + 1) * n_v + visit
+    # Counting the keys is much faster than hashing them while the key space stays small.
+    small = n_p * n_a * n_v <= 64_000_000
+    if (np.bincount(key).max(initial=0) > 1) if small else pd.Series(key).duplicated().any():
         raise ValueError("lab_changes has duplicate patient_id x analyte x visit rows")
     base, follow = _floats(lab_changes["baseline_value"]), _floats(lab_changes["value"])
     known = analyte >= 0
@@ -391,9 +394,12 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT
     position = {v: i for i, v in enumerate(visits)}
     comparison = np.array([position.get(v, -1) for v in visit_values], dtype=np.int64)[visit]
     complete = np.nonzero(known & (comparison >= 0) & ~np.isnan(base) & ~np.isnan(follow))[0]
+    n_groups = len(analytes) * len(visits)
     group = analyte[complete] * len(visits) + comparison[complete]
+    if n_groups < 2**15:  # numpy's stable sort of 16-bit integers is a radix sort
+        group = group.astype(np.int16)
     complete = complete[np.argsort(group, kind="stable")]
-    bounds = np.searchsorted(np.sort(group), np.arange(len(analytes) * len(visits) + 1))
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n_groups))))
     rows: list[dict[str, Any]] = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # Degenerate inputs are reported through `note`; scipy's warnings would only be noise.
