@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -173,6 +174,23 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
 
 
 # --------------------------------------------------------------------------- running
+def preload() -> threading.Thread:
+    """Start importing Great Expectations (about 2 s of CPU) in a background thread, so that
+    it overlaps the warehouse reads (DuckDB and Arrow release the GIL). :func:`validate`
+    works with or without it: a second import of the same module waits for the first."""
+    thread = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_gx() -> None:
+    try:
+        import great_expectations  # noqa: F401
+        import great_expectations.expectations  # noqa: F401
+    except Exception:  # noqa: BLE001 - validate() imports again and reports the error itself
+        pass
+
+
 def _quiet() -> None:
     """No tqdm bars, analytics or chatty loggers from GX."""
     for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
