@@ -15,10 +15,13 @@ import duckdb
 import pandas as pd
 
 from . import stats
-from .warehouse import Reader, Settings, connect, read_table, table_fingerprint, write_tables
+from .warehouse import Reader, Settings, connect, read_columns, read_table, table_fingerprint, write_tables
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients")
+# Long marts are read with only the (text and float) columns `compute` uses, text as
+# categoricals: fct_lab_changes has ~60 rows per patient and 17 columns.
+INPUT_COLUMNS = {"fct_lab_changes": ("patient_id", "analyte", "visit", "baseline_value", "value")}
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,11 @@ def marts_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """All analysis tables from the mart frames (no I/O)."""
-    changes = marts["fct_lab_changes"]
+    changes = marts["fct_lab_changes"][["patient_id", "analyte", "visit", "baseline_value", "value"]]
     # STUDY.md section 6: analytes measured at baseline (drug troughs have no baseline).
-    with_baseline = changes.groupby("analyte")["baseline_value"].transform(lambda s: s.notna().any())
+    with_baseline = changes["baseline_value"].notna().groupby(changes["analyte"]).transform("any")
     return {
-        "paired_tests": stats.paired_tests(changes[with_baseline]),
+        "paired_tests": stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)]),
         "response_rate_ci": stats.response_rate_ci(
             marts["rpt_response_rates"].sort_values("visit_order")
         ),
@@ -68,7 +71,8 @@ def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
 def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` atomically. Returns what was written."""
     with connect(settings.db_path, read_only=True) as con:
-        marts = {name: read_table(con, "marts", name) for name in INPUT_MARTS}
+        marts = {name: read_columns(con, "marts", name, INPUT_COLUMNS[name], categorical=True)
+                 if name in INPUT_COLUMNS else read_table(con, "marts", name) for name in INPUT_MARTS}
         fingerprint = marts_fingerprint(con)
     cohort = str(marts["dim_patients"]["cohort"].iloc[0]) if len(marts["dim_patients"]) else "empty cohort"
     provenance = Provenance(

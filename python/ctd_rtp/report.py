@@ -32,13 +32,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from . import figures, stats
 from .analysis import marts_fingerprint
 from .validation import REFERENCE_TABLES, VALIDATED_TABLES, ValidationSummary, plain_frame, validate
-from .warehouse import Settings, WarehouseMissing, connect, read_table
+from .validation import preload as preload_validation
+from .warehouse import Settings, WarehouseMissing, connect, query_frame, read_table
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "scipy", "great_expectations", "jinja2")
 DASH, MINUS, EN, INF = "\u2014", "\u2212", "\u2013", "\u221e"
 LAB_VALUES = "marts.fct_lab_results"
-# Long tables are read with only the columns the report uses (they grow with patients x analytes).
+# Long tables are read with only the columns the report uses (they grow with patients x analytes),
+# through Arrow (text, float and non-null integer columns only: see warehouse.read_columns), with
+# text as categoricals: ids, analytes and visits repeat, and GX hashes and checks them faster so.
 QUERIES = {
     "marts.fct_lab_changes": "select patient_id, analyte, visit, baseline_value, value from marts.fct_lab_changes",
     LAB_VALUES: "select patient_id, analyte, study_day, value from marts.fct_lab_results "
@@ -376,7 +379,28 @@ def methods_section(windows: pd.DataFrame, paired: pd.DataFrame, friedman: pd.Da
         "friedman": [(", ".join(visits[v] for v in str(r.visits).split(",")), r.n_patients) for r in friedman.itertuples()],
         "groups": sorted({f"{r.group_a} vs {r.group_b}" for r in subgroups.itertuples()
                           if _text(r.group_a) and _text(r.group_b)}),
+        "odds_ratio": _odds_ratio_methods(subgroups, visits),
     }
+
+
+ODDS_RATIO_CI_TEXT = {
+    stats.ODDS_RATIO_EXACT: "exact conditional confidence intervals (as R fisher.test)",
+    stats.ODDS_RATIO_WALD: (f"Wald confidence intervals from the conditional likelihood (used above "
+                            f"{stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients when every cell holds at "
+                            f"least {stats.WALD_ODDS_RATIO_MIN_CELL}, where the exact interval is slow; "
+                            "within about 1% of it there)"),
+}
+
+
+def _odds_ratio_methods(subgroups: pd.DataFrame, visits: Mapping[str, str]) -> list[str]:
+    """Which odds-ratio CI method each visit's row used, e.g. "exact ... (Month 1, Month 3)"."""
+    if "odds_ratio_method" not in subgroups:
+        return []
+    used: dict[str, list[str]] = {}
+    for r in subgroups.itertuples(index=False):
+        if _text(r.odds_ratio_method):
+            used.setdefault(str(r.odds_ratio_method), []).append(visits[r.visit])
+    return [f"{ODDS_RATIO_CI_TEXT.get(m, m)} ({', '.join(v)})" for m, v in used.items()]
 
 
 # --------------------------------------------------------------------------- figures (pure)
@@ -484,7 +508,8 @@ def load_warehouse(settings: Settings) -> tuple[dict[str, pd.DataFrame], str]:
         for name in (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES):
             schema, table = name.split(".")
             try:
-                frames[name] = con.execute(QUERIES[name]).df() if name in QUERIES else read_table(con, schema, table)
+                frames[name] = (query_frame(con, QUERIES[name], categorical=True) if name in QUERIES
+                                else read_table(con, schema, table))
             except (WarehouseMissing, duckdb.CatalogException) as exc:
                 step = "stats" if schema == "analysis" else "build"
                 raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
@@ -562,6 +587,7 @@ def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     out_dir = Path(out_dir)
     with _step(log, "read tables") as note:
+        preload_validation()  # GX's import overlaps the reads
         frames, fingerprint = load_warehouse(settings)
         note.append(f"{len(frames)} tables from {settings.db_path}")
     with _step(log, "validate") as note:

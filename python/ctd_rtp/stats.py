@@ -23,6 +23,15 @@ statisticians check against), and where they differ the difference is stated her
 * Exact conditional odds-ratio CIs are computed to full precision by scipy; R's
   ``fisher.test`` solves the same equations with ``uniroot``'s loose default tolerance, so its
   printed bounds can differ in the 4th-5th significant digit (upper bounds by up to ~1%).
+  Their cost grows with the table (about 0.2 s at 2,000 patients, 6 s at 20,000), so above
+  ``EXACT_ODDS_RATIO_MAX_N`` evaluable patients in a 2x2 table, when every cell holds at least
+  ``WALD_ODDS_RATIO_MIN_CELL`` patients, the CI is the Wald interval of the same conditional
+  likelihood instead (within about 1% of the exact bounds at 100 per cell, closer with more;
+  with small cells the two part, e.g. by 14% with cells of 8 and 20): exp(log(OR) +/- z / sqrt(I)),
+  where OR is the conditional MLE and I = Var(a | margins, OR) is the Fisher information of
+  log(OR) under Fisher's noncentral hypergeometric distribution (Breslow & Day 1980, 4.2).
+  Each row's ``odds_ratio_method`` says which was used; the point estimate is the
+  conditional MLE either way.
 """
 
 from __future__ import annotations
@@ -63,7 +72,8 @@ FRIEDMAN_COLUMNS: tuple[str, ...] = (
 )
 SUBGROUP_COLUMNS: tuple[str, ...] = (
     "visit", "group_a", "group_b", "a_responders", "a_evaluable", "b_responders", "b_evaluable",
-    "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high", "sample_odds_ratio", "p_value", "note",
+    "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high", "odds_ratio_method", "sample_odds_ratio",
+    "p_value", "note",
 )
 
 
@@ -166,42 +176,102 @@ def _wilcoxon(d: np.ndarray) -> tuple[dict[str, Any], list[str]]:
     return result, notes
 
 
-# Above this many differences the n(n+1)/2 Walsh averages are not materialised (memory
-# grows with n^2): order statistics are selected exactly in O(n log n) steps instead.
+# Above this many differences the n(n+1)/2 Walsh averages are not materialised one per pair
+# (memory grows with n^2). Order statistics are then selected exactly on the distinct
+# differences (np.unique): the Walsh average of distinct values v_a <= v_b stands for
+# c_a * c_b pairs (c_a * (c_a + 1) / 2 when a == b). Lab differences are coarse (a few thousand
+# distinct values among 100k patients), so when at most WALSH_MATERIALISE_MAX_PAIRS
+# distinct-value pairs exist they are materialised with these weights and the k-th is read
+# off directly; otherwise `_walsh_select` first narrows the candidates to that many.
 WALSH_MATERIALISE_MAX_N = 2000
+WALSH_MATERIALISE_MAX_PAIRS = 100_000
 
 
-def _walsh_count_le(d: np.ndarray, t: float) -> int:
-    """Number of Walsh averages (d_i + d_j)/2, i <= j, that are <= t (d sorted)."""
-    j_end = np.searchsorted(d, 2.0 * t - d, side="right")
-    return int(np.maximum(j_end - np.arange(d.size), 0).sum())
+def _walsh_bounds(v: np.ndarray, s: float, strict: bool) -> np.ndarray:
+    """Per distinct value v_a: how many v_b have v_a + v_b <= s (< s if strict), v strictly
+    increasing, with the sum rounded exactly as a materialised Walsh average is.
 
-
-def _walsh_kth(d: np.ndarray, k: int, budget: int = 200_000) -> float:
-    """Exact k-th smallest (1-based) Walsh average of sorted d, without materialising all of them.
-
-    Bisect on the value until fewer than `budget` averages lie in (lo, hi], then enumerate
-    just those and pick. Exact: the result is one of the Walsh averages.
-    """
-    lo, hi = float(d[0]) - 1.0, float(d[-1])  # count(lo) = 0, count(hi) = all
-    c_lo = 0
+    searchsorted on s - v_a is the fast first guess; float rounding can make `v_b <= s - v_a`
+    and `fl(v_a + v_b) <= s` disagree at the boundary, so each boundary is then moved one
+    distinct value at a time until the rounded sums agree (fl(v_a + x) is monotone in x,
+    so this terminates; it is at most a step or two for data on a decimal grid)."""
+    over = (lambda x: x >= s) if strict else (lambda x: x > s)
+    bound = np.searchsorted(v, s - v, side="left" if strict else "right")
+    last = v.size - 1
     while True:
-        c_hi = _walsh_count_le(d, hi)
-        if c_hi - c_lo <= budget:
+        back = (bound > 0) & over(v + v[np.maximum(bound - 1, 0)])
+        ahead = (bound <= last) & ~over(v + v[np.minimum(bound, last)])
+        if not (back.any() or ahead.any()):
+            return bound
+        bound = bound - back + ahead
+
+
+def _walsh_weight_below(c: np.ndarray, cum: np.ndarray, bound: np.ndarray) -> int:
+    """Number of Walsh averages (pairs i <= j of the original differences) whose distinct-value
+    pair (a, b), a <= b, has b < bound[a]. cum[x] = c[0] + ... + c[x-1]."""
+    a = np.arange(c.size)
+    rows = bound > a
+    ca = c[rows]
+    return int((ca * (cum[bound[rows]] - cum[a[rows] + 1]) + ca * (ca + 1) // 2).sum())
+
+
+def _walsh_select(v: np.ndarray, c: np.ndarray, k: int, budget: int) -> float:
+    """Exact k-th smallest (1-based) Walsh average given distinct sorted values v with counts c.
+
+    Candidates are, per row a, the distinct-value pairs (a, b) with lo[a] <= b < hi[a]; row
+    sums v_a + v_b increase with b. While more than `budget` candidate pairs remain, the pivot
+    is the size-weighted median of the row medians (Johnson & Mizoguchi 1978), itself a real
+    Walsh average: at least a quarter of the candidates lie on each side of it, so every step
+    removes at least a quarter of them (or finds the answer), and the loop ends after at most
+    log(n^2 / budget) / log(4/3) steps. The remaining candidates are then materialised with
+    their weights. No step depends on the spacing of the values.
+    """
+    u = v.size
+    cum = np.concatenate(([0], np.cumsum(c)))
+    a = np.arange(u)
+    lo, hi = a.copy(), np.full(u, u)
+    while True:
+        size = np.maximum(hi - lo, 0)
+        n_candidates = int(size.sum())
+        if n_candidates <= budget:
             break
-        mid = (lo + hi) / 2.0
-        if mid <= lo or mid >= hi:  # no float between: the interval holds one value
-            break
-        c_mid = _walsh_count_le(d, mid)
-        if c_mid >= k:
-            hi = mid
-        else:
-            lo, c_lo = mid, c_mid
-    starts = np.maximum(np.searchsorted(d, 2.0 * lo - d, side="right"), np.arange(d.size))
-    ends = np.searchsorted(d, 2.0 * hi - d, side="right")
-    candidates = [(d[i] + d[starts[i]:ends[i]]) / 2.0 for i in np.nonzero(ends > starts)[0]]
-    values = np.sort(np.concatenate(candidates)) if candidates else np.array([hi])
-    return float(values[min(max(k - c_lo - 1, 0), values.size - 1)])
+        rows = np.nonzero(size)[0]
+        medians = v[rows] + v[(lo[rows] + hi[rows] - 1) // 2]
+        order = np.argsort(medians, kind="stable")
+        weights = np.cumsum(size[rows][order])
+        pivot = float(medians[order][np.searchsorted(weights, weights[-1] / 2.0, side="left")])
+        below_lt = _walsh_bounds(v, pivot, strict=True)
+        if _walsh_weight_below(c, cum, below_lt) >= k:  # answer < pivot
+            hi = np.minimum(hi, below_lt)
+            continue
+        below_le = _walsh_bounds(v, pivot, strict=False)
+        if _walsh_weight_below(c, cum, below_le) >= k:  # answer == pivot
+            return pivot / 2.0
+        lo = np.maximum(lo, below_le)  # answer > pivot
+    # Every pair left of the candidates is smaller than all of them (and the answer).
+    rank = k - _walsh_weight_below(c, cum, lo)
+    rows = np.nonzero(size)[0]
+    row = np.repeat(rows, size[rows])
+    starts = np.cumsum(size[rows]) - size[rows]
+    col = np.arange(row.size) - np.repeat(starts, size[rows]) + lo[row]
+    values = (v[row] + v[col]) / 2.0
+    weight = np.where(row == col, c[row] * (c[row] + 1) // 2, c[row] * c[col])
+    order = np.argsort(values, kind="stable")
+    position = np.searchsorted(np.cumsum(weight[order]), rank, side="left")
+    return float(values[order[position]])
+
+
+def _walsh_order_stats(d: np.ndarray, ks: Sequence[int],
+                       budget: int = WALSH_MATERIALISE_MAX_PAIRS) -> list[float]:
+    """Exact k-th smallest (1-based) Walsh averages (d_i + d_j)/2, i <= j, for each k in ks."""
+    v, c = np.unique(d, return_counts=True)
+    c = c.astype(np.int64)
+    return [_walsh_select(v, c, int(k), budget) for k in ks]
+
+
+def _walsh_kth(d: np.ndarray, k: int, budget: int = WALSH_MATERIALISE_MAX_PAIRS) -> float:
+    """Exact k-th smallest (1-based) Walsh average of d."""
+    return _walsh_order_stats(d, [k], budget)[0]
 
 
 def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
@@ -220,12 +290,9 @@ def _hodges_lehmann(d: np.ndarray, exact: bool) -> tuple[float, float, float]:
         i, j = np.triu_indices(n)
         walsh = np.sort((d[i] + d[j]) / 2.0)
         return float(np.median(walsh)), float(walsh[qu - 1]), float(walsh[total - qu])
-    ds = np.sort(d)
-    if total % 2:
-        median = _walsh_kth(ds, (total + 1) // 2)
-    else:
-        median = (_walsh_kth(ds, total // 2) + _walsh_kth(ds, total // 2 + 1)) / 2.0
-    return median, _walsh_kth(ds, qu), _walsh_kth(ds, total - qu + 1)
+    middle = [(total + 1) // 2] if total % 2 else [total // 2, total // 2 + 1]
+    *halves, low, high = _walsh_order_stats(d, [*middle, qu, total - qu + 1])
+    return sum(halves) / len(halves), low, high
 
 
 def _describe(x: np.ndarray, prefix: str) -> dict[str, float]:
@@ -303,21 +370,45 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT
     _require(lab_changes, ("patient_id", "analyte", "visit", "baseline_value", "value"), "lab_changes")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
-    if lab_changes.duplicated(["patient_id", "analyte", "visit"]).any():
+    # Integer codes instead of the (long, string) columns: grouping and slicing 6M rows of
+    # strings per analyte x visit would dominate the run time. NaN keys get their own code.
+    patient = pd.factorize(lab_changes["patient_id"], use_na_sentinel=False)[0].astype(np.int64)
+    analyte, analytes = pd.factorize(lab_changes["analyte"], sort=True)  # NaN analyte: -1, skipped
+    visits = list(dict.fromkeys(comparisons))
+    visit, visit_values = pd.factorize(lab_changes["visit"], use_na_sentinel=False)
+    visit = visit.astype(np.int64)
+    n_p, n_a, n_v = int(patient.max(initial=-1)) + 1, len(analytes) + 1, int(visit.max(initial=-1)) + 1
+    key = (patient * n_a + analyte + 1) * n_v + visit
+    # Counting the keys is much faster than hashing them while the key space stays small.
+    small = n_p * n_a * n_v <= 64_000_000
+    if (np.bincount(key).max(initial=0) > 1) if small else pd.Series(key).duplicated().any():
         raise ValueError("lab_changes has duplicate patient_id x analyte x visit rows")
-    frame = lab_changes.assign(baseline_value=_floats(lab_changes["baseline_value"]),
-                               value=_floats(lab_changes["value"]))
+    base, follow = _floats(lab_changes["baseline_value"]), _floats(lab_changes["value"])
+    known = analyte >= 0
+    # Patients per analyte (any visit, non-missing id), as groupby("analyte")["patient_id"].nunique().
+    has_id = known & lab_changes["patient_id"].notna().to_numpy()
+    seen = np.zeros((len(analytes), n_p), dtype=bool)
+    seen[analyte[has_id], patient[has_id]] = True
+    n_patients = seen.sum(axis=1)
+    # Complete pairs at the comparison visits, grouped by a stable sort (row order kept).
+    position = {v: i for i, v in enumerate(visits)}
+    comparison = np.array([position.get(v, -1) for v in visit_values], dtype=np.int64)[visit]
+    complete = np.nonzero(known & (comparison >= 0) & ~np.isnan(base) & ~np.isnan(follow))[0]
+    n_groups = len(analytes) * len(visits)
+    group = analyte[complete] * len(visits) + comparison[complete]
+    if n_groups < 2**15:  # numpy's stable sort of 16-bit integers is a radix sort
+        group = group.astype(np.int16)
+    complete = complete[np.argsort(group, kind="stable")]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n_groups))))
     rows: list[dict[str, Any]] = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # Degenerate inputs are reported through `note`; scipy's warnings would only be noise.
         warnings.simplefilter("ignore")
-        for analyte, per_analyte in frame.groupby("analyte", sort=True):
-            n_patients = per_analyte["patient_id"].nunique()
-            for visit in dict.fromkeys(comparisons):
-                at_visit = per_analyte[per_analyte["visit"] == visit]
-                pairs = at_visit.dropna(subset=["baseline_value", "value"])
-                rows.append(_paired_row(str(analyte), visit, pairs["baseline_value"].to_numpy(),
-                                        pairs["value"].to_numpy(), n_patients - len(pairs), alpha))
+        for a, name in enumerate(analytes):
+            for v, visit_name in enumerate(visits):
+                index = complete[bounds[a * len(visits) + v]:bounds[a * len(visits) + v + 1]]
+                rows.append(_paired_row(str(name), visit_name, base[index], follow[index],
+                                        int(n_patients[a]) - index.size, alpha))
     result = pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
     for _, index in result.groupby("comparison").groups.items():
         p = result.loc[index, "p_value"].to_numpy(dtype="float64")
@@ -353,7 +444,13 @@ def friedman_test(values: pd.DataFrame,
     notes = [f"{excluded} patient(s) without a value at every visit excluded"] if excluded else []
     matrix = wide.to_numpy(dtype="float64")
     ranks = stats.rankdata(matrix, axis=1) if n else matrix
-    tie_term = sum(float((c**3 - c).sum()) for c in (np.unique(r, return_counts=True)[1] for r in matrix))
+    # Tie sizes within each patient: runs of equal values in each sorted row (column 0 always
+    # starts a run, so runs never cross rows), counted in one pass over the whole matrix.
+    ordered = np.sort(matrix, axis=1)
+    starts = np.ones(ordered.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    sizes = np.bincount(np.cumsum(starts.ravel()) - 1).astype(np.int64)
+    tie_term = float((sizes**3 - sizes).sum())
     denominator = n * k * (k + 1) - tie_term / (k - 1)
     if n < 2:
         notes.insert(0, "fewer than 2 complete patients")
@@ -392,14 +489,44 @@ def response_rate_ci(rates: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns)
 
 
+# Up to this many evaluable patients in a 2x2 table, or with a cell under WALD_ODDS_RATIO_MIN_CELL,
+# the odds-ratio CI is exact (conditional, as R fisher.test); otherwise the conditional-likelihood
+# Wald CI (see the module docstring).
+EXACT_ODDS_RATIO_MAX_N = 2000
+WALD_ODDS_RATIO_MIN_CELL = 100
+ODDS_RATIO_EXACT = "conditional MLE, exact conditional CI"
+ODDS_RATIO_WALD = "conditional MLE, conditional-likelihood Wald CI"
+ODDS_RATIO_METHODS = (ODDS_RATIO_EXACT, ODDS_RATIO_WALD)
+
+
+def _odds_ratio(table: np.ndarray) -> tuple[float, float, float, str]:
+    """Conditional MLE odds ratio of a 2x2 table with its 95% CI and the CI method's name.
+    The table must have both column margins non-zero (else the odds ratio is undefined)."""
+    conditional = _conditional_odds_ratio(table, kind="conditional")
+    estimate = float(conditional.statistic)
+    if table.sum() <= EXACT_ODDS_RATIO_MAX_N or table.min() < WALD_ODDS_RATIO_MIN_CELL:
+        # Small cells: the Wald interval is poor (and degenerate with a zero cell, where the
+        # MLE is 0 or infinity); the exact one is cheap there, its support being small.
+        ci = conditional.confidence_interval(confidence_level=CONFIDENCE)
+        return estimate, float(ci.low), float(ci.high), ODDS_RATIO_EXACT
+    # Hypergeometric parameters as scipy's odds_ratio uses them: total, row-0 sum, column-0 sum.
+    information = float(stats.nchypergeom_fisher.var(int(table.sum()), int(table[0].sum()),
+                                                     int(table[:, 0].sum()), estimate))
+    half = stats.norm.isf((1 - CONFIDENCE) / 2) / math.sqrt(information)
+    return estimate, estimate * math.exp(-half), estimate * math.exp(half), ODDS_RATIO_WALD
+
+
 def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
                       group_column: str = "ctd_group") -> pd.DataFrame:
     """Responders (CR/PR) vs non-responders (NR) by a two-level group, per visit (Fisher).
 
     NE is excluded. group_a / group_b are the levels in sorted (code-point) order, so the
     odds ratio is odds(response | group_a) / odds(response | group_b). ``odds_ratio`` is the
-    conditional MLE with its exact 95% CI (as R ``fisher.test``); ``sample_odds_ratio`` is
-    the cross-product ratio scipy's ``fisher_exact`` returns. Visits in chronological order.
+    conditional MLE with its exact 95% CI (as R ``fisher.test``) up to ``EXACT_ODDS_RATIO_MAX_N``
+    evaluable patients or with a cell under ``WALD_ODDS_RATIO_MIN_CELL``, else with the
+    conditional-likelihood Wald CI;
+    ``odds_ratio_method`` names which. ``sample_odds_ratio`` is the cross-product ratio scipy's
+    ``fisher_exact`` returns. Visits in chronological order.
     """
     _require(responses, ("patient_id", "visit", "response"), "responses")
     _require(patients, ("patient_id", group_column), "patients")
@@ -429,7 +556,7 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
         row: dict[str, Any] = dict(visit=visit, group_a=group_a, group_b=group_b, a_responders=a_r,
                                    a_evaluable=a_n, b_responders=b_r, b_evaluable=b_n,
                                    odds_ratio=_NAN, odds_ratio_ci_low=_NAN, odds_ratio_ci_high=_NAN,
-                                   sample_odds_ratio=_NAN, p_value=_NAN)
+                                   odds_ratio_method=None, sample_odds_ratio=_NAN, p_value=_NAN)
         absent = [g for g in groups if counts[g][1] == 0]
         if len(groups) < 2:
             notes.insert(0, f"only one {group_column} level present ({', '.join(groups) or 'none'})")
@@ -443,10 +570,9 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
                 # A zero column margin leaves the odds ratio unidentifiable; scipy's (0, inf) CI says nothing.
                 notes.insert(0, "all or none of the evaluable patients responded: odds ratio undefined")
             else:
-                conditional = _conditional_odds_ratio(table, kind="conditional")
-                ci = conditional.confidence_interval(confidence_level=CONFIDENCE)
-                row.update(odds_ratio=float(conditional.statistic),
-                           odds_ratio_ci_low=float(ci.low), odds_ratio_ci_high=float(ci.high))
+                estimate, low, high, method = _odds_ratio(table)
+                row.update(odds_ratio=estimate, odds_ratio_ci_low=low, odds_ratio_ci_high=high,
+                           odds_ratio_method=method)
                 if (table == 0).any():
                     notes.append("a zero cell: odds ratio is 0 or infinite")
         row["note"] = "; ".join(notes)

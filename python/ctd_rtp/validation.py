@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
+
+from .stats import ODDS_RATIO_METHODS
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -162,11 +166,31 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
         ],
         "analysis.friedman_tests": [*unique("measure"), *probabilities("p_value", "kendalls_w"), *stamped()],
         "analysis.subgroup_response": [*unique("visit"), in_set("visit", post), *probabilities("p_value"),
-                                       *stamped()],
+                                       gxe.ExpectColumnValuesToBeInSet(column="odds_ratio_method",
+                                                                       value_set=list(ODDS_RATIO_METHODS),
+                                                                       meta={"hint": STALE_HINT}),
+                                       a_ge_b("odds_ratio_ci_high", "odds_ratio_ci_low"), *stamped()],
     }
 
 
 # --------------------------------------------------------------------------- running
+def preload() -> threading.Thread:
+    """Start importing Great Expectations (about 2 s of CPU) in a background thread, so that
+    it overlaps the warehouse reads (DuckDB and Arrow release the GIL). :func:`validate`
+    works with or without it: a second import of the same module waits for the first."""
+    thread = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_gx() -> None:
+    try:
+        import great_expectations  # noqa: F401
+        import great_expectations.expectations  # noqa: F401
+    except Exception:  # noqa: BLE001 - validate() imports again and reports the error itself
+        pass
+
+
 def _quiet() -> None:
     """No tqdm bars, analytics or chatty loggers from GX."""
     for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
@@ -253,12 +277,20 @@ def _py(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
 
 
+def _plain(dtype: Any) -> bool:
+    """Already NaN-based: numpy dtypes, categoricals and pandas' default text dtype ("str",
+    missing = NaN), which is kept as is: as object columns, millions of strings are several
+    times slower to hash, compare and check for nulls (GX does all three)."""
+    return (not isinstance(dtype, pd.api.extensions.ExtensionDtype) or isinstance(dtype, pd.CategoricalDtype)
+            or (isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan))
+
+
 def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable extension dtypes (pd.NA) as plain numpy dtypes (NaN / None), which GX's pandas
     engine and the report's arithmetic expect. Returns the frame itself when nothing changes."""
     converted = {}
     for col, dtype in frame.dtypes.items():
-        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.CategoricalDtype):
+        if not _plain(dtype):
             series = frame[col]
             if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
                 converted[col] = series.astype("float64")

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol
+from typing import Iterator, Mapping, Protocol, Sequence
 
 import duckdb
 import pandas as pd
@@ -150,6 +150,33 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.Da
     if not exists:
         raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
     return con.execute(f'select * from "{schema}"."{table}"').df()
+
+
+def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str],
+                 categorical: bool = False) -> pd.DataFrame:
+    """Some columns of a table, converted through Arrow: about 3x faster than ``.df()`` on
+    millions of rows of text. Meant for text, float and non-null integer columns: Arrow turns
+    dates into objects and integers with NULLs into float64, where ``.df()`` keeps
+    datetime64 and nullable Int64. ``categorical``: see :func:`query_frame`."""
+    _check_identifier(schema)
+    _check_identifier(table)
+    for column in columns:
+        _check_identifier(column)
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()[0][0]  # fetched to the end: the connection takes no new relation before that
+    if not exists:
+        raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
+    select = ", ".join(f'"{c}"' for c in columns)
+    return query_frame(con, f'select {select} from "{schema}"."{table}"', categorical)
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, categorical: bool = False) -> pd.DataFrame:
+    """A query's result through Arrow (same dtype caveats as :func:`read_columns`); with
+    ``categorical``, text columns become pandas categoricals (cheap to build from Arrow, and
+    several times faster to hash, compare and deduplicate when values repeat a lot)."""
+    return con.sql(sql).to_arrow_table().to_pandas(strings_to_categorical=categorical)
 
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:

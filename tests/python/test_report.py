@@ -246,3 +246,16 @@ def test_degenerate_own_cohort_renders(own_cohort_warehouse: Built, tmp_path: Pa
         assert f'<td class="num orr">{orr}</td><td class="num ci">{ci}</td>' in html
     assert "Synthetic demonstration data" not in html  # own data: no synthetic banner
     assert "report: write" in proc.stdout
+
+
+def test_methods_name_the_odds_ratio_ci_method_per_visit() -> None:
+    from ctd_rtp import stats
+
+    subgroups = pd.DataFrame({"visit": ["month_1", "month_3", "month_6"],
+                              "odds_ratio_method": [stats.ODDS_RATIO_EXACT, stats.ODDS_RATIO_WALD, None]})
+    visits = R._Visits(month_1="Month 1", month_3="Month 3")
+    texts = R._odds_ratio_methods(subgroups, visits)
+    assert texts == [f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_EXACT]} (Month 1)",
+                     f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_WALD]} (Month 3)"]
+    assert f"above {stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients" in texts[1]
+    assert R._odds_ratio_methods(subgroups.drop(columns="odds_ratio_method"), visits) == []

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, stats as sps
+from scipy import optimize, special, stats as sps
 
 from ctd_rtp import stats
 
@@ -425,6 +425,7 @@ def test_fisher_matches_r_tea_tasting() -> None:
     assert row["odds_ratio"] == pytest.approx(6.408309, rel=1e-5)
     assert row["odds_ratio_ci_low"] == pytest.approx(0.2117329, rel=3e-5)
     assert row["odds_ratio_ci_high"] == pytest.approx(621.9337505, rel=1e-2)
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
     assert row["note"] == ""
 
 
@@ -476,3 +477,97 @@ def test_hodges_lehmann_selection_matches_brute_force_walsh_averages(monkeypatch
         assert got == pytest.approx(expected, abs=1e-9)
         for k in (1, 7, walsh.size // 2, walsh.size):
             assert S._walsh_kth(np.sort(d), k, budget=50) == pytest.approx(walsh[k - 1], abs=1e-9)
+
+
+def _brute_walsh(d: np.ndarray) -> np.ndarray:
+    i, j = np.triu_indices(d.size)
+    return np.sort((d[i] + d[j]) / 2.0)
+
+
+@pytest.mark.parametrize("budget", [50, 5_000, None])
+def test_walsh_order_statistics_equal_brute_force_on_heavily_tied_large_input(budget: int | None) -> None:
+    """n = 5000 lab-like differences on a 0.1 grid (huge tie runs, where bisection on the value
+    used to crawl): every order statistic equals the materialised one exactly."""
+    from ctd_rtp import stats as S
+
+    d = np.round(np.random.default_rng(7).normal(0.4, 3.0, 5000), 1)
+    walsh = _brute_walsh(d)
+    ks = [1, 2, 17, walsh.size // 4, walsh.size // 2, walsh.size // 2 + 1, walsh.size - 1, walsh.size]
+    got = S._walsh_order_stats(d, ks, budget or S.WALSH_MATERIALISE_MAX_PAIRS)
+    assert got == [float(walsh[k - 1]) for k in ks]
+
+
+@pytest.mark.parametrize("budget", [50, 5_000, None])
+def test_walsh_order_statistics_equal_brute_force_with_many_distinct_values(budget: int | None) -> None:
+    """All differences distinct (so the selection, not the weighted materialisation, does the
+    work), plus a grid of values whose sums round (0.1 + 0.2 != 0.3): still exactly brute force."""
+    from ctd_rtp import stats as S
+
+    rng = np.random.default_rng(11)
+    for d in (rng.normal(0.2, 2.0, 2500),
+              np.round(rng.choice([0.1, 0.2, 0.3, 0.7, -0.3], 2500) + np.round(rng.normal(0, 1e-3, 2500), 6), 10)):
+        walsh = _brute_walsh(d)
+        ks = [1, 5, walsh.size // 3, walsh.size // 2, walsh.size // 2 + 1, walsh.size - 4, walsh.size]
+        got = S._walsh_order_stats(d, ks, budget or S.WALSH_MATERIALISE_MAX_PAIRS)
+        assert got == [float(walsh[k - 1]) for k in ks]
+
+
+def test_hodges_lehmann_large_tied_input_equals_materialised_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctd_rtp import stats as S
+
+    d = np.round(np.random.default_rng(3).normal(-0.2, 1.5, 2400), 1)
+    monkeypatch.setattr(S, "WALSH_MATERIALISE_MAX_N", 10**6)
+    expected = S._hodges_lehmann(d, exact=False)  # all n(n+1)/2 averages materialised
+    monkeypatch.setattr(S, "WALSH_MATERIALISE_MAX_N", 10)
+    assert S._hodges_lehmann(d, exact=False) == expected
+
+
+def _response_frames(counts: dict[str, tuple[int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """group -> (responders, non-responders) as month_3 responses and patients."""
+    outcomes = [(g, code) for g, (r, nr) in counts.items() for code in ["PR"] * r + ["NR"] * nr]
+    ids = [f"P{i:05d}" for i in range(len(outcomes))]
+    return (pd.DataFrame({"patient_id": ids, "visit": "month_3", "response": [c for _, c in outcomes]}),
+            pd.DataFrame({"patient_id": ids, "ctd_group": [g for g, _ in outcomes]}))
+
+
+def test_large_table_odds_ratio_uses_conditional_wald_ci() -> None:
+    """Above EXACT_ODDS_RATIO_MAX_N the CI is exp(log MLE +/- z / sqrt(Var(a))), Var(a) under
+    Fisher's noncentral hypergeometric at the conditional MLE; it is close to the exact CI."""
+    a, b, c, d = 700, 800, 600, 900  # 3000 evaluable patients
+    assert a + b + c + d > stats.EXACT_ODDS_RATIO_MAX_N
+    row = stats.subgroup_response(*_response_frames({"SLE": (a, b), "other CTD": (c, d)})).iloc[0]
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_WALD
+    # Independent check: the conditional distribution of the (1,1) cell over its support.
+    x = np.arange(max(0, (a + c) - (c + d)), min(a + b, a + c) + 1)
+    log_w = (special.gammaln(a + b + 1) - special.gammaln(x + 1) - special.gammaln(a + b - x + 1)
+             + special.gammaln(c + d + 1) - special.gammaln(a + c - x + 1) - special.gammaln(c + d - a - c + x + 1))
+
+    def moments(psi: float) -> tuple[float, float]:
+        w = np.exp(log_w + x * math.log(psi) - (log_w + x * math.log(psi)).max())
+        mean = float((x * w).sum() / w.sum())
+        return mean, float(((x - mean) ** 2 * w).sum() / w.sum())
+
+    mle = optimize.brentq(lambda psi: moments(psi)[0] - a, 0.5, 5, xtol=1e-14)
+    half = 1.959963984540054 / math.sqrt(moments(mle)[1])
+    assert row["odds_ratio"] == pytest.approx(mle, rel=1e-7)
+    assert row["odds_ratio_ci_low"] == pytest.approx(mle * math.exp(-half), rel=1e-6)
+    assert row["odds_ratio_ci_high"] == pytest.approx(mle * math.exp(half), rel=1e-6)
+    exact = stats._conditional_odds_ratio(np.array([[a, b], [c, d]]), kind="conditional").confidence_interval()
+    assert row["odds_ratio_ci_low"] == pytest.approx(exact.low, rel=5e-3)
+    assert row["odds_ratio_ci_high"] == pytest.approx(exact.high, rel=5e-3)
+
+
+def test_large_table_with_a_zero_cell_keeps_the_exact_ci() -> None:
+    row = stats.subgroup_response(*_response_frames({"SLE": (0, 1500), "other CTD": (40, 1460)})).iloc[0]
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
+    assert row["odds_ratio"] == 0 and row["odds_ratio_ci_low"] == 0
+    assert "zero cell" in row["note"]
+
+
+def test_large_table_with_a_small_cell_keeps_the_exact_ci() -> None:
+    """20 vs 8 responders among 2,001 patients: the Wald upper bound would be 14% low."""
+    counts = {"SLE": (20, 980), "other CTD": (8, 993)}  # 2,001 patients, two cells under 100
+    row = stats.subgroup_response(*_response_frames(counts)).iloc[0]
+    assert row["odds_ratio_method"] == stats.ODDS_RATIO_EXACT
+    exact = stats._conditional_odds_ratio(np.array([[20, 980], [8, 993]]), kind="conditional").confidence_interval()
+    assert (row["odds_ratio_ci_low"], row["odds_ratio_ci_high"]) == (exact.low, exact.high)
