@@ -200,7 +200,10 @@
     {%- do run_query("drop table if exists " ~ table) -%}
 
     {%- if found_parquet > 0 -%}
-        {%- do run_query("create table " ~ table ~ " using parquet options (path " ~ ctd_rtp.spark_literal(parquet_path) ~ ")") -%}
+        {#- the folder with a file filter: a table on the file itself makes the Hive metastore log a
+            stack trace ("not a directory") before Spark falls back to its own format -#}
+        {%- do run_query("create table " ~ table ~ " using parquet options (path " ~ ctd_rtp.spark_literal(raw_dir)
+            ~ ", pathGlobFilter " ~ ctd_rtp.spark_literal(name ~ '.parquet') ~ ")") -%}
         {%- set found = run_query("select * from " ~ table ~ " limit 0").column_names | list -%}
         {%- do check_raw_columns(name ~ '.parquet', name, found) -%}
         {%- set columns = [] -%}
