@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_PROFILES_DIR := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run build stats report test lint docs demo-data clean lock chromium benchmark setup-spark test-spark
+.PHONY: setup run build stats report test lint docs demo-data clean lock chromium benchmark setup-spark test-spark spark-report-parity
 
 setup: $(STAMP)
 
@@ -48,6 +48,42 @@ test-spark: setup setup-spark
 	env -u CTD_RTP_RAW_DIR CTD_RTP_DB=$(SPARK_PARITY)/duckdb.duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb \
 	  DBT_LOG_PATH=$(SPARK_PARITY)/logs-duckdb $(BIN)/dbt build --quiet
 	$(SPARK_BIN)/python -m ctd_rtp.compare_engines --duckdb $(SPARK_PARITY)/duckdb.duckdb --spark-dir $(CTD_RTP_SPARK_DIR)
+	$(MAKE) --no-print-directory spark-report-parity
+	rm -rf $(SPARK_PARITY)/own-parquet
+	$(SPARK_BIN)/python -m ctd_rtp.compare_engines to-parquet $(OWN_COHORT) $(SPARK_PARITY)/own-parquet
+	$(call own_parity,csv,$(OWN_COHORT),,--all)
+	$(call own_parity,parquet,$(CURDIR)/$(SPARK_PARITY)/own-parquet,--select staging,--staging)
+
+# Statistics and HTML report from the demo marts of each engine (the Spark ones through
+# CTD_RTP_ENGINE=spark, written to Spark's `analysis` schema), then the analysis tables (within
+# 1e-9) and the report's result sections (identical text) compared. Needs the builds of test-spark.
+spark-report-parity: setup setup-spark
+	CTD_RTP_DB=$(SPARK_PARITY)/duckdb.duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb $(BIN)/ctd-rtp stats
+	rm -rf $(SPARK_PARITY)/report-duckdb $(SPARK_PARITY)/report-spark
+	CTD_RTP_DB=$(SPARK_PARITY)/duckdb.duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb \
+	  $(BIN)/ctd-rtp report --out-dir $(SPARK_PARITY)/report-duckdb
+	CTD_RTP_ENGINE=spark $(SPARK_BIN)/ctd-rtp stats
+	CTD_RTP_ENGINE=spark DBT_TARGET_PATH=$(SPARK_PARITY)/target-spark \
+	  $(SPARK_BIN)/ctd-rtp report --out-dir $(SPARK_PARITY)/report-spark
+	$(SPARK_BIN)/python -m ctd_rtp.compare_engines reports --duckdb $(SPARK_PARITY)/duckdb.duckdb \
+	  --spark-dir $(CTD_RTP_SPARK_DIR) $(SPARK_PARITY)/report-duckdb/ctd_rtp_report_latest.html \
+	  $(SPARK_PARITY)/report-spark/ctd_rtp_report_latest.html
+
+# Own data (CTD_RTP_RAW_DIR): the hand-written 4-patient cohort. As CSV: Spark runs all models
+# (`dbt run`; the reference seeds are those of the demo build above, the data tests ran there),
+# DuckDB builds, and every mart and the quarantine are compared. As typed Parquet (converted by
+# DuckDB): Spark runs the staging models only (the models after staging are the CSV run's) and
+# the five staging tables are compared; about a minute instead of two.
+OWN_COHORT := $(CURDIR)/tests/python/fixtures/own_cohort
+define own_parity
+	CTD_RTP_RAW_DIR=$(2) DBT_TARGET_PATH=$(SPARK_PARITY)/target-spark-own-$(1) DBT_LOG_PATH=$(SPARK_PARITY)/logs-spark-own-$(1) \
+	  $(SPARK_BIN)/dbt run --quiet --target spark $(3)
+	rm -f $(SPARK_PARITY)/own-$(1).duckdb
+	CTD_RTP_RAW_DIR=$(2) CTD_RTP_DB=$(SPARK_PARITY)/own-$(1).duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb-own-$(1) \
+	  DBT_LOG_PATH=$(SPARK_PARITY)/logs-duckdb-own-$(1) $(BIN)/dbt build --quiet
+	$(SPARK_BIN)/python -m ctd_rtp.compare_engines $(4) --label "own cohort, $(1)" \
+	  --duckdb $(SPARK_PARITY)/own-$(1).duckdb --spark-dir $(CTD_RTP_SPARK_DIR)
+endef
 
 run: setup
 	$(BIN)/ctd-rtp run

@@ -37,3 +37,26 @@
 {% macro spark__star_except(alias, columns) -%}
     {{ alias }}.* except ({{ columns | join(', ') }})
 {%- endmacro %}
+
+{#- Types the marts' contracts name, on both engines. DuckDB's `datediff` and `extract` return
+    bigint and `bigint / 365.25` is a double; Spark returns int and a decimal. -#}
+
+{#- Spark's datediff as bigint (DuckDB's type): overrides dbt-spark's `spark__datediff` for every
+    `dbt.datediff` call (dispatch looks in the root project first); DuckDB's is untouched. -#}
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    cast({{ dbt.spark__datediff(first_date, second_date, datepart) }} as bigint)
+{%- endmacro %}
+
+{#- `{% call as_contract_type('double') %}expression{% endcall %}`: the expression unchanged on
+    DuckDB (its type already is the contract's), cast to the type on Spark. -#}
+{% macro as_contract_type(data_type) -%}
+    {{ return(adapter.dispatch('as_contract_type', 'ctd_rtp')(caller(), data_type)) }}
+{%- endmacro %}
+
+{% macro default__as_contract_type(expression, data_type) -%}
+    {{ expression }}
+{%- endmacro %}
+
+{% macro spark__as_contract_type(expression, data_type) -%}
+    cast({{ expression }} as {{ data_type }})
+{%- endmacro %}

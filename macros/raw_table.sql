@@ -227,3 +227,116 @@
     {%- endif -%}
     {{ return(read_sql ~ ")") }}
 {%- endmacro %}
+
+{#- Spark: the same files, read by Spark with every column as text. Each file becomes an external
+    table in schema `raw_files` (only a definition pointing at the file: dropping it never touches
+    the file), recreated on every build, because a permanent dbt view cannot read a temporary one.
+    Checked when the model runs: the file exists (csv or parquet, not both), is not empty, the header
+    names the contract columns (any case and order; the delimiter is the one the header uses), and
+    every CSV line has as many fields as the header (Spark cannot give the line number: the message
+    quotes the line). Not checked on Spark: the encoding (Spark reads UTF-8 and replaces bad bytes);
+    a 0-byte file is invisible to Spark's file listing (an empty CSV reads as "not found", and an
+    empty Parquet next to a CSV is not seen). -#}
+{% macro spark__read_raw_file(raw_dir, name) -%}
+    {%- set parquet_path = raw_dir ~ '/' ~ name ~ '.parquet' -%}
+    {%- set csv_path = raw_dir ~ '/' ~ name ~ '.csv' -%}
+    {%- set expected = raw_table_columns(name) -%}
+    {%- set table = 'raw_files.' ~ name -%}
+    {#- an appendable table (lab results) names its file in source_file; extra extract files
+        (lab_results_<extract>) are read on DuckDB only, so far -#}
+    {%- set appendable = name in appendable_raw_tables() -%}
+    {%- if not execute -%}
+        {#- parsing only: the SQL is not run, the file need not exist yet -#}
+        {{ return("(select " ~ expected | join(', ') ~ (", '' as source_file" if appendable else "") ~ " from " ~ table ~ ")") }}
+    {%- endif -%}
+
+    {#- which of the two files the folder holds (Spark lists it; only the names are read) -#}
+    {%- do run_query("create or replace temporary view ctd_rtp_raw_listing_" ~ name ~ " using binaryFile options (path "
+        ~ ctd_rtp.spark_literal(raw_dir) ~ ")") -%}
+    {%- set found_files = run_query("select count_if(endswith(path, " ~ ctd_rtp.spark_literal('/' ~ name ~ '.parquet')
+        ~ ")), count_if(endswith(path, " ~ ctd_rtp.spark_literal('/' ~ name ~ '.csv') ~ ")) from ctd_rtp_raw_listing_" ~ name ~ "").rows[0] -%}
+    {%- set found_parquet, found_csv = found_files[0], found_files[1] -%}
+    {%- if appendable -%}
+        {%- set extracts = run_query("select count_if(regexp_like(path, " ~ ctd_rtp.spark_literal('/' ~ name ~ '_[^/]*[.](csv|parquet)$')
+            ~ ")) from ctd_rtp_raw_listing_" ~ name).rows[0][0] -%}
+        {%- if extracts > 0 -%}
+            {{ exceptions.raise_compiler_error(name ~ ": " ~ extracts ~ " extract file(s) " ~ name ~ "_<extract>.csv|.parquet in "
+                ~ raw_dir ~ "; on Spark only " ~ name ~ ".csv or " ~ name ~ ".parquet is read so far (DuckDB reads them all)."
+                ~ " Combine the extracts into one file for Spark.") }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if found_parquet > 0 and found_csv > 0 -%}
+        {{ exceptions.raise_compiler_error(name ~ ": both " ~ name ~ ".csv and " ~ name ~ ".parquet are in " ~ raw_dir
+            ~ "; keep only the one to load (the other may be stale)") }}
+    {%- endif -%}
+    {%- if found_parquet == 0 and found_csv == 0 -%}
+        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' not found: expected " ~ csv_path ~ " or " ~ parquet_path ~ " (CTD_RTP_RAW_DIR=" ~ raw_dir
+            ~ "; Spark does not list empty 0-byte files)") }}
+    {%- endif -%}
+    {%- do run_query("create schema if not exists raw_files") -%}
+    {%- do run_query("drop table if exists " ~ table) -%}
+
+    {%- if found_parquet > 0 -%}
+        {#- the folder with a file filter: a table on the file itself makes the Hive metastore log a
+            stack trace ("not a directory") before Spark falls back to its own format -#}
+        {%- do run_query("create table " ~ table ~ " using parquet options (path " ~ ctd_rtp.spark_literal(raw_dir)
+            ~ ", pathGlobFilter " ~ ctd_rtp.spark_literal(name ~ '.parquet') ~ ")") -%}
+        {%- set found = run_query("select * from " ~ table ~ " limit 0").column_names | list -%}
+        {%- do check_raw_columns(name ~ '.parquet', name, found) -%}
+        {%- set columns = [] -%}
+        {%- for column in expected -%}
+            {%- do columns.append("cast(" ~ column ~ " as string) as " ~ column) -%}
+        {%- endfor -%}
+        {%- if appendable -%}{%- do columns.append("'" ~ name ~ ".parquet' as source_file") -%}{%- endif -%}
+        {{ return("(select " ~ columns | join(', ') ~ " from " ~ table ~ ")") }}
+    {%- endif -%}
+
+    {%- set file_name = name ~ '.csv' -%}
+    {#- 1. the header is the first line (a BOM and a CR are dropped) -#}
+    {%- do run_query("create or replace temporary view ctd_rtp_raw_lines_" ~ name ~ " using text options (path "
+        ~ ctd_rtp.spark_literal(csv_path) ~ ")") -%}
+    {%- set first_lines = run_query("select value from ctd_rtp_raw_lines_" ~ name ~ " limit 1").rows -%}
+    {%- if first_lines | length == 0 -%}
+        {{ exceptions.raise_compiler_error(file_name ~ ": the file is empty (0 bytes); expected at least the header line: "
+            ~ expected | join(',')) }}
+    {%- endif -%}
+    {%- set header_line = (first_lines[0][0] or '').lstrip('\ufeff').rstrip('\r') -%}
+
+    {#- 2. the delimiter is the one the header uses: ',' (the contract), ';' (European Excel), tab or '|' -#}
+    {%- set ns = namespace(delim=',', best=0) -%}
+    {%- for candidate in [',', ';', '\t', '|'] -%}
+        {%- if header_line.count(candidate) > ns.best -%}
+            {%- set ns.delim = candidate -%}
+            {%- set ns.best = header_line.count(candidate) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set found = [] -%}
+    {%- for column in header_line.split(ns.delim) -%}
+        {%- set clean = column.strip().strip('"').strip() -%}
+        {%- do found.append(clean if clean else 'unnamed_' ~ loop.index) -%}
+    {%- endfor -%}
+    {%- do check_raw_columns(file_name, name, found) -%}
+
+    {#- 3. the columns are named by the header (as cleaned above), all text; a line with another number
+        of fields lands in _corrupt_record, and the first such line stops the build -#}
+    {%- set column_types = [] -%}
+    {%- for column in found -%}
+        {%- do column_types.append("`" ~ (column | lower | replace("`", "``")) ~ "` string") -%}
+    {%- endfor -%}
+    {%- do run_query("create table " ~ table ~ " (" ~ column_types | join(', ') ~ ", _corrupt_record string) using csv"
+        ~ " options (path " ~ ctd_rtp.spark_literal(csv_path) ~ ", header 'true', inferSchema 'false', enforceSchema 'true',"
+        ~ " multiLine 'true', quote '\"', escape '\"', sep " ~ ctd_rtp.spark_literal(ns.delim) ~ ", encoding 'UTF-8',"
+        ~ " mode 'PERMISSIVE', columnNameOfCorruptRecord '_corrupt_record')") -%}
+    {%- set bad_lines = run_query("select " ~ expected[0] ~ ", _corrupt_record from " ~ table
+        ~ " where _corrupt_record is not null limit 1").rows -%}
+    {%- if bad_lines | length > 0 -%}
+        {%- set line = bad_lines[0][1] | replace('\r', '') | replace('\n', ' ') -%}
+        {%- set problem = "a line holding only spaces (delete it)" if line.strip() == ''
+            else (line.split(ns.delim) | length) ~ " fields, expected " ~ found | length ~ " as in the header" -%}
+        {{ exceptions.raise_compiler_error(file_name ~ ": " ~ problem ~ " (the line: " ~ line
+            ~ "). A value holding '" ~ ns.delim ~ "', a double quote or a line break must be in double quotes"
+            ~ " (a double quote inside it doubled). Fix the line and build again.") }}
+    {%- endif -%}
+    {{ return("(select " ~ expected | join(', ') ~ (", '" ~ name ~ ".csv' as source_file" if appendable else "")
+        ~ " from " ~ table ~ ")") }}
+{%- endmacro %}

@@ -1,7 +1,9 @@
 {#- Seeds on Spark (dbt-spark session method): dbt-spark binds every CSV value as the text
     '{value}', so an empty cell arrives as the string 'None' and a quote inside a value breaks
     the statement. Here each value is rendered as a SQL literal instead: empty = null, text
-    escaped for Spark (backslash and quote). Used only by `dbt seed` on a Spark target. -#}
+    escaped for Spark (backslash and quote). Each batch is written as one file, so a small seed
+    reads back in CSV order (the report lists reference.analytes in seed order). Used only by
+    `dbt seed` on a Spark target. -#}
 {% macro spark__load_csv_rows(model, agate_table) %}
     {%- set batch_size = get_batch_size() -%}
     {%- set column_override = model['config'].get('column_types', {}) -%}
@@ -12,7 +14,7 @@
     {%- set statements = [] -%}
     {%- for chunk in agate_table.rows | batch(batch_size) -%}
         {%- set sql -%}
-            insert into {{ this.render() }} values
+            insert into {{ this.render() }} select /*+ COALESCE(1) */ * from values
             {% for row in chunk -%}
                 ({%- for value in row -%}
                     cast({{ ctd_rtp.spark_literal(value) }} as {{ types[loop.index0] }})

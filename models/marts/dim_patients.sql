@@ -26,14 +26,14 @@ final as (
         patients.patient_id,
         patients.sex,
         patients.birth_year,
-        extract(year from patient_index.index_date) - patients.birth_year as age_at_index,
+        {% call as_contract_type('bigint') %}extract(year from patient_index.index_date) - patients.birth_year{% endcall %} as age_at_index,
         patients.ctd_diagnosis,
         case when patients.ctd_diagnosis = 'SLE' then 'SLE' else 'other CTD' end as ctd_group,
         patients.ctd_diagnosed_on,
         patients.thrombocytopenia_diagnosed_on,
-        round({{ dbt.datediff('patients.ctd_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1)
+        {% call as_contract_type('double') %}round({{ dbt.datediff('patients.ctd_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1){% endcall %}
             as ctd_duration_years,
-        round({{ dbt.datediff('patients.thrombocytopenia_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1)
+        {% call as_contract_type('double') %}round({{ dbt.datediff('patients.thrombocytopenia_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1){% endcall %}
             as thrombocytopenia_duration_years,
         patients.prior_therapy_lines,
         patient_index.index_date,

@@ -1,7 +1,8 @@
 """Statistics on the marts, written back to schema `analysis` (STUDY.md sections 6-7).
 
-Reads the marts, hands data frames to `stats` (pure), stamps every result row with which
-data and which run produced it, and replaces all analysis tables in one transaction.
+Reads the marts through a Reader (DuckDB by default, Spark with CTD_RTP_ENGINE=spark), hands
+data frames to `stats` (pure), stamps every result row with which data and which run produced
+it, and writes the analysis tables back to the same engine (DuckDB: all in one transaction).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from . import stats
-from .warehouse import Reader, Settings, connect, read_columns, read_table, table_fingerprint, write_tables
+from .warehouse import DuckDBReader, Reader, Settings, reader_from_env
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients")
@@ -40,10 +42,12 @@ class Provenance:
         return out
 
 
-def marts_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+def marts_fingerprint(source: Reader | duckdb.DuckDBPyConnection) -> str:
     """Content hash of the marts the statistics read; stamped on every analysis row, so the
-    report can tell statistics computed from other data (stale) from current ones."""
-    parts = "|".join(table_fingerprint(con, "marts", name) for name in INPUT_MARTS)
+    report can tell statistics computed from other data (stale) from current ones. Each engine
+    hashes its own tables (a DuckDB and a Spark fingerprint of the same data differ)."""
+    reader = DuckDBReader(Path(), source) if isinstance(source, duckdb.DuckDBPyConnection) else source
+    parts = "|".join(reader.table_fingerprint(name, "marts") for name in INPUT_MARTS)
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
@@ -65,15 +69,18 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
     """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_from_env()))`
     computes the statistics from Spark with CTD_RTP_ENGINE=spark (nothing is written)."""
-    return {name: reader.read_mart(name) for name in INPUT_MARTS}
+    return {name: reader.read_mart(name, columns=INPUT_COLUMNS[name], categorical=True) if name in INPUT_COLUMNS
+            else reader.read_mart(name) for name in INPUT_MARTS}
 
 
-def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:
-    """Read the marts, compute, write `analysis.*` atomically. Returns what was written."""
-    with connect(settings.db_path, read_only=True) as con:
-        marts = {name: read_columns(con, "marts", name, INPUT_COLUMNS[name], categorical=True)
-                 if name in INPUT_COLUMNS else read_table(con, "marts", name) for name in INPUT_MARTS}
-        fingerprint = marts_fingerprint(con)
+def run_analysis(settings: Settings, reader: Reader | None = None) -> dict[str, pd.DataFrame]:
+    """Read the marts, compute, write `analysis.*` to the same engine. Returns what was written.
+
+    The reader defaults to the engine CTD_RTP_ENGINE names (DuckDB: `settings.db_path`)."""
+    reader = reader or reader_from_env(settings=settings)
+    with reader.snapshot() as current:
+        marts = read_input_marts(current)
+        fingerprint = marts_fingerprint(current)
     cohort = str(marts["dim_patients"]["cohort"].iloc[0]) if len(marts["dim_patients"]) else "empty cohort"
     provenance = Provenance(
         run_id=uuid.uuid4().hex[:12],
@@ -82,6 +89,5 @@ def run_analysis(settings: Settings) -> dict[str, pd.DataFrame]:
         cohort=cohort,
     )
     tables = {name: provenance.stamp(frame) for name, frame in compute(marts).items()}
-    with connect(settings.db_path, read_only=False) as con:
-        write_tables(con, "analysis", tables)
+    reader.write_tables("analysis", tables)
     return tables

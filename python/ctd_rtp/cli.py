@@ -21,7 +21,8 @@ from typing import Callable, Iterator, Sequence
 
 from . import cohort, incremental
 from .dbt import DbtFailed, run_dbt
-from .warehouse import Settings, WarehouseInUse, WarehouseMissing, connect, exclusive_run, staged_copy
+from .warehouse import (Settings, WarehouseInUse, WarehouseMissing, connect, engine_from_env, exclusive_run,
+                        staged_copy)
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
 
@@ -59,7 +60,22 @@ def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _engine() -> str:
+    try:
+        return engine_from_env()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _duckdb_only(command: str) -> None:
+    if _engine() != "duckdb":
+        raise UsageError(f"`ctd-rtp {command}` builds the DuckDB file only; on Spark build with "
+                         "`.venv-spark/bin/dbt build --target spark`, then run `ctd-rtp stats` and `ctd-rtp report` "
+                         "with CTD_RTP_ENGINE=spark from .venv-spark (README: Run on Spark)")
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    _duckdb_only("build")
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
         _build(args, working)
     return EXIT_OK
@@ -109,6 +125,9 @@ def _log_quarantine(settings: Settings) -> None:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    if _engine() == "spark":  # the Spark catalog: analysis tables replaced in place (no staged copy)
+        _stats(settings)
+        return EXIT_OK
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
         _stats(working)
     return EXIT_OK
@@ -117,7 +136,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 def _stats(settings: Settings) -> None:
     from .analysis import run_analysis
 
-    with step("statistics -> schema analysis"):
+    with step(f"statistics -> schema analysis ({_engine()})"):
         tables = run_analysis(settings)
         for name, frame in tables.items():
             log(f"  analysis.{name}: {len(frame)} rows")
@@ -126,6 +145,7 @@ def _stats(settings: Settings) -> None:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from .report import generate_report
 
+    _engine()  # a bad CTD_RTP_ENGINE is a usage error
     out_dir = Path(args.out_dir) if args.out_dir else settings.project_dir / "reports"
     result = generate_report(settings, out_dir, log=log)
     log(f"report written: {result.dated_path}")
@@ -134,6 +154,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    _duckdb_only("run")
     started = time.perf_counter()
     # build and statistics on a private copy, published together: readers never see marts
     # from one run beside statistics from another
@@ -160,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ctd-rtp",
         description="Sirolimus in CTD refractory thrombocytopenia: warehouse build, statistics and report.",
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
-               "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo). "
+               "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
+               "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
                "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed, 4 validation failed, 5 warehouse in use, 6 missing.",
     )
     sub = parser.add_subparsers(dest="command", required=True)

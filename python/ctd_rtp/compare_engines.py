@@ -1,8 +1,10 @@
 """Spark vs DuckDB parity: the same demo cohort built by both engines gives the same marts.
 
-    python -m ctd_rtp.compare_engines --duckdb PATH --spark-dir DIR
+    python -m ctd_rtp.compare_engines --duckdb PATH --spark-dir DIR [--all | --staging] [--label TEXT]
+    python -m ctd_rtp.compare_engines to-parquet CSV_DIR PARQUET_DIR
+    python -m ctd_rtp.compare_engines reports --duckdb PATH --spark-dir DIR DUCKDB_HTML SPARK_HTML
 
-Reads the marts below from the DuckDB file and from the Spark catalog (SparkReader), sorts
+Reads the marts below (with --all: every mart and the quarantine) from the DuckDB file and from the Spark catalog (SparkReader), sorts
 both by the mart's key and compares row for row: numbers within 1e-9 (absolute or relative),
 dates, strings and booleans exactly, nulls in the same places. Exit status 1 on a difference.
 Run by `make test-spark`.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +29,25 @@ MARTS = {
     "rpt_response_rates": ["visit"],
     "fct_platelet_response": ["patient_id", "visit"],
     "fct_lab_changes": ["patient_id", "analyte", "visit"],
+}
+# --all: every mart and the quarantine (used for the small own-data cohort)
+ALL_TABLES = {
+    **MARTS,
+    "dim_patients": ["patient_id"],
+    "fct_visits": ["patient_id", "visit"],
+    "fct_patient_response_summary": ["patient_id"],
+    "fct_adverse_events": ["ae_id"],
+    "fct_drug_exposure": ["exposure_id"],
+    "fct_lab_results": ["result_id"],
+    "quarantine.quarantined_rows": ["source_table", "row_key", "rejection_reason", "occurrence"],
+}
+# --staging: the staging models (the raw files as typed by staging), for a raw-file format check
+STAGING_TABLES = {
+    "staging.stg_patients": ["patient_id"],
+    "staging.stg_drug_exposures": ["exposure_id"],
+    "staging.stg_lab_results": ["result_id"],
+    "staging.stg_visit_assessments": ["patient_id", "assessed_on"],
+    "staging.stg_adverse_events": ["ae_id"],
 }
 TOLERANCE = 1e-9
 
@@ -60,6 +82,8 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or a == b
     if isinstance(a, float) and isinstance(b, float):
+        if math.isinf(a) or math.isinf(b):
+            return a == b
         return abs(a - b) <= TOLERANCE * max(1.0, abs(a), abs(b))
     return a == b
 
@@ -89,27 +113,122 @@ def compare_frames(name: str, key: list[str], left: pd.DataFrame, right: pd.Data
     return problems
 
 
-def compare(duck: Reader, spark: Reader) -> tuple[dict[str, int], list[str]]:
+def compare(duck: Reader, spark: Reader, tables: dict[str, list[str]] = MARTS) -> tuple[dict[str, int], list[str]]:
+    """Each table (`mart` or `schema.table`) from both readers, compared row for row."""
     counts, problems = {}, []
-    for name, key in MARTS.items():
-        left, right = duck.read_mart(name), spark.read_mart(name)
+    for name, key in tables.items():
+        schema, _, table = name.rpartition(".")
+        left, right = duck.read_mart(table, schema or "marts"), spark.read_mart(table, schema or "marts")
         counts[name] = len(left)
         problems += compare_frames(name, key, left, right)
     return counts, problems
 
 
+# The statistics (schema analysis) without their provenance stamps, and the report sections whose
+# text must be identical (provenance, data quality and methods name the engine, the run and the file).
+ANALYSIS = {
+    "response_rate_ci": ["visit"],
+    "paired_tests": ["analyte", "comparison", "visit"],
+    "friedman_tests": ["measure", "visits"],
+    "subgroup_response": ["visit", "group_a", "group_b"],
+}
+STAMPS = ("data_fingerprint", "run_id", "computed_at")
+REPORT_SECTIONS = ("baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
+
+
+def report_sections(html: str) -> dict[str, str]:
+    """The HTML of each <section id=...> of a report."""
+    return {m.group(1): m.group(0) for m in re.finditer(r'<section id="([^"]+)">.*?</section>', html, re.S)}
+
+
+def compare_reports(duck: Reader, spark: Reader, duck_html: str, spark_html: str) -> tuple[dict[str, int], list[str]]:
+    """Statistics computed from each engine's marts (within 1e-9) and the report sections built
+    from them (identical text: response rates, CIs, p-values, tables and figures)."""
+    counts, problems = {}, []
+    for name, key in ANALYSIS.items():
+        left, right = (r.read_mart(name, "analysis").drop(columns=list(STAMPS)) for r in (duck, spark))
+        counts[f"analysis.{name}"] = len(left)
+        problems += compare_frames(f"analysis.{name}", key, left, right)
+    ours, theirs = report_sections(duck_html), report_sections(spark_html)
+    for section in REPORT_SECTIONS:
+        if section not in ours or section not in theirs:
+            problems.append(f"report section {section!r} missing (DuckDB: {section in ours}, Spark: {section in theirs})")
+        elif ours[section] != theirs[section]:
+            diff = next(i for i, (a, b) in enumerate(zip(ours[section] + "\0", theirs[section] + "\1")) if a != b)
+            problems.append(f"report section {section!r} differs at character {diff}: DuckDB "
+                            f"{ours[section][max(0, diff - 60):diff + 60]!r} != Spark {theirs[section][max(0, diff - 60):diff + 60]!r}")
+        else:
+            counts[f"section {section}"] = len(ours[section])
+    return counts, problems
+
+
+def csv_folder_to_parquet(source: Path, target: Path) -> list[Path]:
+    """Each <table>.csv of a raw folder as <table>.parquet with the column types DuckDB detects
+    (dates, numbers, booleans, text), as a user's own typed Parquet files would be."""
+    import duckdb
+
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    with duckdb.connect() as con:
+        for csv in sorted(Path(source).glob("*.csv")):
+            out = target / f"{csv.stem}.parquet"
+            con.execute(f"copy (select * from read_csv(?, header = true)) to '{_sql_text(out)}' (format parquet)",
+                        [str(csv)])
+            written.append(out)
+    return written
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["reports"]:
+        parser = argparse.ArgumentParser(prog="python -m ctd_rtp.compare_engines reports",
+                                         description="statistics and report of the DuckDB and the Spark build")
+        parser.add_argument("--duckdb", required=True, type=Path)
+        parser.add_argument("--spark-dir", required=True, type=Path)
+        parser.add_argument("duckdb_html", type=Path)
+        parser.add_argument("spark_html", type=Path)
+        args = parser.parse_args(argv[1:])
+        counts, problems = compare_reports(DuckDBReader(args.duckdb), SparkReader(args.spark_dir),
+                                           args.duckdb_html.read_text(encoding="utf-8"),
+                                           args.spark_html.read_text(encoding="utf-8"))
+        if problems:
+            print("statistics or report differ between Spark and DuckDB:", file=sys.stderr)
+            for problem in problems:
+                print("  " + problem, file=sys.stderr)
+            return 1
+        rates = DuckDBReader(args.duckdb).read_mart("response_rate_ci", "analysis")
+        orr = ", ".join(f"{r.visit} {r.n_responders}/{r.n_evaluable}" for r in rates.itertuples())
+        print(f"statistics and report match DuckDB: {len(ANALYSIS)} analysis tables "
+              f"({sum(n for k, n in counts.items() if k.startswith('analysis.'))} rows), ORR {orr}; "
+              f"report sections {', '.join(REPORT_SECTIONS)} identical")
+        return 0
+    if argv[:1] == ["to-parquet"]:
+        if len(argv) != 3:
+            print("usage: python -m ctd_rtp.compare_engines to-parquet CSV_DIR PARQUET_DIR", file=sys.stderr)
+            return 2
+        written = csv_folder_to_parquet(Path(argv[1]), Path(argv[2]))
+        print(f"{len(written)} Parquet files in {argv[2]}")
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duckdb", required=True, type=Path, help="DuckDB warehouse built from the same input")
     parser.add_argument("--spark-dir", required=True, type=Path, help="CTD_RTP_SPARK_DIR of the Spark build")
+    parser.add_argument("--all", action="store_true", help="every mart and the quarantine, not only the three main marts")
+    parser.add_argument("--label", default="", help="what was built (printed with the result)")
+    parser.add_argument("--staging", action="store_true", help="the five staging tables instead of the marts")
     args = parser.parse_args(argv)
-    counts, problems = compare(DuckDBReader(args.duckdb), SparkReader(args.spark_dir))
+    tables = STAGING_TABLES if args.staging else ALL_TABLES if args.all else MARTS
+    counts, problems = compare(DuckDBReader(args.duckdb), SparkReader(args.spark_dir), tables)
+    label = f" ({args.label})" if args.label else ""
     if problems:
-        print("marts differ between Spark and DuckDB:", file=sys.stderr)
+        print(f"tables differ between Spark and DuckDB{label}:", file=sys.stderr)
         for problem in problems:
             print("  " + problem, file=sys.stderr)
         return 1
-    print("marts match DuckDB: " + ", ".join(f"{name} {n} rows" for name, n in counts.items()))
+    print(f"{'staging tables' if args.staging else 'marts'} match DuckDB{label}: " + ", ".join(f"{name} {n} rows" for name, n in counts.items()))
     return 0
 
 

@@ -33,19 +33,35 @@ from . import figures, stats
 from .analysis import marts_fingerprint
 from .validation import REFERENCE_TABLES, VALIDATED_TABLES, ValidationSummary, plain_frame, validate
 from .validation import preload as preload_validation
-from .warehouse import Settings, WarehouseMissing, connect, query_frame, read_table
+from .warehouse import Reader, Settings, SparkReader, WarehouseMissing, reader_from_env
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "scipy", "great_expectations", "jinja2")
+SPARK_PACKAGES = ("dbt-core", "dbt-spark", "pyspark", "pandas", "scipy", "great_expectations", "jinja2")
 DASH, MINUS, EN, INF = "\u2014", "\u2212", "\u2013", "\u221e"
 LAB_VALUES = "marts.fct_lab_results"
 # Long tables are read with only the columns the report uses (they grow with patients x analytes),
-# through Arrow (text, float and non-null integer columns only: see warehouse.read_columns), with
-# text as categoricals: ids, analytes and visits repeat, and GX hashes and checks them faster so.
-QUERIES = {
-    "marts.fct_lab_changes": "select patient_id, analyte, visit, baseline_value, value from marts.fct_lab_changes",
-    LAB_VALUES: "select patient_id, analyte, study_day, value from marts.fct_lab_results "
-                "where analyte in ('PLT', 'SIRO_TROUGH') and study_day is not null",
+# with text as categoricals (DuckDB reads them through Arrow): ids, analytes and visits repeat, and
+# GX hashes and checks them faster so.
+QUERIES = {  # table -> (columns, filter); the same SQL on DuckDB and Spark
+    "marts.fct_lab_changes": (("patient_id", "analyte", "visit", "baseline_value", "value"), None),
+    LAB_VALUES: (("patient_id", "analyte", "study_day", "value"),
+                 "analyte in ('PLT', 'SIRO_TROUGH') and study_day is not null"),
+}
+# Rows in key order, whatever order the engine returns them in (Spark keeps no insertion order;
+# figures and tables list rows in frame order). Reference and analysis tables keep their table
+# order: the seed's order is the display order, and `stats` writes its rows in reading order.
+ROW_ORDER = {
+    "marts.dim_patients": ("patient_id",),
+    "marts.fct_visits": ("patient_id", "visit_order"),
+    "marts.fct_platelet_response": ("patient_id", "visit_order"),
+    "marts.fct_patient_response_summary": ("patient_id",),
+    "marts.rpt_response_rates": ("visit_order",),
+    "marts.fct_lab_changes": ("patient_id", "analyte", "visit"),  # read without visit_order
+    "marts.fct_adverse_events": ("ae_id",),
+    "marts.fct_drug_exposure": ("exposure_id",),
+    "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
+    LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),
 }
 SECTIONS = {  # id -> heading, in reading order
     "provenance": "Study and provenance", "baseline": "Baseline characteristics",
@@ -501,19 +517,23 @@ def render(context: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- I/O
-def load_warehouse(settings: Settings) -> tuple[dict[str, pd.DataFrame], str]:
-    """Every table the report needs (read-only connection) and the current marts fingerprint."""
+def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+    """Every table the report needs and the current marts fingerprint, through a Reader (default:
+    the engine CTD_RTP_ENGINE names; DuckDB reads everything through one read-only connection)."""
     frames: dict[str, pd.DataFrame] = {}
-    with connect(settings.db_path, read_only=True) as con:
+    with (reader or reader_from_env(settings=settings)).snapshot() as current:
         for name in (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES):
             schema, table = name.split(".")
+            columns, where = QUERIES.get(name, (None, None))
             try:
-                frames[name] = (query_frame(con, QUERIES[name], categorical=True) if name in QUERIES
-                                else read_table(con, schema, table))
+                frame = current.read_mart(table, schema, columns=columns, where=where,
+                                          categorical=name in QUERIES)
             except (WarehouseMissing, duckdb.CatalogException) as exc:
                 step = "stats" if schema == "analysis" else "build"
                 raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
-        fingerprint = marts_fingerprint(con)
+            key = [c for c in ROW_ORDER.get(name, ()) if c in frame.columns]
+            frames[name] = frame.sort_values(key, kind="stable", ignore_index=True) if key else frame
+        fingerprint = marts_fingerprint(current)
     return frames, fingerprint
 
 
@@ -543,14 +563,19 @@ def _run_results(settings: Settings) -> dict[str, Any] | None:
 
 
 def collect_run_info(settings: Settings, now: datetime, fingerprint: str,
-                     validation: ValidationSummary | None) -> RunInfo:
+                     validation: ValidationSummary | None, reader: Reader | None = None) -> RunInfo:
     run_results = _run_results(settings)
-    mtime = datetime.fromtimestamp(settings.db_path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # DuckDB: the file; Spark: the folder of the marts' Parquet tables
+    built = Path(reader.spark_dir) / "warehouse" / "marts.db" if isinstance(reader, SparkReader) else settings.db_path
+    location = reader.location if reader is not None else str(settings.db_path)
+    mtime = (datetime.fromtimestamp(built.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+             if built.exists() else "unknown")
     generated = (run_results or {}).get("metadata", {}).get("generated_at")
     build = f"{generated} (dbt run_results.json); file modified {mtime}" if generated else f"{mtime} (file modified)"
+    versions = {n: _version(n) for n in (SPARK_PACKAGES if isinstance(reader, SparkReader) else PACKAGES)}
     return RunInfo(generated_at=now, data_fingerprint=fingerprint, build_time=build,
-                   git_revision=_git_revision(settings.project_dir), versions={n: _version(n) for n in PACKAGES},
-                   run_results=run_results, validation=validation, db_path=str(settings.db_path))
+                   git_revision=_git_revision(settings.project_dir), versions=versions,
+                   run_results=run_results, validation=validation, db_path=location)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -581,20 +606,21 @@ def _step(log: Callable[[str], None], name: str) -> Iterator[list[str]]:
 
 
 def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None] = print,
-                    now: datetime | None = None) -> ReportResult:
+                    now: datetime | None = None, reader: Reader | None = None) -> ReportResult:
     """Read, validate, build, render and write the report. On ValidationFailed nothing is written
-    and earlier reports stay as they were."""
+    and earlier reports stay as they were. The reader defaults to the engine CTD_RTP_ENGINE names."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     out_dir = Path(out_dir)
+    reader = reader or reader_from_env(settings=settings)
     with _step(log, "read tables") as note:
         preload_validation()  # GX's import overlaps the reads
-        frames, fingerprint = load_warehouse(settings)
-        note.append(f"{len(frames)} tables from {settings.db_path}")
+        frames, fingerprint = load_warehouse(settings, reader)
+        note.append(f"{len(frames)} tables from {reader.location}")
     with _step(log, "validate") as note:
         summary = validate(frames, fingerprint)
         note.append(f"{summary.n_passed}/{summary.n_expectations} expectations passed in {summary.n_suites} suites")
     with _step(log, "build context") as note:
-        context = build_context(frames, collect_run_info(settings, now, fingerprint, summary))
+        context = build_context(frames, collect_run_info(settings, now, fingerprint, summary, reader))
         note.append(f"{len(context['figures'])} figures")
     with _step(log, "render") as note:
         html = render(context)

@@ -7,16 +7,18 @@ stay pure (data frames in, data frames out).
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import re
 import shutil
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -141,6 +143,12 @@ def staged_copy(settings: Settings) -> Iterator[Settings]:
 
 def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.DataFrame:
     """A whole table as a data frame, with a clear error when it is missing."""
+    read_table_exists(con, schema, table)
+    return con.execute(f'select * from "{schema}"."{table}"').df()
+
+
+def read_table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    """WarehouseMissing unless schema.table exists."""
     _check_identifier(schema)
     _check_identifier(table)
     exists = con.execute(
@@ -149,7 +157,6 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.Da
     ).fetchone()[0]
     if not exists:
         raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
-    return con.execute(f'select * from "{schema}"."{table}"').df()
 
 
 def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str],
@@ -177,6 +184,15 @@ def query_frame(con: duckdb.DuckDBPyConnection, sql: str, categorical: bool = Fa
     ``categorical``, text columns become pandas categoricals (cheap to build from Arrow, and
     several times faster to hash, compare and deduplicate when values repeat a lot)."""
     return con.sql(sql).to_arrow_table().to_pandas(strings_to_categorical=categorical)
+
+
+def lexical_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns with their categories in text order, so sorting by them sorts by the
+    text, whichever order the engine returned the rows in (Arrow lists categories as met)."""
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].cat.reorder_categories(sorted(frame[column].cat.categories))
+    return frame
 
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
@@ -218,20 +234,74 @@ ENGINES = ("duckdb", "spark")
 
 
 class Reader(Protocol):
-    """Something that returns a whole warehouse table as a data frame."""
+    """The warehouse of one engine, as the statistics and the report see it: whole tables (or a
+    few columns of one) as data frames, a content fingerprint per table, and the `analysis`
+    tables written back. DuckDBReader and SparkReader implement it; `reader_from_env` picks one."""
 
-    def read_mart(self, table: str, schema: str = "marts") -> pd.DataFrame: ...
+    location: str  # where the tables are (shown in the report)
+
+    def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
+                  where: str | None = None, categorical: bool = False) -> pd.DataFrame: ...
+
+    def table_fingerprint(self, table: str, schema: str = "marts") -> str: ...
+
+    def write_tables(self, schema: str, frames: Mapping[str, pd.DataFrame]) -> None: ...
+
+    def snapshot(self) -> AbstractContextManager["Reader"]: ...
+
+
+def _select(schema: str, table: str, columns: Sequence[str] | None, where: str | None, quote: str) -> str:
+    """`select ... from schema.table [where ...]` (identifiers checked; `where` is trusted SQL from code)."""
+    _check_identifier(schema)
+    _check_identifier(table)
+    for column in columns or ():
+        _check_identifier(column)
+    cols = ", ".join(columns) if columns else "*"
+    sql = f"select {cols} from {quote}{schema}{quote}.{quote}{table}{quote}"
+    return sql + (f" where {where}" if where else "")
 
 
 @dataclass(frozen=True)
 class DuckDBReader:
-    """The DuckDB file (read only): exactly what `read_table` returns."""
+    """The DuckDB file: read only, except `write_tables`. Inside `snapshot()` every read uses one
+    connection, so all tables come from the same file even if a build publishes a new one meanwhile."""
 
     db_path: Path
+    con: duckdb.DuckDBPyConnection | None = field(default=None, compare=False, repr=False)
 
-    def read_mart(self, table: str, schema: str = "marts") -> pd.DataFrame:
+    @property
+    def location(self) -> str:
+        return str(self.db_path)
+
+    @contextmanager
+    def snapshot(self) -> Iterator["DuckDBReader"]:
+        if self.con is not None:
+            yield self
+            return
         with connect(self.db_path, read_only=True) as con:
-            return read_table(con, schema, table)
+            yield DuckDBReader(self.db_path, con)
+
+    def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
+                  where: str | None = None, categorical: bool = False) -> pd.DataFrame:
+        """`categorical`: read through Arrow with text as (lexically ordered) categoricals; for
+        text, float and non-null integer columns (see `read_columns`)."""
+        with self.snapshot() as reader:
+            if columns is None and where is None and not categorical:
+                return read_table(reader.con, schema, table)
+            read_table_exists(reader.con, schema, table)
+            sql = _select(schema, table, columns, where, quote='"')
+            if categorical:
+                return lexical_categories(query_frame(reader.con, sql, categorical=True))
+            return reader.con.execute(sql).df()
+
+    def table_fingerprint(self, table: str, schema: str = "marts") -> str:
+        with self.snapshot() as reader:
+            return table_fingerprint(reader.con, schema, table)
+
+    def write_tables(self, schema: str, frames: Mapping[str, pd.DataFrame]) -> None:
+        """All tables in one transaction (see `write_tables`)."""
+        with connect(self.db_path, read_only=False) as con:
+            write_tables(con, schema, frames)
 
 
 class SparkReader:
@@ -244,6 +314,8 @@ class SparkReader:
         from pyspark.sql import SparkSession  # only in .venv-spark
 
         spark_dir = Path(spark_dir).resolve()
+        self.spark_dir = spark_dir
+        self.location = f"Spark catalog in {spark_dir}"
         self.spark = (
             SparkSession.builder.master(master)
             .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
@@ -257,12 +329,95 @@ class SparkReader:
         )
         self.spark.sparkContext.setLogLevel("ERROR")
 
-    def read_mart(self, table: str, schema: str = "marts") -> pd.DataFrame:
+    @contextmanager
+    def snapshot(self) -> Iterator["SparkReader"]:
+        """One process owns the embedded catalog: nothing to pin."""
+        yield self
+
+    def _check_exists(self, schema: str, table: str) -> None:
         _check_identifier(schema)
         _check_identifier(table)
         if not self.spark.catalog.tableExists(f"{schema}.{table}"):
             raise WarehouseMissing(f"table {schema}.{table} does not exist in Spark: run `dbt build --target spark` first")
-        return self.spark.table(f"{schema}.{table}").toPandas()
+
+    def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
+                  where: str | None = None, categorical: bool = False) -> pd.DataFrame:
+        self._check_exists(schema, table)
+        if columns is None and where is None:
+            frame = self.spark.table(f"{schema}.{table}")
+        else:
+            frame = self.spark.sql(_select(schema, table, columns, where, quote="`"))
+        out = _pandas(frame)
+        if categorical:
+            from pyspark.sql.types import StringType
+
+            for spark_field in frame.schema.fields:
+                if isinstance(spark_field.dataType, StringType):
+                    out[spark_field.name] = out[spark_field.name].astype("category")
+            out = lexical_categories(out)
+        return out
+
+    def table_fingerprint(self, table: str, schema: str = "marts") -> str:
+        """Row count + xor of Spark's 64-bit row hashes (not comparable with DuckDB's: each
+        engine checks its own statistics against its own marts)."""
+        self._check_exists(schema, table)
+        n, h = self.spark.sql(
+            f"select count(*), coalesce(bit_xor(xxhash64(*)), 0) from `{schema}`.`{table}`").first()
+        return f"{n}:{h & 0xFFFFFFFFFFFFFFFF:016x}"
+
+    def write_tables(self, schema: str, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Each frame replaces `schema.name` (Parquet). Spark has no multi-table transaction: the
+        tables are replaced one after the other; every row carries its run_id and fingerprint."""
+        _check_identifier(schema)
+        self.spark.sql(f"create database if not exists `{schema}`")
+        for name, frame in frames.items():
+            _check_identifier(name)
+            # one file: read back in the order written (the report lists rows in table order)
+            spark_frame = self.spark.createDataFrame(*_spark_rows(frame)).coalesce(1)
+            spark_frame.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{name}`")
+
+
+def _pandas(frame: Any) -> pd.DataFrame:
+    """toPandas(), with Spark's decimals as floats (DuckDB's doubles: `round(x, 1)` is a decimal on
+    Spark), so the statistics get the numbers they get from DuckDB."""
+    from pyspark.sql.types import DecimalType
+
+    out = frame.toPandas()
+    for spark_field in frame.schema.fields:
+        if isinstance(spark_field.dataType, DecimalType):
+            out[spark_field.name] = pd.to_numeric(out[spark_field.name].map(lambda v: None if v is None else float(v)),
+                                                  errors="coerce").astype("float64")
+    return out
+
+
+def _spark_rows(frame: pd.DataFrame) -> tuple[list[tuple], Any]:
+    """Rows of plain Python values and an explicit Spark schema (no inference: an all-null
+    column is text, NaN is null, numpy scalars become int/float/bool)."""
+    from pyspark.sql import types as T
+
+    fields, converters = [], []
+    for column in frame.columns:
+        values = [v for v in frame[column].tolist() if not _missing(v)]
+        if values and all(isinstance(v, (bool, np.bool_)) for v in values):
+            kind, convert = T.BooleanType(), bool
+        elif values and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+            kind, convert = T.LongType(), int
+        elif values and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                            for v in values):
+            kind, convert = T.DoubleType(), float
+        else:
+            kind, convert = T.StringType(), str
+        fields.append(T.StructField(str(column), kind, True))
+        converters.append(convert)
+    rows = [tuple(None if _missing(v) else convert(v) for v, convert in zip(row, converters))
+            for row in frame.itertuples(index=False, name=None)]
+    return rows, T.StructType(fields)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
 def reader_from_env(environ: Mapping[str, str] | None = None, settings: Settings | None = None) -> Reader:
@@ -277,6 +432,15 @@ def reader_from_env(environ: Mapping[str, str] | None = None, settings: Settings
         spark_dir = Path(env.get("CTD_RTP_SPARK_DIR") or settings.project_dir / "spark")
         return SparkReader(spark_dir, env.get("CTD_RTP_SPARK_MASTER") or "local[2]")
     raise ValueError(f"CTD_RTP_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def engine_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """CTD_RTP_ENGINE (duckdb or spark), checked."""
+    env = os.environ if environ is None else environ
+    engine = (env.get("CTD_RTP_ENGINE") or "duckdb").lower()
+    if engine not in ENGINES:
+        raise ValueError(f"CTD_RTP_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
 
 
 def read_mart(table: str, reader: Reader | None = None) -> pd.DataFrame:

@@ -42,3 +42,18 @@ def test_strings_dates_nulls_and_rows_differ() -> None:
     assert compare_frames("m", KEY, _frame(), _frame(fold_change=[2.5, 0.0]))
     assert compare_frames("m", KEY, _frame(), _frame().iloc[:1])
     assert compare_frames("m", KEY, _frame(), _frame().drop(columns="response"))
+
+
+def test_infinite_values_equal_only_to_the_same_infinity() -> None:
+    inf = float("inf")
+    assert compare_frames("m", KEY, _frame(fold_change=[inf, None]), _frame(fold_change=[inf, None])) == []
+    assert compare_frames("m", KEY, _frame(fold_change=[inf, None]), _frame(fold_change=[-inf, None]))
+    assert compare_frames("m", KEY, _frame(fold_change=[inf, None]), _frame(fold_change=[2.5, None]))
+
+
+def test_report_sections_are_split_by_id() -> None:
+    from ctd_rtp.compare_engines import report_sections
+
+    html = '<section id="a"><p>1</p></section>\n<section id="b">\n<p>2</p>\n</section>'
+    assert report_sections(html) == {"a": '<section id="a"><p>1</p></section>',
+                                     "b": '<section id="b">\n<p>2</p>\n</section>'}

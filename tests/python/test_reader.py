@@ -1,0 +1,57 @@
+"""The Reader interface on DuckDB (ctd_rtp.warehouse.DuckDBReader): what the statistics and the
+report read through it is what the DuckDB connection gives, and the engine switch is checked.
+(SparkReader is exercised by `make test-spark`: it needs .venv-spark and Java.)"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import Built, run_cli
+from ctd_rtp.analysis import INPUT_MARTS, marts_fingerprint
+from ctd_rtp.warehouse import (DuckDBReader, WarehouseMissing, connect, engine_from_env, read_table,
+                               reader_from_env, table_fingerprint)
+
+
+def test_duckdb_reader_reads_tables_columns_and_fingerprints_like_the_connection(demo_warehouse: Built) -> None:
+    reader = DuckDBReader(demo_warehouse.db_path)
+    with connect(demo_warehouse.db_path) as con:
+        whole = read_table(con, "marts", "rpt_response_rates")
+        subset = con.execute("select patient_id, analyte, study_day, value from marts.fct_lab_results "
+                             "where analyte = 'PLT' and study_day is not null").df()
+        fingerprints = {name: table_fingerprint(con, "marts", name) for name in INPUT_MARTS}
+        fingerprint = marts_fingerprint(con)
+    with reader.snapshot() as current:
+        pd.testing.assert_frame_equal(current.read_mart("rpt_response_rates"), whole)
+        pd.testing.assert_frame_equal(
+            current.read_mart("fct_lab_results", columns=("patient_id", "analyte", "study_day", "value"),
+                              where="analyte = 'PLT' and study_day is not null"), subset)
+        assert {name: current.table_fingerprint(name) for name in INPUT_MARTS} == fingerprints
+        assert marts_fingerprint(current) == fingerprint
+    assert reader.location == str(demo_warehouse.db_path)
+
+
+def test_duckdb_reader_errors_are_clear(demo_warehouse: Built) -> None:
+    reader = DuckDBReader(demo_warehouse.db_path)
+    with pytest.raises(WarehouseMissing, match="marts.no_such_table does not exist"):
+        reader.read_mart("no_such_table")
+    with pytest.raises(ValueError, match="not a plain SQL identifier"):
+        reader.read_mart("rpt_response_rates", columns=("visit; drop table x",))
+
+
+def test_engine_switch(tmp_path) -> None:
+    assert engine_from_env({}) == "duckdb"
+    assert engine_from_env({"CTD_RTP_ENGINE": "Spark"}) == "spark"
+    with pytest.raises(ValueError, match="CTD_RTP_ENGINE must be one of duckdb, spark"):
+        engine_from_env({"CTD_RTP_ENGINE": "postgres"})
+    reader = reader_from_env({"CTD_RTP_DB": str(tmp_path / "w.duckdb")})
+    assert isinstance(reader, DuckDBReader) and reader.db_path == tmp_path / "w.duckdb"
+
+
+def test_cli_says_what_runs_on_spark(demo_warehouse: Built) -> None:
+    env = {**demo_warehouse.env, "CTD_RTP_ENGINE": "spark"}
+    proc = run_cli(["build", "--quiet"], env, check=False)
+    assert proc.returncode == 2
+    assert "builds the DuckDB file only" in proc.stderr and "dbt build --target spark" in proc.stderr
+    proc = run_cli(["stats"], {**demo_warehouse.env, "CTD_RTP_ENGINE": "oracle"}, check=False)
+    assert proc.returncode == 2 and "CTD_RTP_ENGINE must be one of" in proc.stderr
