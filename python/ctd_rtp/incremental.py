@@ -104,7 +104,7 @@ def read_state(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
     found = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [STATE_SCHEMA, STATE_TABLE],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not found:
         return None
     rows = con.execute(f"select name, fingerprint from {STATE_SCHEMA}.{STATE_TABLE}").fetchall()

@@ -154,7 +154,7 @@ def read_table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table],
-    ).fetchone()[0]
+    ).fetchall()[0][0]  # fetched to the end: the connection takes no new relation before that
     if not exists:
         raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
 
@@ -199,7 +199,7 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -
     """Order-independent content hash of a table: row count + xor of row hashes."""
     _check_identifier(schema)
     _check_identifier(table)
-    n, h = con.execute(f'select count(*), coalesce(bit_xor(hash(t)), 0) from "{schema}"."{table}" as t').fetchone()
+    n, h = con.execute(f'select count(*), coalesce(bit_xor(hash(t)), 0) from "{schema}"."{table}" as t').fetchall()[0]
     return f"{n}:{h:016x}"
 
 
