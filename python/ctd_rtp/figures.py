@@ -566,11 +566,14 @@ def paired_panel(frames: Mapping[str, pd.DataFrame], figure_id: str, units: Mapp
 
 
 # --------------------------------------------------------------------------- 4. waterfall
-def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labels: int = 60) -> Figure:
+def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labels: int = 60,
+              max_columns: int = 2000) -> Figure:
     """Best platelet fold change (best count by month 6 / baseline) per patient, sorted descending, log2 y.
 
     Columns: ``patient_id``, ``best_fold_change`` (> 0), ``response_group``. Patient labels under
-    the bars up to ``max_labels`` patients; above ``max_bars`` one thin-bar area per group.
+    the bars up to ``max_labels`` patients; above ``max_bars`` one thin-bar area per group; above
+    ``max_columns`` patients each column of the area stands for a run of consecutive patients
+    (height: their median, colour: their most frequent group), so the figure's size stays bounded.
     """
     fid, what = _safe_id(figure_id), "Best platelet fold change by month 6"
     d = _frame(df, ("best_fold_change",), extra=("response_group",))
@@ -600,10 +603,20 @@ def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labe
     body = _y_axis(box, [(ys(k), f"{2.0 ** k:g}{TIMES}" if k >= -1 else f"1/{2 ** -k}{TIMES}") for k in range(kmin, kmax + 1, step)],
                    "Best / baseline platelets")
     body.append(_text((box.x0 + box.x1) / 2, H - 6, f"Patients ({n}), sorted by fold change", text_anchor="middle"))
-    starts, bw = _band(n, box.x0, box.x1, 0.0 if summary else 0.2)
+    binned = n > max_columns
+    if binned:  # consecutive patients (already sorted) share a column: median height, modal group
+        column = np.arange(n) * max_columns // n
+        per = pd.DataFrame({"column": column, "l2": l2, "group": d["group"].to_numpy()})
+        heights = per.groupby("column")["l2"].median().to_numpy()
+        modal = per.groupby(["column", "group"]).size().reset_index(name="k") \
+            .sort_values(["column", "k", "group"], ascending=[True, False, True]).drop_duplicates("column")["group"]
+        cols = [(None, None, g, None, v) for g, v in zip(modal, heights)]
+    else:
+        cols = list(zip(d["patient_id"], names, d["group"], fc, l2))
+    starts, bw = _band(len(cols), box.x0, box.x1, 0.0 if summary else 0.2)
     areas: dict[str, list[str]] = {}
     y0 = ys(0)
-    for s, pid, name, g, f, v in zip(starts, d["patient_id"], names, d["group"], fc, l2):
+    for s, (pid, name, g, f, v) in zip(starts, cols):
         y = ys(v)
         top, bottom = min(y, y0), max(y, y0)
         bottom = max(bottom, top + 1)  # a 1x bar stays visible
@@ -627,7 +640,11 @@ def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labe
     caption = ("Each bar is one patient's best platelet count up to month 6 divided by baseline (log2 scale), "
                "sorted descending and coloured by month-6 response. Dashed line: 2-fold increase, the IWG "
                f"partial-response fold criterion (PR also requires \u226530 {PLT_UNIT}).")
-    if summary:
+    if binned:
+        caption += (f" With {n} patients each of the {max_columns} columns stands for about {n / max_columns:.0f} "
+                    "consecutive patients: its height is their median fold change, its colour their most frequent "
+                    "response group.")
+    elif summary:
         caption += f" With {n} patients (more than {max_bars}) bars are drawn as a thin-bar area."
     if dropped:
         caption += f" {dropped} patient(s) with a non-positive fold change are not shown."

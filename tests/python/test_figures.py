@@ -453,6 +453,29 @@ def test_waterfall_thin_bar_area_above_300():
     assert len(by_class(parse(mid), "rect", "bar")) == 300 and not by_class(parse(mid), "text", "bar-label")
 
 
+def test_waterfall_bins_consecutive_patients_above_max_columns():
+    rng = np.random.default_rng(1)
+    n = 50_000
+    df = pd.DataFrame({"patient_id": [f"X{i}" for i in range(n)],
+                       "best_fold_change": rng.lognormal(0.7, 1, n),
+                       "response_group": rng.choice(["CR", "PR", "NR", "NE"], n, p=[0.1, 0.5, 0.3, 0.1])})
+    fig = F.waterfall(df, "wn", max_columns=500)
+    root = check_structure(fig, "wn")
+    areas = by_class(root, "path", "bar-area")
+    assert sum(a.get("d").count("Z") for a in areas) == 500
+    assert "each of the 500 columns stands for about 100 consecutive patients" in fig.caption
+    assert f"{n} patients" in fig.alt and len(fig.svg.encode()) < 100_000
+    # columns follow the sorted patients: from left to right the bar ends never rise
+    import re
+
+    cols = sorted((float(x), float(top), float(bottom)) for a in areas
+                  for x, top, bottom in re.findall(r"M([\d.]+) ([\d.]+)H[\d.]+V([\d.]+)H", a.get("d")))
+    assert len(cols) == 500
+    tops = [top for _, top, _ in cols]
+    assert tops[0] < tops[len(tops) // 2]  # the leftmost column is the tallest part of the curve
+    assert all(b >= a - 1e-6 for a, b in zip(tops[:250], tops[1:251]))  # above the baseline, tops only go down
+
+
 # --------------------------------------------------------------------------- 5. response rate bars
 def test_response_rate_bars(rates):
     fig = F.response_rate_bars(rates, "orr")
