@@ -48,9 +48,10 @@ QUERIES = {  # table -> (columns, filter); the same SQL on DuckDB and Spark
     LAB_VALUES: (("patient_id", "analyte", "study_day", "value"),
                  "analyte in ('PLT', 'SIRO_TROUGH') and study_day is not null"),
 }
-# Rows in key order, whatever order the engine returns them in (Spark keeps no insertion order;
-# figures and tables list rows in frame order). Reference and analysis tables keep their table
-# order: the seed's order is the display order, and `stats` writes its rows in reading order.
+# Rows in key order (sorted by the engine, ascending, nulls last), whatever order the tables are
+# stored in (Spark keeps no insertion order; figures and tables list rows in frame order).
+# Reference and analysis tables keep their table order: the seed's order is the display order,
+# and `stats` writes its rows in reading order.
 ROW_ORDER = {
     "marts.dim_patients": ("patient_id",),
     "marts.fct_visits": ("patient_id", "visit_order"),
@@ -527,12 +528,11 @@ def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[di
             columns, where = QUERIES.get(name, (None, None))
             try:
                 frame = current.read_mart(table, schema, columns=columns, where=where,
-                                          categorical=name in QUERIES)
+                                          categorical=name in QUERIES, order_by=ROW_ORDER.get(name))
             except (WarehouseMissing, duckdb.CatalogException) as exc:
                 step = "stats" if schema == "analysis" else "build"
                 raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
-            key = [c for c in ROW_ORDER.get(name, ()) if c in frame.columns]
-            frames[name] = frame.sort_values(key, kind="stable", ignore_index=True) if key else frame
+            frames[name] = frame
         fingerprint = marts_fingerprint(current)
     return frames, fingerprint
 

@@ -241,7 +241,8 @@ class Reader(Protocol):
     location: str  # where the tables are (shown in the report)
 
     def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
-                  where: str | None = None, categorical: bool = False) -> pd.DataFrame: ...
+                  where: str | None = None, categorical: bool = False,
+                  order_by: Sequence[str] | None = None) -> pd.DataFrame: ...
 
     def table_fingerprint(self, table: str, schema: str = "marts") -> str: ...
 
@@ -250,15 +251,18 @@ class Reader(Protocol):
     def snapshot(self) -> AbstractContextManager["Reader"]: ...
 
 
-def _select(schema: str, table: str, columns: Sequence[str] | None, where: str | None, quote: str) -> str:
-    """`select ... from schema.table [where ...]` (identifiers checked; `where` is trusted SQL from code)."""
+def _select(schema: str, table: str, columns: Sequence[str] | None, where: str | None, quote: str,
+            order_by: Sequence[str] | None = None) -> str:
+    """`select ... from schema.table [where ...] [order by ...]` (identifiers checked; `where` is
+    trusted SQL from code). The order is the same on both engines: ascending, nulls last."""
     _check_identifier(schema)
     _check_identifier(table)
-    for column in columns or ():
+    for column in (*(columns or ()), *(order_by or ())):
         _check_identifier(column)
     cols = ", ".join(columns) if columns else "*"
     sql = f"select {cols} from {quote}{schema}{quote}.{quote}{table}{quote}"
-    return sql + (f" where {where}" if where else "")
+    sql += f" where {where}" if where else ""
+    return sql + (" order by " + ", ".join(f"{c} asc nulls last" for c in order_by) if order_by else "")
 
 
 @dataclass(frozen=True)
@@ -282,14 +286,16 @@ class DuckDBReader:
             yield DuckDBReader(self.db_path, con)
 
     def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
-                  where: str | None = None, categorical: bool = False) -> pd.DataFrame:
+                  where: str | None = None, categorical: bool = False,
+                  order_by: Sequence[str] | None = None) -> pd.DataFrame:
         """`categorical`: read through Arrow with text as (lexically ordered) categoricals; for
-        text, float and non-null integer columns (see `read_columns`)."""
+        text, float and non-null integer columns (see `read_columns`). `order_by`: rows sorted by
+        the engine (ascending, nulls last)."""
         with self.snapshot() as reader:
-            if columns is None and where is None and not categorical:
+            if columns is None and where is None and not categorical and not order_by:
                 return read_table(reader.con, schema, table)
             read_table_exists(reader.con, schema, table)
-            sql = _select(schema, table, columns, where, quote='"')
+            sql = _select(schema, table, columns, where, quote='"', order_by=order_by)
             if categorical:
                 return lexical_categories(query_frame(reader.con, sql, categorical=True))
             return reader.con.execute(sql).df()
@@ -341,12 +347,13 @@ class SparkReader:
             raise WarehouseMissing(f"table {schema}.{table} does not exist in Spark: run `dbt build --target spark` first")
 
     def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
-                  where: str | None = None, categorical: bool = False) -> pd.DataFrame:
+                  where: str | None = None, categorical: bool = False,
+                  order_by: Sequence[str] | None = None) -> pd.DataFrame:
         self._check_exists(schema, table)
-        if columns is None and where is None:
+        if columns is None and where is None and not order_by:
             frame = self.spark.table(f"{schema}.{table}")
         else:
-            frame = self.spark.sql(_select(schema, table, columns, where, quote="`"))
+            frame = self.spark.sql(_select(schema, table, columns, where, quote="`", order_by=order_by))
         out = _pandas(frame)
         if categorical:
             from pyspark.sql.types import StringType
