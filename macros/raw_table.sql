@@ -84,6 +84,26 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A CSV header line: the delimiter is the one it uses (',' the contract, ';' European Excel, tab
+    or '|'); the names are trimmed and unquoted (an empty one becomes unnamed_<n>), then checked
+    against the contract. Returns {'delim': ..., 'columns': [...]}; shared by DuckDB and Spark. -#}
+{% macro raw_csv_header(file_name, name, header_line) -%}
+    {%- set ns = namespace(delim=',', best=0) -%}
+    {%- for candidate in [',', ';', '\t', '|'] -%}
+        {%- if header_line.count(candidate) > ns.best -%}
+            {%- set ns.delim = candidate -%}
+            {%- set ns.best = header_line.count(candidate) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set found = [] -%}
+    {%- for column in header_line.split(ns.delim) -%}
+        {%- set clean = column.strip().strip('"').strip() -%}
+        {%- do found.append(clean if clean else 'unnamed_' ~ loop.index) -%}
+    {%- endfor -%}
+    {%- do check_raw_columns(file_name, name, found) -%}
+    {{ return({'delim': ns.delim, 'columns': found}) }}
+{%- endmacro %}
+
 {#- The file names (no folder) a raw table is read from, when the model runs: the demo seed's
     name, or the files in CTD_RTP_RAW_DIR. -#}
 {% macro raw_file_names(name) -%}
@@ -180,20 +200,10 @@
     {%- endif -%}
     {%- set header_line = probe[2] -%}
 
-    {#- 2. the delimiter is the one the header uses: ',' (the contract), ';' (European Excel), tab or '|' -#}
-    {%- set ns = namespace(delim=',', best=0) -%}
-    {%- for candidate in [',', ';', '\t', '|'] -%}
-        {%- if header_line.count(candidate) > ns.best -%}
-            {%- set ns.delim = candidate -%}
-            {%- set ns.best = header_line.count(candidate) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- set found = [] -%}
-    {%- for column in header_line.split(ns.delim) -%}
-        {%- set clean = column.strip().strip('"').strip() -%}
-        {%- do found.append(clean if clean else 'unnamed_' ~ loop.index) -%}
-    {%- endfor -%}
-    {%- do check_raw_columns(file_name, name, found) -%}
+    {#- 2. the delimiter and the column names, from the header (checked against the contract) -#}
+    {%- set header = raw_csv_header(file_name, name, header_line) -%}
+    {%- set ns = namespace(delim=header['delim']) -%}
+    {%- set found = header['columns'] -%}
 
     {#- 3. every line splits into as many fields as the header has: the dialect is fixed (no sniffing,
         which could take a malformed line for the header and silently skip the lines above it) -#}
@@ -302,20 +312,10 @@
     {%- endif -%}
     {%- set header_line = (first_lines[0][0] or '').lstrip('\ufeff').rstrip('\r') -%}
 
-    {#- 2. the delimiter is the one the header uses: ',' (the contract), ';' (European Excel), tab or '|' -#}
-    {%- set ns = namespace(delim=',', best=0) -%}
-    {%- for candidate in [',', ';', '\t', '|'] -%}
-        {%- if header_line.count(candidate) > ns.best -%}
-            {%- set ns.delim = candidate -%}
-            {%- set ns.best = header_line.count(candidate) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- set found = [] -%}
-    {%- for column in header_line.split(ns.delim) -%}
-        {%- set clean = column.strip().strip('"').strip() -%}
-        {%- do found.append(clean if clean else 'unnamed_' ~ loop.index) -%}
-    {%- endfor -%}
-    {%- do check_raw_columns(file_name, name, found) -%}
+    {#- 2. the delimiter and the column names, from the header (checked against the contract) -#}
+    {%- set header = raw_csv_header(file_name, name, header_line) -%}
+    {%- set ns = namespace(delim=header['delim']) -%}
+    {%- set found = header['columns'] -%}
 
     {#- 3. the columns are named by the header (as cleaned above), all text; a line with another number
         of fields lands in _corrupt_record, and the first such line stops the build -#}

@@ -165,16 +165,9 @@ def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, column
     millions of rows of text. Meant for text, float and non-null integer columns: Arrow turns
     dates into objects and integers with NULLs into float64, where ``.df()`` keeps
     datetime64 and nullable Int64. ``categorical``: see :func:`query_frame`."""
-    _check_identifier(schema)
-    _check_identifier(table)
     for column in columns:
         _check_identifier(column)
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0]  # fetched to the end: the connection takes no new relation before that
-    if not exists:
-        raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
+    read_table_exists(con, schema, table)
     select = ", ".join(f'"{c}"' for c in columns)
     return query_frame(con, f'select {select} from "{schema}"."{table}"', categorical)
 
