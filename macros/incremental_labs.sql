@@ -59,6 +59,16 @@
         and analyte is not null
 {%- endmacro %}
 
+{#- In an incremental run, keep only the rows of `alias` in touched pairs (an inner join; nothing
+    in a full build). -#}
+{% macro only_touched_lab_pairs(alias) -%}
+    {%- if is_incremental() %}
+    inner join ({{ touched_lab_pairs(lab_watermark()) }}) as touched
+        on {{ alias }}.patient_id = touched.patient_id
+            and {{ alias }}.analyte = touched.analyte
+    {%- endif %}
+{%- endmacro %}
+
 {#- Pre-hook: delete this model's rows of the touched pairs (the model then appends them again,
     rebuilt). The watermark is read in the same statement, before any row goes. -#}
 {% macro delete_touched_lab_pairs() -%}

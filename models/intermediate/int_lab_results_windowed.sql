@@ -17,25 +17,11 @@ checked as (
 
 ),
 
-{%- if is_incremental() %}
-
-touched as (
-
-    {{ touched_lab_pairs(lab_watermark()) }}
-
-),
-
-{%- endif %}
-
 labs as (
 
     select checked.*
     from checked
-    {%- if is_incremental() %}
-    inner join touched
-        on checked.patient_id = touched.patient_id
-            and checked.analyte = touched.analyte
-    {%- endif %}
+    {{- only_touched_lab_pairs('checked') }}
     where checked.rejection_reason is null
 
 ),

@@ -10,25 +10,11 @@
 
 with
 
-{%- if is_incremental() %}
-
-touched as (
-
-    {{ touched_lab_pairs(lab_watermark()) }}
-
-),
-
-{%- endif %}
-
 visit_values as (
 
     select windowed.*
     from {{ ref('int_lab_results_windowed') }} as windowed
-    {%- if is_incremental() %}
-    inner join touched
-        on windowed.patient_id = touched.patient_id
-            and windowed.analyte = touched.analyte
-    {%- endif %}
+    {{- only_touched_lab_pairs('windowed') }}
     where windowed.is_visit_value
 
 ),
