@@ -1,6 +1,7 @@
 {#- The IWG platelet response rule (Rodeghiero et al., Blood 2009). The one place it lives.
     Thresholds come from dbt vars (dbt_project.yml): cr_platelet_threshold,
-    pr_platelet_threshold, pr_fold_over_baseline, pr_rule ("and" | "or"), bleeding_grade_nr. -#}
+    pr_platelet_threshold, pr_fold_over_baseline, pr_rule ("and" | "or"), bleeding_grade_nr,
+    missing_bleeding_assessment ("no_bleeding" | "not_evaluable"). -#}
 
 {% macro meets_cr_count(platelet_count) -%}
     ({{ platelet_count }} >= {{ var('cr_platelet_threshold') }})
@@ -15,22 +16,65 @@
         {{ rule }} {{ platelet_count }} >= {{ var('pr_fold_over_baseline') }} * {{ baseline_count }})
 {%- endmacro %}
 
-{#- Response category: CR, PR, NR or NE (not evaluable: no count in the window or no baseline).
-    Bleeding at or above var bleeding_grade_nr makes any count NR; a missing bleeding
-    assessment counts as no bleeding. cr_confirmed / pr_confirmed are SQL booleans that
-    are true unless IWG confirmation is switched on (var require_confirmation). -#}
-{% macro platelet_response(platelet_count, baseline_count, bleeding_grade, cr_confirmed='true', pr_confirmed='true') -%}
+{#- The count meets the CR or the PR count rule (bleeding and confirmation aside). -#}
+{% macro meets_response_count(platelet_count, baseline_count) -%}
+    ({{ meets_cr_count(platelet_count) }} or {{ meets_pr_count(platelet_count, baseline_count) }})
+{%- endmacro %}
+
+{#- The response of one platelet count with its reason, as 'CODE|reason' (split it with
+    dbt.split_part; one case expression, so the code and its reason can never disagree).
+
+    bleeding_evidence says what is known about bleeding at the count:
+      'recorded'     an assessment applies and its WHO grade is usable (bleeding_grade);
+      'not recorded' no assessment applies: var missing_bleeding_assessment decides
+                     ('no_bleeding', the default, or 'not_evaluable');
+      'unusable'     an assessment applies but its grade was quarantined or is missing for a
+                     known reason: a count that would be CR/PR is NE (lost data is no good news).
+    in_window: false for a count outside every visit window (no assessment applies): NE.
+    cr_confirmed / pr_confirmed: SQL booleans, true unless IWG confirmation is on
+    (var require_confirmation). Order: no count/baseline -> NE; bleeding >= var bleeding_grade_nr
+    -> NR; count below both rules -> NR; then the evidence and confirmation. -#}
+{% macro platelet_response_detail(platelet_count, baseline_count, bleeding_grade, bleeding_evidence,
+                                  in_window='true', cr_confirmed='true', pr_confirmed='true') -%}
+    {%- set missing_rule = var('missing_bleeding_assessment') -%}
+    {%- if missing_rule not in ('no_bleeding', 'not_evaluable') -%}
+        {{ exceptions.raise_compiler_error("var missing_bleeding_assessment must be 'no_bleeding' or 'not_evaluable', got '" ~ missing_rule ~ "'") }}
+    {%- endif -%}
     case
-        when {{ platelet_count }} is null or {{ baseline_count }} is null then 'NE'
-        when coalesce({{ bleeding_grade }}, 0) >= {{ var('bleeding_grade_nr') }} then 'NR'
-        when {{ meets_cr_count(platelet_count) }} and {{ cr_confirmed }} then 'CR'
-        when {{ meets_pr_count(platelet_count, baseline_count) }} and {{ pr_confirmed }} then 'PR'
-        else 'NR'
+        when {{ platelet_count }} is null then 'NE|no platelet count'
+        when {{ baseline_count }} is null then 'NE|no baseline platelet count'
+        when not {{ in_window }} then 'NE|count outside every visit window'
+        when {{ bleeding_grade }} >= {{ var('bleeding_grade_nr') }}
+            then 'NR|WHO bleeding grade >= {{ var("bleeding_grade_nr") }}'
+        when not {{ meets_response_count(platelet_count, baseline_count) }} then 'NR|count below the response rule'
+        when {{ bleeding_evidence }} = 'unusable' then 'NE|bleeding assessment unusable (quarantined or invalid grade)'
+        {%- if missing_rule == 'not_evaluable' %}
+        when {{ bleeding_evidence }} = 'not recorded'
+            then 'NE|no bleeding assessment (missing_bleeding_assessment: not_evaluable)'
+        {%- endif %}
+        when {{ meets_cr_count(platelet_count) }} and {{ cr_confirmed }} then 'CR|meets the CR rule'
+        when {{ meets_pr_count(platelet_count, baseline_count) }} and {{ pr_confirmed }} then 'PR|meets the PR rule'
+        else 'NR|response not confirmed'
     end
+{%- endmacro %}
+
+{#- True when every var of the response rule has the value of the published analysis (IWG
+    2009 as applied by Li et al. 2025): the demo cohort is calibrated to that rule only. -#}
+{% macro published_response_rule_in_force() -%}
+    {%- set published = {
+        'cr_platelet_threshold': 100, 'pr_platelet_threshold': 30, 'pr_fold_over_baseline': 2,
+        'pr_rule': 'and', 'bleeding_grade_nr': 2, 'require_confirmation': false,
+        'missing_bleeding_assessment': 'no_bleeding',
+    } -%}
+    {%- for name, value in published.items() -%}
+        {%- if var(name) != value -%}{{ return(false) }}{%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
 {%- endmacro %}
 
 {#- Human-readable statement of the rule in force, for docs and the report's methods. -#}
 {% macro platelet_response_rule_text() -%}
     {%- set pr_join = 'AND' if var('pr_rule') | lower == 'and' else 'OR' -%}
-    'CR: platelets >= {{ var("cr_platelet_threshold") }} x10^9/L; PR: platelets >= {{ var("pr_platelet_threshold") }} x10^9/L {{ pr_join }} >= {{ var("pr_fold_over_baseline") }}x baseline; either requires WHO bleeding grade < {{ var("bleeding_grade_nr") }}; NR otherwise; NE when no count in the visit window or no baseline.{{ " Confirmation: a second qualifying count >= " ~ var("confirmation_min_days") ~ " days apart in the same window." if var("require_confirmation") else " No confirmation count required." }}'
+    {%- set missing = 'counts as no bleeding' if var('missing_bleeding_assessment') == 'no_bleeding' else 'makes a would-be CR/PR count NE' -%}
+    'CR: platelets >= {{ var("cr_platelet_threshold") }} x10^9/L; PR: platelets >= {{ var("pr_platelet_threshold") }} x10^9/L {{ pr_join }} >= {{ var("pr_fold_over_baseline") }}x baseline; either requires WHO bleeding grade < {{ var("bleeding_grade_nr") }} at the visit assessment of the same window; NR otherwise; NE when no count in the visit window or no baseline, or when the bleeding grade of a would-be CR/PR count was quarantined or invalid. A visit without any bleeding assessment {{ missing }}.{{ " Confirmation: a second qualifying count >= " ~ var("confirmation_min_days") ~ " days apart in the same window." if var("require_confirmation") else " No confirmation count required." }}{{ " Loss of response: confirmed by the next count >= " ~ var("loss_confirmation_min_days") ~ " day(s) later." if var("require_loss_confirmation") else " Loss of response: one NR visit after a response." }}'
 {%- endmacro %}

@@ -1,6 +1,5 @@
-{#- The IWG response (macro platelet_response) at each post-baseline visit.
-    With var require_confirmation, CR/PR also needs another count in the same visit window,
-    at least confirmation_min_days apart, that meets the same count rule. -#}
+{#- The IWG response at each post-baseline visit: the category of the count that represents
+    the visit (int_platelet_count_response, is_visit_value), or NE without one. -#}
 with
 
 measurements as (
@@ -10,28 +9,10 @@ measurements as (
 
 ),
 
-platelet_counts as (
+visit_counts as (
 
-    select * from {{ ref('int_lab_results_windowed') }}
-    where analyte = 'PLT' and visit is not null
-
-),
-
-confirmation as ( -- noqa: ST03
-
-    -- used only when var require_confirmation is on (the join below is conditional)
-    select
-        measurements.patient_id,
-        measurements.visit,
-        max(case when {{ meets_cr_count('other.value') }} then 1 else 0 end) = 1 as has_cr_confirmation,
-        max(case when {{ meets_pr_count('other.value', 'measurements.baseline_platelet_count') }} then 1 else 0 end) = 1
-            as has_pr_confirmation
-    from measurements
-    inner join platelet_counts as other
-        on measurements.patient_id = other.patient_id
-            and measurements.visit = other.visit
-            and abs(other.study_day - measurements.platelet_study_day) >= {{ var('confirmation_min_days') }}
-    group by measurements.patient_id, measurements.visit
+    select * from {{ ref('int_platelet_count_response') }}
+    where is_visit_value
 
 ),
 
@@ -43,26 +24,20 @@ final as (
         measurements.visit_order,
         measurements.visit_date,
         measurements.study_day,
+        visit_counts.result_id as platelet_result_id,
         measurements.platelet_count,
         measurements.baseline_platelet_count,
         measurements.who_bleeding_grade,
+        measurements.bleeding_evidence,
+        measurements.bleeding_evidence_issue,
         measurements.rescue_therapy,
-        {%- if var('require_confirmation') %}
-        {{ platelet_response(
-            'measurements.platelet_count', 'measurements.baseline_platelet_count', 'measurements.who_bleeding_grade',
-            'coalesce(confirmation.has_cr_confirmation, false)', 'coalesce(confirmation.has_pr_confirmation, false)'
-        ) }} as response
-        {%- else %}
-        {{ platelet_response(
-            'measurements.platelet_count', 'measurements.baseline_platelet_count', 'measurements.who_bleeding_grade'
-        ) }} as response
-        {%- endif %}
+        coalesce(visit_counts.response, 'NE') as response,
+        coalesce(visit_counts.response_reason, 'no platelet count in the visit window') as response_reason
     from measurements
-    {%- if var('require_confirmation') %}
-        left join confirmation
-            on measurements.patient_id = confirmation.patient_id
-                and measurements.visit = confirmation.visit
-    {%- endif %}
+    left join visit_counts
+        on measurements.patient_id = visit_counts.patient_id
+            and measurements.visit = visit_counts.visit
+
 )
 
 select * from final

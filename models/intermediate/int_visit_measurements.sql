@@ -28,6 +28,19 @@ assessments as (
 
 ),
 
+undated_assessments as (
+
+    -- quarantined assessments of a patient whose date cannot be read: they may belong to any
+    -- visit, so a visit without another assessment has lost its evidence, not "no bleeding"
+    select
+        patient_id,
+        min(rejection_reason) as rejection_reason
+    from {{ ref('int_visit_assessments_checked') }}
+    where assessed_on is null and patient_id is not null
+    group by patient_id
+
+),
+
 sirolimus as (
 
     select * from {{ ref('int_drug_exposures_checked') }}
@@ -75,6 +88,16 @@ joined as (
         platelets.value as platelet_count,
         baseline_platelets.value as baseline_platelet_count,
         assessments.who_bleeding_grade,
+        case
+            when assessments.bleeding_evidence is not null then assessments.bleeding_evidence
+            when undated_assessments.patient_id is not null then 'unusable'
+            else 'not recorded'
+        end as bleeding_evidence,
+        case
+            when assessments.bleeding_evidence is not null then assessments.bleeding_evidence_issue
+            when undated_assessments.patient_id is not null
+                then 'an assessment of this patient has no readable date: ' || undated_assessments.rejection_reason
+        end as bleeding_evidence_issue,
         assessments.prednisone_equivalent_mg_day,
         assessments.rescue_therapy,
         troughs.value as sirolimus_trough,
@@ -90,6 +113,8 @@ joined as (
         on grid.patient_id = baseline_platelets.patient_id and baseline_platelets.visit = 'baseline'
     left join assessments
         on grid.patient_id = assessments.patient_id and grid.visit = assessments.visit
+    left join undated_assessments
+        on grid.patient_id = undated_assessments.patient_id
     left join troughs
         on grid.patient_id = troughs.patient_id and grid.visit = troughs.visit
 
@@ -122,6 +147,8 @@ final as (
         platelet_count,
         baseline_platelet_count,
         who_bleeding_grade,
+        bleeding_evidence,
+        bleeding_evidence_issue,
         prednisone_equivalent_mg_day,
         rescue_therapy,
         sirolimus_trough,
@@ -130,8 +157,8 @@ final as (
     from with_dose
     group by
         patient_id, visit, visit_order, target_day, visit_date, index_date, platelet_collected_on,
-        platelet_study_day, platelet_count, baseline_platelet_count, who_bleeding_grade,
-        prednisone_equivalent_mg_day, rescue_therapy, sirolimus_trough
+        platelet_study_day, platelet_count, baseline_platelet_count, who_bleeding_grade, bleeding_evidence,
+        bleeding_evidence_issue, prednisone_equivalent_mg_day, rescue_therapy, sirolimus_trough
 
 )
 

@@ -18,8 +18,10 @@ final as (
         baseline_platelet_count,
         platelet_count / nullif(baseline_platelet_count, 0) as fold_change,
         who_bleeding_grade,
+        bleeding_evidence,
         rescue_therapy,
         response,
+        response_reason,
         response in ('CR', 'PR') as is_responder,
         {{ cohort_label() }} as cohort
     from responses

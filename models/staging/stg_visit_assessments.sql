@@ -1,3 +1,7 @@
+{#- Visit assessments typed. A bad value in one field (bleeding grade, steroid dose, rescue
+    flag) nulls that field only and names it in `<field>_issue`: the row's other fields stay
+    usable and the field goes to quarantine.quarantined_fields. Only a missing patient or date
+    rejects the whole row (row_issue). -#}
 with
 
 source as (
@@ -14,10 +18,31 @@ renamed as (
         {{ parse_integer('who_bleeding_grade') }} as who_bleeding_grade,
         {{ parse_number('prednisone_equivalent_mg_day') }} as prednisone_equivalent_mg_day,
         {{ parse_boolean('rescue_therapy') }} as rescue_therapy,
-        {{ is_blank('who_bleeding_grade') }} as bleeding_blank,
-        {{ is_blank('prednisone_equivalent_mg_day') }} as prednisone_blank,
-        {{ is_blank('rescue_therapy') }} as rescue_blank
+        nullif(trim(cast(who_bleeding_grade as {{ text_type() }})), '') as who_bleeding_grade_text,
+        nullif(trim(cast(prednisone_equivalent_mg_day as {{ text_type() }})), '') as prednisone_equivalent_mg_day_text,
+        nullif(trim(cast(rescue_therapy as {{ text_type() }})), '') as rescue_therapy_text
     from source
+
+),
+
+field_checks as (
+
+    select
+        *,
+        case
+            when who_bleeding_grade is null and who_bleeding_grade_text is not null
+                then 'who_bleeding_grade not an integer'
+            when who_bleeding_grade not between 0 and 4 then 'who_bleeding_grade outside 0-4'
+        end as who_bleeding_grade_issue,
+        case
+            when prednisone_equivalent_mg_day is null and prednisone_equivalent_mg_day_text is not null
+                then 'prednisone_equivalent_mg_day not a number'
+            when prednisone_equivalent_mg_day < 0 then 'negative prednisone dose'
+        end as prednisone_equivalent_mg_day_issue,
+        case
+            when rescue_therapy is null and rescue_therapy_text is not null then 'rescue_therapy not a boolean'
+        end as rescue_therapy_issue
+    from renamed
 
 ),
 
@@ -26,20 +51,21 @@ final as (
     select
         patient_id,
         assessed_on,
-        who_bleeding_grade,
-        prednisone_equivalent_mg_day,
+        case when who_bleeding_grade_issue is null then who_bleeding_grade end as who_bleeding_grade,
+        case when prednisone_equivalent_mg_day_issue is null then prednisone_equivalent_mg_day end
+            as prednisone_equivalent_mg_day,
         rescue_therapy,
+        who_bleeding_grade_issue,
+        prednisone_equivalent_mg_day_issue,
+        rescue_therapy_issue,
+        who_bleeding_grade_text,
+        prednisone_equivalent_mg_day_text,
+        rescue_therapy_text,
         case
             when patient_id is null or patient_id = '' then 'missing patient_id'
             when assessed_on is null then 'assessed_on missing or not a date'
-            when who_bleeding_grade is null and not bleeding_blank then 'who_bleeding_grade not an integer'
-            when who_bleeding_grade not between 0 and 4 then 'who_bleeding_grade outside 0-4'
-            when prednisone_equivalent_mg_day is null and not prednisone_blank
-                then 'prednisone_equivalent_mg_day not a number'
-            when prednisone_equivalent_mg_day < 0 then 'negative prednisone dose'
-            when rescue_therapy is null and not rescue_blank then 'rescue_therapy not a boolean'
         end as row_issue
-    from renamed
+    from field_checks
 
 )
 

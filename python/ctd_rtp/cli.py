@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from . import cohort, incremental
-from .dbt import DbtFailed, run_dbt
+from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
 from .warehouse import (Settings, WarehouseInUse, WarehouseMissing, connect, engine_from_env, exclusive_run,
                         staged_copy)
 
@@ -74,8 +74,17 @@ def _duckdb_only(command: str) -> None:
                          "with CTD_RTP_ENGINE=spark from .venv-spark (README: Run on Spark)")
 
 
+def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
+    """Bad --vars is bad usage (exit 2), found before any lock or copy is taken."""
+    try:
+        parse_vars(getattr(args, "vars", None), settings.project_dir)
+    except BadVars as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("build")
+    _check_vars(args, settings)
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
         _build(args, working)
     return EXIT_OK
@@ -155,6 +164,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("run")
+    _check_vars(args, settings)
     started = time.perf_counter()
     # build and statistics on a private copy, published together: readers never see marts
     # from one run beside statistics from another

@@ -8,13 +8,69 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .warehouse import Settings
 
 
 class DbtFailed(RuntimeError):
     """dbt exited non-zero; the message lists the failing nodes."""
+
+
+class BadVars(ValueError):
+    """`--vars` is not YAML, not a mapping, names a var the project does not declare, or gives
+    a value of the wrong kind (the CLI exits 2)."""
+
+
+# Vars whose value is one of a few words (the macros raise on anything else, but only after
+# dbt has started; saying it up front names the choices).
+VAR_CHOICES = {
+    "pr_rule": ("and", "or"),
+    "missing_bleeding_assessment": ("no_bleeding", "not_evaluable"),
+}
+
+
+def declared_vars(project_dir: Path) -> dict[str, Any]:
+    """The vars dbt_project.yml declares, with their defaults."""
+    import yaml
+
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project.get("vars") or {})
+
+
+def parse_vars(text: str | None, project_dir: Path) -> dict[str, Any]:
+    """Check `--vars` before dbt sees it: dbt ignores a misspelt var without a word, so a
+    sensitivity analysis run with `cr_platelet_treshold` would silently use the default."""
+    import yaml
+
+    if text is None or not text.strip():
+        return {}
+    try:
+        given = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BadVars(f"--vars is not valid YAML ({' '.join(str(exc).split())}); "
+                      f'write a mapping, e.g. --vars "{{pr_rule: or}}"') from None
+    if not isinstance(given, dict):
+        raise BadVars(f'--vars must be a mapping such as "{{pr_rule: or}}", got {text!r}')
+    declared = declared_vars(project_dir)
+    unknown = sorted(str(k) for k in given if k not in declared)
+    if unknown:
+        import difflib
+
+        hints = [f"{u} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(u, declared, n=1)) else u
+                 for u in unknown]
+        raise BadVars(f"unknown var(s) {', '.join(hints)} in --vars; the project declares: "
+                      f"{', '.join(sorted(declared))} (dbt_project.yml, docs/clinical-rules.md)")
+    for name, value in given.items():
+        default = declared[name]
+        if name in VAR_CHOICES and str(value).lower() not in VAR_CHOICES[name]:
+            raise BadVars(f"var {name} must be one of {', '.join(VAR_CHOICES[name])}, got {value!r}")
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise BadVars(f"var {name} must be true or false, got {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise BadVars(f"var {name} must be a number (default {default}), got {value!r}")
+    return given
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,23 @@ def exposure(exposure_id: str, patient_id: str, started_on: str, ended_on: str, 
                ended_on=ended_on, daily_dose_mg=dose)
 
 
+def responder_at_month_6(pid: str, *, bleeding: str = "0", prednisone: str = "5", assessed_on: str = "2024-06-29",
+                         extra_visits: Sequence[Mutation] = ()) -> tuple[Mutation, ...]:
+    """A new patient whose only post-baseline count (60 on day 180, baseline 20) meets the PR
+    rule: what the month-6 assessment says about bleeding decides the response."""
+    return (new_patient(pid), exposure(f"X_{pid}", pid, "2024-01-01", "2024-07-31"),
+            lab(f"{pid}_B", pid, "2024-01-01", "PLT", "20", "10^9/L"),
+            lab(f"{pid}_M6", pid, "2024-06-29", "PLT", "60", "10^9/L"),
+            *((visit(pid, assessed_on, bleeding=bleeding, prednisone=prednisone),) if assessed_on else ()),
+            *extra_visits)
+
+
+def month_6(pid: str, response: str, reason: str) -> "Marts":
+    return Marts(f"{pid} month_6 is {response} ({reason})",
+                 f"select response, response_reason from marts.fct_platelet_response where patient_id = '{pid}' "
+                 "and visit = 'month_6'", ((response, reason),))
+
+
 def adverse_event(ae_id: str, patient_id: str, grade: str = "1", serious: str = "false", related: str = "true") -> Mutation:
     return add("adverse_events", ae_id=ae_id, patient_id=patient_id, onset_on="2023-03-20", resolved_on="2023-03-25",
                term="Headache", ctcae_grade=grade, serious=serious, related_to_sirolimus=related)
@@ -272,6 +289,18 @@ class Quarantined:
 
     def describe(self) -> str:
         return f"quarantined: {self.reason!r}" + (f" (x{self.count})" if self.count != 1 else "")
+
+
+@dataclass(frozen=True)
+class FieldQuarantined:
+    """The row stays clean; one field is nulled and listed in quarantine.quarantined_fields."""
+    table: str
+    key: str
+    field_name: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"field {self.field_name} quarantined: {self.reason!r} (row kept)"
 
 
 @dataclass(frozen=True)
@@ -303,7 +332,7 @@ class BuildFails:
         return "build fails (exit 3): " + " / ".join(repr(f) for f in self.fragments)
 
 
-Expectation = Quarantined | Kept | Marts | BuildFails
+Expectation = Quarantined | FieldQuarantined | Kept | Marts | BuildFails
 
 
 def kept(table: str, key: str, **values: Any) -> Kept:
@@ -506,17 +535,40 @@ CASES: tuple[FaultCase, ...] = (
          Quarantined("drug_exposures", "X_INF", "daily_dose_mg missing or not a number")),
 
     # ---- visit assessments ------------------------------------------------------------
-    case("bleeding_grade_out_of_range", "visit_assessments", visit("B", "2023-03-15", bleeding="5"),
-         Quarantined("visit_assessments", "B@2023-03-15", "who_bleeding_grade outside 0-4")),
+    # a bad field nulls that field only: the row and its other fields stay (quarantined_fields)
+    case("bleeding_grade_out_of_range", "visit_assessments", visit("B", "2023-03-15", bleeding="5", prednisone="7.5"),
+         FieldQuarantined("visit_assessments", "B@2023-03-15", "who_bleeding_grade", "who_bleeding_grade outside 0-4"),
+         kept("visit_assessments", "B@2023-03-15", who_bleeding_grade=None, prednisone_equivalent_mg_day=7.5)),
     case("bleeding_grade_fraction", "visit_assessments", visit("B", "2023-03-16", bleeding="1.5"),
-         Quarantined("visit_assessments", "B@2023-03-16", "who_bleeding_grade not an integer")),
+         FieldQuarantined("visit_assessments", "B@2023-03-16", "who_bleeding_grade", "who_bleeding_grade not an integer")),
+    # lost evidence is never good news: each patient's only count (day 180) meets the PR rule
+    case("bad_dose_keeps_bleeding_grade", "visit_assessments", responder_at_month_6("E1", bleeding="2", prednisone="12,5"),
+         FieldQuarantined("visit_assessments", "E1@2024-06-29", "prednisone_equivalent_mg_day",
+                          "prednisone_equivalent_mg_day not a number"),
+         kept("visit_assessments", "E1@2024-06-29", who_bleeding_grade=2, prednisone_equivalent_mg_day=None),
+         month_6("E1", "NR", "WHO bleeding grade >= 2")),
+    case("unusable_bleeding_grade_is_ne", "visit_assessments", responder_at_month_6("E2", bleeding="2a"),
+         FieldQuarantined("visit_assessments", "E2@2024-06-29", "who_bleeding_grade", "who_bleeding_grade not an integer"),
+         month_6("E2", "NE", "bleeding assessment unusable (quarantined or invalid grade)")),
+    case("conflicting_assessments_are_ne", "visit_assessments",
+         responder_at_month_6("E3", extra_visits=(visit("E3", "2024-06-29", bleeding="2"),)),
+         Quarantined("visit_assessments", "E3@2024-06-29", "duplicate key (patient_id, assessed_on)", count=2),
+         month_6("E3", "NE", "bleeding assessment unusable (quarantined or invalid grade)")),
+    case("undated_assessment_is_ne", "visit_assessments", responder_at_month_6("E4", assessed_on="29/06/2024"),
+         Quarantined("visit_assessments", "E4@?", "assessed_on missing or not a date"),
+         month_6("E4", "NE", "bleeding assessment unusable (quarantined or invalid grade)")),
+    case("no_assessment_counts_as_no_bleeding", "visit_assessments", responder_at_month_6("E5", assessed_on=""),
+         month_6("E5", "PR", "meets the PR rule")),
+    case("bleeding_at_the_count_is_nr", "visit_assessments", responder_at_month_6("E6", bleeding="3"),
+         month_6("E6", "NR", "WHO bleeding grade >= 2")),
     case("booleans_spelled_variously", "visit_assessments",
          tuple(visit("D", f"2023-05-{day:02d}", rescue=text) for day, text in
                ((1, "Yes"), (2, "NO"), (3, "1"), (4, "0"), (5, "t"), (6, "f"), (7, "y"), (8, "n"))),
          *(kept("visit_assessments", f"D@2023-05-{day:02d}", rescue_therapy=value) for day, value in
            ((1, True), (2, False), (3, True), (4, False), (5, True), (6, False), (7, True), (8, False)))),
     case("boolean_maybe", "visit_assessments", visit("C", "2023-03-20", rescue="maybe"),
-         Quarantined("visit_assessments", "C@2023-03-20", "rescue_therapy not a boolean")),
+         FieldQuarantined("visit_assessments", "C@2023-03-20", "rescue_therapy", "rescue_therapy not a boolean"),
+         kept("visit_assessments", "C@2023-03-20", rescue_therapy=None, who_bleeding_grade=0)),
     case("duplicate_visit", "visit_assessments", (visit("C", "2023-03-25"), visit("C", "2023-03-25", bleeding="1")),
          Quarantined("visit_assessments", "C@2023-03-25", "duplicate key (patient_id, assessed_on)", count=2)),
 

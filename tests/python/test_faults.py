@@ -20,7 +20,7 @@ import pytest
 
 import faults
 from conftest import cli_env, run_cli
-from faults import CASES, TABLES, Batch, BuildFails, FaultCase, Kept, Marts, Quarantined
+from faults import CASES, TABLES, Batch, BuildFails, FaultCase, FieldQuarantined, Kept, Marts, Quarantined
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +113,20 @@ def _check(expectation: object, run: BuildRun, con: duckdb.DuckDBPyConnection | 
             f"{expectation.table} {expectation.key!r}: quarantined as {rows}, expected "
             f"{expectation.count} x {expectation.reason!r}"
         )
+    elif isinstance(expectation, FieldQuarantined):
+        rows = con.execute(
+            "select field_name, rejection_reason from quarantine.quarantined_fields "
+            "where source_table = ? and row_key = ? order by 1",
+            [expectation.table, expectation.key],
+        ).fetchall()
+        assert rows == [(expectation.field_name, expectation.reason)], (
+            f"{expectation.table} {expectation.key!r}: quarantined fields {rows}, expected "
+            f"{expectation.field_name} as {expectation.reason!r}"
+        )
+        (row_reason,) = con.execute(
+            f"select rejection_reason from {CHECKED[expectation.table]} where {faults.ROW_KEY_SQL[expectation.table]} = ?",
+            [expectation.key]).fetchone()
+        assert row_reason is None, f"{expectation.table} {expectation.key!r}: the whole row was rejected ({row_reason!r})"
     elif isinstance(expectation, Kept):
         columns = [c for c, _ in expectation.values]
         select = ", ".join(["rejection_reason", *columns])
@@ -175,5 +189,5 @@ def test_every_rejection_reason_is_documented() -> None:
     assert len(reasons) > 40
     undocumented = sorted(r for r in reasons if f"`{r}`" not in doc)
     assert not undocumented, f"reasons missing from docs/data-rejection.md: {undocumented}"
-    promised = {e.reason for c in CASES for e in c.expected if isinstance(e, Quarantined)}
+    promised = {e.reason for c in CASES for e in c.expected if isinstance(e, (Quarantined, FieldQuarantined))}
     assert promised <= reasons, f"fault cases expect reasons no SQL writes: {promised - reasons}"

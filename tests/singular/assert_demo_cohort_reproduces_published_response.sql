@@ -1,8 +1,10 @@
 {#- The bundled SYNTHETIC cohort is calibrated to the published figures (Li et al., Adv
     Dermatol Allergol 2025): month 3 = 1 CR + 7 PR of 13 (ORR 61.5%), month 6 = 10 of 13
     (ORR 76.9%). Computed from raw rows, so it checks the generator and the rule together.
-    Only meaningful for the demo cohort: skipped when CTD_RTP_RAW_DIR points at other data. -#}
-{{ config(enabled=(env_var('CTD_RTP_RAW_DIR', '') == '')) }}
+    Only meaningful for the demo cohort under the published rule: skipped when CTD_RTP_RAW_DIR
+    points at other data, or when --vars changes the response rule (a sensitivity analysis
+    is meant to give other counts). -#}
+{{ config(enabled=(env_var('CTD_RTP_RAW_DIR', '') == '' and published_response_rule_in_force())) }}
 
 with
 
