@@ -13,41 +13,22 @@ patient_index as (
 
 ),
 
-trough_target as (
-
-    -- the sirolimus target range is the analyte's reference range: one place, the seed
-    select
-        reference_low,
-        reference_high
-    from {{ ref('analytes') }}
-    where analyte = 'SIRO_TROUGH'
-
-),
-
 troughs as (
 
-    select * from {{ ref('int_lab_results_windowed') }}
-    where analyte = 'SIRO_TROUGH'
+    select * from {{ ref('int_trough_levels') }}
+    where is_on_treatment
 
 ),
 
 trough_summary as (
 
     select
-        exposures.exposure_id,
-        cast(count(troughs.result_id) as integer) as n_troughs,
-        avg(troughs.value) as mean_trough,
-        cast(sum(case
-            when troughs.value between trough_target.reference_low and trough_target.reference_high then 1 else 0
-        end) as integer) as n_troughs_in_target
-    from exposures
-    cross join trough_target
-    inner join troughs
-        on exposures.patient_id = troughs.patient_id
-            and exposures.started_on <= troughs.collected_on
-            and (exposures.ended_on is null or exposures.ended_on >= troughs.collected_on)
-    where exposures.drug = 'sirolimus'
-    group by exposures.exposure_id
+        exposure_id,
+        cast(count(*) as integer) as n_troughs,
+        avg(trough) as mean_trough,
+        cast(sum(case when is_in_target then 1 else 0 end) as integer) as n_troughs_in_target
+    from troughs
+    group by exposure_id
 
 ),
 

@@ -6,38 +6,37 @@ measurements as (
 
 ),
 
-trough_target as (
+visit_troughs as (
 
-    select
-        reference_low,
-        reference_high
-    from {{ ref('analytes') }}
-    where analyte = 'SIRO_TROUGH'
+    -- in target as decided once per trough level (int_trough_levels)
+    select * from {{ ref('int_trough_levels') }}
+    where is_visit_value
 
 ),
 
 final as (
 
     select
-        patient_id,
-        visit,
-        visit_order,
-        target_day,
-        visit_date,
-        study_day,
-        platelet_count,
-        platelet_study_day,
-        baseline_platelet_count,
-        who_bleeding_grade,
-        prednisone_equivalent_mg_day,
-        rescue_therapy,
-        sirolimus_trough,
-        sirolimus_trough between trough_target.reference_low and trough_target.reference_high
-            as is_sirolimus_trough_in_target,
-        sirolimus_daily_dose_mg,
+        measurements.patient_id,
+        measurements.visit,
+        measurements.visit_order,
+        measurements.target_day,
+        measurements.visit_date,
+        measurements.study_day,
+        measurements.platelet_count,
+        measurements.platelet_study_day,
+        measurements.baseline_platelet_count,
+        measurements.who_bleeding_grade,
+        measurements.prednisone_equivalent_mg_day,
+        measurements.rescue_therapy,
+        measurements.sirolimus_trough,
+        visit_troughs.is_in_target as is_sirolimus_trough_in_target,
+        measurements.sirolimus_daily_dose_mg,
         {{ cohort_label() }} as cohort
     from measurements
-    cross join trough_target
+    left join visit_troughs
+        on measurements.patient_id = visit_troughs.patient_id
+            and measurements.visit = visit_troughs.visit
 
 )
 

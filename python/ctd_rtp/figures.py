@@ -703,12 +703,15 @@ def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, floa
     """Sirolimus trough levels (ng/mL) per patient over study days with a shaded target band.
 
     Columns: ``patient_id``, ``study_day``, ``trough``; optional ``daily_dose_mg`` (shown in
-    tooltips and the alt text). Points outside the target are highlighted. Above
+    tooltips and the alt text) and ``is_in_target`` (the mart's decision, fct_trough_levels; when
+    absent, ``target`` decides). Points outside the target are highlighted. Above
     ``max_patients`` patients: the median and 10th-90th percentile band per 30-day bin.
     """
     fid, what = _safe_id(figure_id), "Sirolimus trough levels"
     has_dose = df is not None and "daily_dose_mg" in df.columns
-    d = _frame(df, ("study_day", "trough"), extra=("daily_dose_mg",) if has_dose else ())
+    has_flag = df is not None and "is_in_target" in df.columns
+    d = _frame(df, ("study_day", "trough"),
+               extra=(*(("daily_dose_mg",) if has_dose else ()), *(("is_in_target",) if has_flag else ())))
     if d is None:
         return _no_data(fid, what)
     dose = pd.to_numeric(d["daily_dose_mg"], errors="coerce") if has_dose else None
@@ -723,7 +726,8 @@ def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, floa
             *_y_axis(box, [(ys(t), _num(t)) for t in yt], "Trough (ng/mL)"), *x_axis,
             _text(box.x1 - 4, ys(t_hi) + 14, f"Target {target_text}", text_anchor="end", font_size=11,
                   fill="#00664A")]
-    inside = (d["trough"] >= t_lo) & (d["trough"] <= t_hi)
+    inside = (d["is_in_target"].fillna(False).astype(bool) if has_flag
+              else (d["trough"] >= t_lo) & (d["trough"] <= t_hi))
     points = []
     summarised = d["patient_id"].nunique() > max_patients
     if summarised:  # one band and one line instead of a circle per measurement

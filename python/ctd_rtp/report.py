@@ -46,7 +46,7 @@ LAB_VALUES = "marts.fct_lab_results"
 QUERIES = {  # table -> (columns, filter); the same SQL on DuckDB and Spark
     "marts.fct_lab_changes": (("patient_id", "analyte", "visit", "baseline_value", "value"), None),
     LAB_VALUES: (("patient_id", "analyte", "study_day", "value"),
-                 "analyte in ('PLT', 'SIRO_TROUGH') and study_day is not null"),
+                 "analyte = 'PLT' and study_day is not null"),
 }
 # Rows in key order (sorted by the engine, ascending, nulls last), whatever order the tables are
 # stored in (Spark keeps no insertion order; figures and tables list rows in frame order).
@@ -61,6 +61,9 @@ ROW_ORDER = {
     "marts.fct_lab_changes": ("patient_id", "analyte", "visit"),  # read without visit_order
     "marts.fct_adverse_events": ("ae_id",),
     "marts.fct_drug_exposure": ("exposure_id",),
+    "marts.fct_trough_levels": ("patient_id", "study_day", "result_id"),
+    "marts.fct_platelet_count_response": ("patient_id", "study_day", "result_id"),
+    "quarantine.quarantined_fields": ("source_table", "row_key", "field_name"),
     "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
     LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),
 }
@@ -237,8 +240,19 @@ def baseline_table(patients: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def bleeding_evidence_counts(visit_responses: pd.DataFrame) -> dict[str, int]:
+    """Visits (patient x post-baseline visit, fct_platelet_response) with a platelet count whose
+    bleeding was decided without a usable grade: no assessment at all (the missing-assessment
+    rule applied) and an unusable one (the would-be CR/PR became NE, or the count was NR anyway)."""
+    counted = visit_responses[visit_responses["platelet_count"].notna()]
+    evidence = counted["bleeding_evidence"].astype(str)
+    return {"not_recorded": int((evidence == "not recorded").sum()), "unusable": int((evidence == "unusable").sum()),
+            "unusable_ne": int(((evidence == "unusable") & (counted["response"] == "NE")).sum())}
+
+
 def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFrame, subgroups: pd.DataFrame,
-                     friedman: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, Any]:
+                     friedman: pd.DataFrame, visits: Mapping[str, str],
+                     visit_responses: pd.DataFrame | None = None) -> dict[str, Any]:
     merged = rates.sort_values("visit_order").merge(ci[["visit", "orr", "ci_low", "ci_high"]], on="visit",
                                                     how="left", suffixes=("_mart", ""))
     rows = [{"visit": visits[r.visit], "cr": r.n_cr, "pr": r.n_pr, "nr": r.n_nr, "ne": r.n_ne,
@@ -268,6 +282,8 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
         "n_patients": n, "responders_by_6": n_pct(len(responders), n),
         "time_to_response": f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
         "lost": f"{int(_true(summary['lost_response']).sum())} of {len(responders)} responders",
+        "regained": int(_true(summary["regained_response"]).sum()) if "regained_response" in summary else 0,
+        "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
         "subgroups": sub_rows, "friedman": fried_rows,
     }
 
@@ -326,8 +342,14 @@ def safety_section(events: pd.DataFrame, n_patients: int) -> dict[str, Any]:
             "emergent": tally(_true(ev["is_treatment_emergent"]))}
 
 
-def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, target: tuple[float, float],
-                     visits: Mapping[str, str]) -> dict[str, Any]:
+def on_treatment_troughs(troughs: pd.DataFrame) -> pd.DataFrame:
+    """The trough levels drawn during a sirolimus period (fct_trough_levels.is_on_treatment):
+    the rows both the exposure card and the trough figure count."""
+    return troughs[_true(troughs["is_on_treatment"])]
+
+
+def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: pd.DataFrame,
+                     target: tuple[float, float], visits: Mapping[str, str]) -> dict[str, Any]:
     drug = exposure["drug"].astype(str).str.lower()
     siro = exposure[drug == "sirolimus"].sort_values(["patient_id", "start_study_day"])
     n = siro["patient_id"].nunique()
@@ -345,7 +367,8 @@ def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, target: t
                           "doses": [f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}" for k, v in sorted(Counter(dose).items())],
                           "trough": median_iqr(trough, one), "n_trough": trough.size,
                           "in_target": n_pct(int(in_target.sum()), in_target.size)})
-    k, m = int(_floats(siro["n_troughs_in_target"]).sum()), int(_floats(siro["n_troughs"]).sum())
+    treated = on_treatment_troughs(troughs)
+    k, m = int(_true(treated["is_in_target"]).sum()), len(treated)
     others = exposure[drug != "sirolimus"]
     return {"n": n, "start": [f"{short(d)} mg/day: {c} patient(s)" for d, c in start.items()],
             "changed": f"{changed['patient_id'].nunique()} of {n}",
@@ -357,9 +380,12 @@ def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, target: t
 
 
 def quality_section(quarantine: pd.DataFrame, run_results: Mapping[str, Any] | None,
-                    validation: ValidationSummary | None) -> dict[str, Any]:
+                    validation: ValidationSummary | None, fields: pd.DataFrame | None = None) -> dict[str, Any]:
     rows = [{"table": t, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
             for (t, r), g in quarantine.groupby(["source_table", "rejection_reason"], dropna=False)]
+    field_rows = [] if fields is None else [
+        {"table": t, "field": f, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
+        for (t, f, r), g in fields.groupby(["source_table", "field_name", "rejection_reason"], dropna=False)]
     dbt = None
     if run_results:
         results = run_results.get("results", [])
@@ -373,7 +399,7 @@ def quality_section(quarantine: pd.DataFrame, run_results: Mapping[str, Any] | N
                             for r in tests if r.get("status") not in ("pass", "success")],
                "generated_at": run_results.get("metadata", {}).get("generated_at", "unknown"),
                "command": args.get("which", "unknown"), "vars": args.get("vars") or {}}
-    return {"quarantine": rows, "dbt": dbt, "gx": validation}
+    return {"quarantine": rows, "fields": field_rows, "dbt": dbt, "gx": validation}
 
 
 def methods_section(windows: pd.DataFrame, paired: pd.DataFrame, friedman: pd.DataFrame,
@@ -427,16 +453,6 @@ def _thresholds(rules: list[str]) -> tuple[float, ...]:
     return tuple(sorted(found)) or (30.0, 100.0)
 
 
-def _with_dose(troughs: pd.DataFrame, exposure: pd.DataFrame) -> pd.DataFrame:
-    """Each trough with the sirolimus daily dose of the period it falls in (for tooltips)."""
-    siro = exposure[exposure["drug"].astype(str).str.lower() == "sirolimus"]
-    dosed = troughs.merge(siro[["patient_id", "start_study_day", "end_study_day", "daily_dose_mg"]], on="patient_id")
-    end = pd.to_numeric(dosed["end_study_day"], errors="coerce").fillna(np.inf)
-    dosed = dosed[(dosed["study_day"] >= dosed["start_study_day"]) & (dosed["study_day"] <= end)]
-    dose = dosed.drop_duplicates(["patient_id", "study_day"], keep="last")[["patient_id", "study_day", "daily_dose_mg"]]
-    return troughs.merge(dose, on=["patient_id", "study_day"], how="left")
-
-
 def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float],
                   visits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     summary = frames["marts.fct_patient_response_summary"]
@@ -452,8 +468,7 @@ def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float
         label = re.sub(r"\s*\(.*\)$", "", str(names.at[code, "analyte_name"]))  # "B cells (CD19+)" -> "B cells"
         panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == post[-1])]
         units[label] = unit_text(names.at[code, "unit"])
-    troughs = _with_dose(labs[labs["analyte"] == "SIRO_TROUGH"].rename(columns={"value": "trough"}),
-                         frames["marts.fct_drug_exposure"])
+    troughs = on_treatment_troughs(frames["marts.fct_trough_levels"])
     ci = frames["analysis.response_rate_ci"].merge(rates[["visit", "visit_order"]], on="visit").sort_values("visit_order")
     rules = sorted(set(rates["response_rule"].dropna().astype(str)))
     made = {  # in page order, which numbers them
@@ -499,11 +514,14 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
         "table1": baseline_table(patients), "n_analysis": n_set,
         "response": response_section(rates, ci, frames["marts.fct_patient_response_summary"],
-                                     frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits),
+                                     frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits,
+                                     frames["marts.fct_platelet_response"]),
         "labs": lab_tables(paired, frames["reference.analytes"], visits),
         "safety": safety_section(frames["marts.fct_adverse_events"], n_set),
-        "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"], target, visits),
-        "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation),
+        "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"],
+                                     frames["marts.fct_trough_levels"], target, visits),
+        "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation,
+                                   frames["quarantine.quarantined_fields"]),
         "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
                                    frames["analysis.subgroup_response"], visits),
         "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),

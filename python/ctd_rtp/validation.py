@@ -31,7 +31,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 VALIDATED_TABLES: tuple[str, ...] = (
     "marts.dim_patients", "marts.fct_visits", "marts.fct_platelet_response",
     "marts.fct_patient_response_summary", "marts.rpt_response_rates", "marts.fct_lab_changes",
-    "marts.fct_adverse_events", "marts.fct_drug_exposure", "quarantine.quarantined_rows",
+    "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_trough_levels",
+    "marts.fct_platelet_count_response", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
     "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
     "analysis.subgroup_response",
 )
@@ -146,6 +147,16 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             *unique("exposure_id"), *not_null("patient_id", "drug"),
             between("daily_dose_mg", 0, None, strict_min=True), *probabilities("fraction_troughs_in_target"),
             a_ge_b("n_troughs", "n_troughs_in_target"),
+        ],
+        "marts.fct_trough_levels": [
+            *unique("result_id"), *not_null("patient_id", "trough", "is_on_treatment"), between("trough", 0, None),
+        ],
+        "marts.fct_platelet_count_response": [
+            *unique("result_id"), *not_null("patient_id", "response", "response_reason"), in_set("response", RESPONSES),
+            between("platelet_count", 0, plt), between("study_day", 1, None),
+        ],
+        "quarantine.quarantined_fields": [
+            *unique("source_table", "row_key", "field_name"), *not_null("rejection_reason", "field_name"),
         ],
         "quarantine.quarantined_rows": [
             *unique("source_table", "row_key", "rejection_reason", "occurrence"),

@@ -153,7 +153,10 @@ def test_exposure_counts_titrations() -> None:
     visits = pd.DataFrame({"patient_id": ["A", "B"], "visit": ["month_1", "month_1"], "visit_order": [1, 1],
                            "sirolimus_daily_dose_mg": [1.0, 1.0], "sirolimus_trough": [3.0, 6.0],
                            "is_sirolimus_trough_in_target": [False, True]})
-    out = R.exposure_section(exposure, visits, (4.0, 15.0), R._Visits())
+    # 12 levels on treatment (11 in target) and one drawn after dosing ended: the card counts 12
+    troughs = pd.DataFrame({"patient_id": ["A"] * 6 + ["B"] * 7, "trough": [3.0] + [6.0] * 12,
+                            "is_on_treatment": [True] * 12 + [False], "is_in_target": [False] + [True] * 12})
+    out = R.exposure_section(exposure, visits, troughs, (4.0, 15.0), R._Visits())
     assert out["start"] == ["1 mg/day: 2 patient(s)"] and out["changed"] == "1 of 2"
     assert out["changes"] == ["1 \u2192 2 mg/day (1\u00d7)"]
     assert out["troughs"] == "11 (91.7%) of 12 trough levels"
