@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 from . import cohort, incremental
 from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
-from .warehouse import (Settings, WarehouseInUse, WarehouseMissing, connect, engine_from_env, exclusive_run,
+from .warehouse import (DEFAULT_DB_NAME, Settings, WarehouseInUse, WarehouseMissing, connect, engine_from_env, exclusive_run,
                         staged_copy)
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
@@ -151,11 +151,19 @@ def _stats(settings: Settings) -> None:
             log(f"  analysis.{name}: {len(frame)} rows")
 
 
+def default_report_dir(settings: Settings) -> Path:
+    """<project>/reports for the project's own warehouse.duckdb; a `reports` folder beside any
+    other warehouse (CTD_RTP_DB), so a run on one cohort never overwrites another's report."""
+    if settings.db_path == (settings.project_dir / DEFAULT_DB_NAME).resolve():
+        return settings.project_dir / "reports"
+    return settings.db_path.parent / "reports"
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from .report import generate_report
 
     _engine()  # a bad CTD_RTP_ENGINE is a usage error
-    out_dir = Path(args.out_dir) if args.out_dir else settings.project_dir / "reports"
+    out_dir = Path(args.out_dir) if args.out_dir else default_report_dir(settings)
     result = generate_report(settings, out_dir, log=log)
     log(f"report written: {result.dated_path}")
     log(f"latest report:  {result.latest_path}")
@@ -219,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rebuild the incremental lab models from scratch (by default decided from the inputs: "
                             "only new lab extract files -> incremental)")
         if name == "run":
-            p.add_argument("--out-dir", help="report folder (default: <project>/reports)")
+            p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
+                                              "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
@@ -232,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("report", help="validate the marts and render the HTML report (scheduler entry point)")
-    p.add_argument("--out-dir", help="report folder (default: <project>/reports)")
+    p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
+                                      "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
     p.set_defaults(func=cmd_report)
     return parser
 
