@@ -1,0 +1,97 @@
+{#- One row per raw table: what the delivery held and how much of it was held back. The delivery
+    gate reads it (tests/singular/assert_delivery_quarantine_within_threshold.sql, and
+    python/ctd_rtp/gate.py before `ctd-rtp build` publishes): a share above var
+    max_quarantined_share is a systematic problem with the delivery, not a few bad lines. -#}
+{%- set tables = [
+    ('patients', 'int_patients_checked'),
+    ('drug_exposures', 'int_drug_exposures_checked'),
+    ('lab_results', 'int_lab_results_checked'),
+    ('visit_assessments', 'int_visit_assessments_checked'),
+    ('adverse_events', 'int_adverse_events_checked'),
+] -%}
+{%- set top_n = 3 -%}
+with
+
+{% for table, model in tables %}
+    {{ table }}_rows as (
+
+        -- every raw row is in its checked model, clean or not (assert_raw_rows_reconcile)
+        select
+            '{{ table }}' as source_table,
+            {{ loop.index }} as table_order,
+            count(*) as rows_delivered,
+            sum(case when rejection_reason is null then 1 else 0 end) as rows_clean
+        from {{ ref(model) }}
+
+    ),
+
+{% endfor %}
+delivered as (
+
+    {% for table, model in tables %}
+        select * from {{ table }}_rows
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+reasons as (
+
+    select
+        source_table,
+        rejection_reason,
+        count(*) as n_rows
+    from {{ ref('quarantined_rows') }}
+    group by source_table, rejection_reason
+
+),
+
+ranked as (
+
+    select
+        source_table,
+        n_rows,
+        concat(cast(n_rows as {{ text_type() }}), ' x ', rejection_reason) as reason_text,
+        row_number() over (partition by source_table order by n_rows desc, rejection_reason) as reason_rank
+    from reasons
+
+),
+
+quarantined as (
+
+    select
+        source_table,
+        sum(n_rows) as rows_quarantined,
+        count(*) as n_reasons,
+        -- concat_ws skips nulls: fewer than {{ top_n }} reasons leave no empty slot
+        concat_ws(
+            '; '
+            {%- for rank in range(1, top_n + 1) %},
+            max(case when reason_rank = {{ rank }} then reason_text end)
+            {%- endfor %}
+        ) as top_reasons
+    from ranked
+    group by source_table
+
+),
+
+final as (
+
+    select
+        delivered.source_table,
+        delivered.table_order,
+        cast(delivered.rows_delivered as bigint) as rows_delivered,
+        cast(coalesce(delivered.rows_clean, 0) as bigint) as rows_clean,
+        cast(coalesce(quarantined.rows_quarantined, 0) as bigint) as rows_quarantined,
+        coalesce(cast(quarantined.rows_quarantined as double) / nullif(delivered.rows_delivered, 0), 0.0)
+            as quarantined_share,
+        cast({{ var('max_quarantined_share') }} as double) as max_quarantined_share,
+        cast(coalesce(quarantined.n_reasons, 0) as bigint) as n_reasons,
+        quarantined.top_reasons
+    from delivered
+    left join quarantined
+        on delivered.source_table = quarantined.source_table
+
+)
+
+select * from final
