@@ -9,7 +9,6 @@
     ('visit_assessments', 'int_visit_assessments_checked'),
     ('adverse_events', 'int_adverse_events_checked'),
 ] -%}
-{%- set top_n = 3 -%}
 with
 
 {% for table, model in tables %}
@@ -52,7 +51,7 @@ ranked as (
         source_table,
         n_rows,
         concat(cast(n_rows as {{ text_type() }}), ' x ', rejection_reason) as reason_text,
-        row_number() over (partition by source_table order by n_rows desc, rejection_reason) as reason_rank
+        row_number() over (partition by source_table order by n_rows desc, rejection_reason asc) as reason_rank
     from reasons
 
 ),
@@ -63,12 +62,12 @@ quarantined as (
         source_table,
         sum(n_rows) as rows_quarantined,
         count(*) as n_reasons,
-        -- concat_ws skips nulls: fewer than {{ top_n }} reasons leave no empty slot
+        -- the 3 most frequent; concat_ws skips nulls, so fewer reasons leave no empty slot
         concat_ws(
-            '; '
-            {%- for rank in range(1, top_n + 1) %},
-            max(case when reason_rank = {{ rank }} then reason_text end)
-            {%- endfor %}
+            '; ',
+            max(case when reason_rank = 1 then reason_text end),
+            max(case when reason_rank = 2 then reason_text end),
+            max(case when reason_rank = 3 then reason_text end)
         ) as top_reasons
     from ranked
     group by source_table
