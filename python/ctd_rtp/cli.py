@@ -8,7 +8,7 @@ Exit codes (for schedulers):
      gate refused the delivery (a raw table with more than var max_quarantined_share of its rows
      quarantined, a mart that had rows coming out empty, an empty core mart: the message names
      the table, the counts and the top reasons). Nothing is published, the report step does not
-     run; `--accept-delivery` publishes anyway (docs/data-rejection.md, "Delivery gate").
+     run; `--accept-delivery` publishes anyway (docs/data-rejection.md section 7, the delivery gate).
   4  validation failed (Great Expectations); the last good report is left in place
   5  the warehouse is in use by another process
   6  the warehouse or a table is missing (build first)

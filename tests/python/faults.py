@@ -551,7 +551,7 @@ CASES: tuple[FaultCase, ...] = (
     case("conflicting_patient_rows", "patients", (new_patient("Q"), new_patient("Q", birth_year="1979")),
          *fails("patients_file_patient_id_is_unique", "offending row: patient_id=Q, n_rows=2")),
 
-    # ---- delivery gate (docs/data-rejection.md, "Delivery gate") -------------------------
+    # ---- delivery gate (docs/data-rejection.md section 7, the delivery gate) -------------------------
     # every lab date written day-first: 17 of 17 lab rows quarantined; `run` keeps marts and report
     case("gate_all_lab_dates_unparseable", "lab_results",
          every_row("lab_results", "collected_on", day_first, "every collected_on written day-first (31/12/2023)"),

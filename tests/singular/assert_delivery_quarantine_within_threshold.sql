@@ -1,4 +1,4 @@
-{#- The delivery gate in dbt (docs/data-rejection.md, "Delivery gate"): per raw table, the share
+{#- The delivery gate in dbt (docs/data-rejection.md section 7, the delivery gate): per raw table, the share
     of quarantined rows must not exceed var max_quarantined_share. A hand-run `dbt build` fails
     here; `ctd-rtp build` explains the refusal and keeps the previous warehouse published.
     `--vars "{accept_delivery: true}"` (what `ctd-rtp build --accept-delivery` passes) turns the
