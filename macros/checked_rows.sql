@@ -31,7 +31,7 @@
     {%- endfor -%}
     {%- if missing -%}
         {{ exceptions.raise_compiler_error("checked_rows(" ~ staged ~ "): content_columns lacks " ~ missing | join(', ')
-            ~ ": list every staged column, or exact duplicates would be told apart by nothing") }}
+            ~ ": list every staged column, or rows differing only there would pass for exact duplicates") }}
     {%- endif -%}
 {%- endif -%}
 {%- set copy_partition = (key_columns + content_columns) | join(', ') -%}
