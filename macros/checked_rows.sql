@@ -9,8 +9,32 @@
     rejected with `reason`; the earliest period is kept, so day 0 never moves.
 
     stamp: add `load_batch`, when this run processed the row (incremental models,
-    macros/incremental_labs.sql). -#}
-{% macro checked_rows(staged, key_columns, date_column=none, check_patient=true, period=none, stamp=false) -%}
+    macros/incremental_labs.sql).
+
+    content_columns: every staged column but the key and provenance (source_file). Rows sharing a
+    key and equal in all of them (nulls equal) are one result delivered twice: the first copy
+    (earliest `order_copies_by`, e.g. source_file) is kept, the others are `exact duplicate`.
+    A key shared by rows that differ anywhere is a conflict: all of them are `duplicate key (...)`.
+    The comparison is on the staged values (trimmed, typed): `2023-05-01` and `2023/05/01`, or
+    `1` and `1.0`, are the same result written twice, and the values the marts would use are
+    the values compared. The list is explicit (dbt unit tests cannot introspect a relation);
+    when `staged` is a relation the build checks that the list misses no staged column. -#}
+{% macro checked_rows(
+    staged, key_columns, content_columns, date_column=none, check_patient=true, period=none, stamp=false,
+    order_copies_by=none
+) -%}
+{%- if execute and staged is not string -%}
+    {%- set known = key_columns + content_columns + ['source_file'] -%}
+    {%- set missing = [] -%}
+    {%- for column in adapter.get_columns_in_relation(staged) -%}
+        {%- if column.name | lower not in known -%}{%- do missing.append(column.name | lower) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error("checked_rows(" ~ staged ~ "): content_columns lacks " ~ missing | join(', ')
+            ~ ": list every staged column, or rows differing only there would pass for exact duplicates") }}
+    {%- endif -%}
+{%- endif -%}
+{%- set copy_partition = (key_columns + content_columns) | join(', ') -%}
 with
 
 staged as (
@@ -39,7 +63,7 @@ patients_delivered as (
 
 ),
 
-keyed as (
+copies as (
 
     select
         staged.*,
@@ -48,8 +72,26 @@ keyed as (
         case
             when {{ key_columns | join(' is not null and ') }} is not null
                 then count(*) over (partition by {{ key_columns | join(', ') }})
-        end as rows_with_key
+        end as rows_with_key,
+        count(*) over (partition by {{ copy_partition }}) as identical_rows,
+        row_number() over (
+            partition by {{ copy_partition }}
+            order by {{ (([order_copies_by] if order_copies_by else []) + key_columns) | join(', ') }}
+        ) as copy_number
     from staged
+
+),
+
+keyed as (
+
+    select
+        {{ star_except('copies', ['identical_rows', 'copy_number']) }},
+        case
+            when copies.rows_with_key > copies.identical_rows
+                then 'duplicate key ({{ key_columns | join(", ") }})'
+            when copies.rows_with_key > 1 and copies.copy_number > 1 then 'exact duplicate'
+        end as key_issue
+    from copies
 
 ),
 
@@ -62,7 +104,7 @@ periods as (
         -- latest end among the earlier periods that are clean so far (null end = ongoing)
         max(
             case
-                when keyed.row_issue is null and keyed.rows_with_key = 1
+                when keyed.row_issue is null and keyed.key_issue is null
                     then coalesce(keyed.{{ period['end'] }}, cast('9999-12-31' as date))
             end
         ) over (
@@ -79,10 +121,10 @@ periods as (
 final as (
 
     select
-        {{ star_except('checked', ['earlier_period_end']) if period else 'checked.*' }},
+        {{ star_except('checked', ['earlier_period_end', 'key_issue'] if period else ['key_issue']) }},
         case
             when checked.row_issue is not null then checked.row_issue
-            when checked.rows_with_key > 1 then 'duplicate key ({{ key_columns | join(", ") }})'
+            when checked.key_issue is not null then checked.key_issue
             {%- if check_patient %}
             when checked.patient_id is null then 'missing patient_id'
             when patients.patient_id is null

@@ -1,1 +1,8 @@
-{{ checked_rows(ref('stg_adverse_events'), ['ae_id'], date_column='onset_on') }}
+{{ checked_rows(
+    ref('stg_adverse_events'), ['ae_id'],
+    content_columns=[
+        'patient_id', 'onset_on', 'resolved_on', 'term', 'ctcae_grade', 'is_serious',
+        'is_related_to_sirolimus', 'row_issue'
+    ],
+    date_column='onset_on'
+) }}

@@ -4,7 +4,11 @@ Exit codes (for schedulers):
   0  success
   1  unexpected error (a bug: the traceback is printed)
   2  bad usage or configuration (missing input folder, bad option)
-  3  dbt build failed (a test or model failed; the failing nodes are listed)
+  3  dbt build failed (a test or model failed; the failing nodes are listed), or the delivery
+     gate refused the delivery (a raw table with more than var max_quarantined_share of its rows
+     quarantined, a mart that had rows coming out empty, an empty core mart: the message names
+     the table, the counts and the top reasons). Nothing is published, the report step does not
+     run; `--accept-delivery` publishes anyway (docs/data-rejection.md section 7, the delivery gate).
   4  validation failed (Great Expectations); the last good report is left in place
   5  the warehouse is in use by another process
   6  the warehouse or a table is missing (build first)
@@ -19,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from . import cohort, incremental
+from . import cohort, gate, incremental
 from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
 from .warehouse import (DEFAULT_DB_NAME, Settings, WarehouseInUse, WarehouseMissing, connect, engine_from_env, exclusive_run,
                         staged_copy)
@@ -106,16 +110,51 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
         build_plan = incremental.plan(previous, inputs)
     kind = "full refresh" if build_plan.full_refresh else "incremental"
     log(f"{kind}: {build_plan.reason}")
+    accept = getattr(args, "accept_delivery", False)
+    previous_marts = gate.mart_rows(settings.db_path)  # the copy of the published warehouse, before dbt
+    gate_failed: DbtFailed | None = None
     with step(f"dbt build, {kind} ({source}) -> {published} (built on a private copy, published when done)"):
         dbt_args = ["build"]
-        if dbt_vars:
-            dbt_args += ["--vars", dbt_vars]
+        run_vars = _with_accept(dbt_vars, settings.project_dir) if accept else dbt_vars
+        if run_vars:
+            dbt_args += ["--vars", run_vars]
         if build_plan.full_refresh:
             dbt_args.append("--full-refresh")
-        run_dbt(settings, dbt_args, quiet=getattr(args, "quiet", False))
+        try:
+            run_dbt(settings, dbt_args, quiet=getattr(args, "quiet", False))
+        except DbtFailed as exc:
+            # the gate's own dbt test alone failed: the gate below says why, once
+            if not exc.nodes or set(exc.nodes) != {gate.DBT_TEST}:
+                raise
+            gate_failed = exc
+    _log_quarantine(settings)
+    _check_delivery(settings, previous_marts, accept, gate_failed)
     with connect(settings.db_path, read_only=False) as con:
         incremental.write_state(con, inputs)
-    _log_quarantine(settings)
+
+
+def _with_accept(dbt_vars: str | None, project_dir: Path) -> str:
+    """The user's --vars (checked by parse_vars) plus accept_delivery: true (dbt takes one mapping)."""
+    import json
+
+    return json.dumps({**parse_vars(dbt_vars, project_dir), "accept_delivery": True}, default=str)
+
+
+def _check_delivery(settings: Settings, previous_marts: dict[str, int] | None, accept: bool,
+                    gate_failed: DbtFailed | None) -> None:
+    """The delivery gate on the working copy: refuse (exit 3, nothing published) or accept."""
+    delivery = gate.read_delivery(settings.db_path)
+    found = gate.refusals(delivery, previous_marts)
+    if not found:
+        if gate_failed is not None:  # dbt and the gate disagree: show dbt's own words
+            raise gate_failed
+        log("delivery gate: passed (max_quarantined_share "
+            f"{delivery.max_share:.1%}; highest share {max((t.share for t in delivery.tables), default=0):.1%})")
+        return
+    if accept:
+        log(gate.accepted_line(found))
+        return
+    raise gate.DeliveryRefused(gate.refusal_message(found, delivery.max_share))
 
 
 def _log_quarantine(settings: Settings) -> None:
@@ -201,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
                "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
                "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
-               "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed, 4 validation failed, 5 warehouse in use, 6 missing.",
+               "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed or delivery refused, 4 validation failed, 5 warehouse in use, "
+               "6 missing.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -223,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{pr_rule: or}\"")
         p.add_argument("--quiet", action="store_true", help="hide dbt's own output unless it fails")
+        p.add_argument("--accept-delivery", action="store_true",
+                       help="publish even when the delivery gate refuses the delivery (too many rows quarantined, "
+                            "a mart coming out empty); the log says what was accepted")
         p.add_argument("--full-refresh", action="store_true",
                        help="rebuild the incremental lab models from scratch (by default decided from the inputs: "
                             "only new lab extract files -> incremental)")
@@ -254,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: list[tuple[type[BaseException], int, Callable[[BaseException], str]]] = [
         (UsageError, EXIT_USAGE, str),
         (DbtFailed, EXIT_DBT, str),
+        (gate.DeliveryRefused, EXIT_DBT, str),
         (WarehouseInUse, EXIT_IN_USE, str),
         (WarehouseMissing, EXIT_MISSING, str),
     ]

@@ -40,6 +40,7 @@ ALL_TABLES = {
     "fct_drug_exposure": ["exposure_id"],
     "fct_lab_results": ["result_id"],
     "quarantine.quarantined_rows": ["source_table", "row_key", "rejection_reason", "occurrence"],
+    "quarantine.delivery_summary": ["source_table"],
 }
 # --staging: the staging models (the raw files as typed by staging), for a raw-file format check
 STAGING_TABLES = {

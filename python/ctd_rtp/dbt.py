@@ -14,7 +14,11 @@ from .warehouse import Settings
 
 
 class DbtFailed(RuntimeError):
-    """dbt exited non-zero; the message lists the failing nodes."""
+    """dbt exited non-zero; the message lists the failing nodes (their unique ids in `nodes`)."""
+
+    def __init__(self, message: str, nodes: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.nodes = tuple(nodes)
 
 
 class BadVars(ValueError):
@@ -119,7 +123,8 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
     if proc.returncode != 0:
         detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
-        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}")
+        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}",
+                        nodes=[f.split(":", 1)[0] for f in failures])
     return DbtResult(command=command, returncode=proc.returncode, failures=failures)
 
 

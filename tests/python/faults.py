@@ -10,6 +10,14 @@ tests/python/fixtures/own_cohort) and the outcome the warehouse promises
   ``intermediate.int_<table>_checked`` model, with the typed values given.
 - ``Marts``: the build passes; a query on the published tables returns exactly these rows.
 - ``BuildFails``: ``ctd-rtp build`` exits 3 and its error output contains every fragment.
+- ``Refused``: the delivery gate refuses. The base cohort is built (or run, with the report)
+  first in the same folder; then the faulty delivery exits 3 with every fragment in its error
+  output, said once, and the published marts (and the report) are exactly as before.
+- ``Logged``: the build's log (stdout) contains every fragment.
+
+Passing batches build with ``--accept-delivery``: the 4-patient cohort with several faults per
+build quarantines far more than the gate's 5% of a table. A case with its own ``cli`` arguments
+(the gate cases) is built alone, with exactly those arguments.
 
 For every passing build the suite also checks that nothing is lost: for each table, the rows
 written to the file = clean rows + quarantined rows (counted independently of dbt's own
@@ -119,6 +127,28 @@ def edit(table: str, key_column: str, key: str, **values: str) -> Mutation:
         for r in hits:
             r.update(values)
     return Mutation(table, "rows", f"set {values} on {table} {key_column}={key}", apply)
+
+
+def repeat(table: str, key_column: str, key: str, times: int = 1) -> Mutation:
+    """The row with this key delivered again, every column identical (an export run twice)."""
+    def apply(c: Cohort) -> None:
+        hits = [r for r in c.tables[table].rows if r[key_column] == key]
+        assert len(hits) == 1, f"{len(hits)} {table} rows with {key_column}={key}"
+        c.tables[table].rows.extend(dict(hits[0]) for _ in range(times))
+    return Mutation(table, "rows", f"repeat {table} {key_column}={key} {times} more time(s)", apply)
+
+
+def every_row(table: str, column: str, value: Callable[[str], str], what: str) -> Mutation:
+    """The same change on every row of the table (a systematic export problem)."""
+    def apply(c: Cohort) -> None:
+        for r in c.tables[table].rows:
+            r[column] = value(r[column])
+    return Mutation(table, "exclusive", what, apply)
+
+
+def day_first(iso: str) -> str:
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
 
 
 def file_format(table: str, what: str, kind: str = "file", **csv_options: Any) -> Mutation:
@@ -332,7 +362,25 @@ class BuildFails:
         return "build fails (exit 3): " + " / ".join(repr(f) for f in self.fragments)
 
 
-Expectation = Quarantined | FieldQuarantined | Kept | Marts | BuildFails
+@dataclass(frozen=True)
+class Refused:
+    fragments: tuple[str, ...]
+    command: str = "build"  # "run": the report of the good run must stay as it was too
+
+    def describe(self) -> str:
+        return f"delivery refused by `ctd-rtp {self.command}` (exit 3), previous warehouse kept: " + \
+            " / ".join(repr(f) for f in self.fragments)
+
+
+@dataclass(frozen=True)
+class Logged:
+    fragments: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "logs " + " / ".join(repr(f) for f in self.fragments)
+
+
+Expectation = Quarantined | FieldQuarantined | Kept | Marts | BuildFails | Refused | Logged
 
 
 def kept(table: str, key: str, **values: Any) -> Kept:
@@ -349,18 +397,28 @@ class FaultCase:
     table: str
     mutations: tuple[Mutation, ...]
     expected: tuple[Expectation, ...]
+    cli: tuple[str, ...] | None = None  # own CLI arguments (built alone); None: shares a build, --accept-delivery
 
     @property
     def fails_build(self) -> bool:
         return any(isinstance(e, BuildFails) for e in self.expected)
 
+    @property
+    def refused(self) -> Refused | None:
+        return next((e for e in self.expected if isinstance(e, Refused)), None)
+
+    @property
+    def alone(self) -> bool:
+        return self.fails_build or self.refused is not None or self.cli is not None
+
     def outcome(self) -> str:
         return "; ".join(e.describe() for e in self.expected)
 
 
-def case(name: str, table: str, mutations: Mutation | Sequence[Mutation], *expected: Expectation) -> FaultCase:
+def case(name: str, table: str, mutations: Mutation | Sequence[Mutation], *expected: Expectation,
+         cli: Sequence[str] | None = None) -> FaultCase:
     muts = (mutations,) if isinstance(mutations, Mutation) else tuple(mutations)
-    return FaultCase(name, table, muts, tuple(expected))
+    return FaultCase(name, table, muts, tuple(expected), tuple(cli) if cli is not None else None)
 
 
 RESPONSES_SQL = "select visit, response from marts.fct_platelet_response where patient_id = '{pid}' order by visit"
@@ -490,6 +548,87 @@ CASES: tuple[FaultCase, ...] = (
          kept("lab_results", "G1"),
          Marts("G evaluates NE at every visit (no baseline count), not an error", RESPONSES_SQL.format(pid="G"), ALL_NE)),
 
+    # ---- exact duplicates (one copy kept) and conflicts (none kept) ---------------------
+    # A3 is A's month-3 count: losing it would make A NE at month 3.
+    case("exact_duplicate_lab_line", "lab_results", repeat("lab_results", "result_id", "A3"),
+         Quarantined("lab_results", "A3", "exact duplicate"),
+         Marts("one copy of A3 is clean", "select count(*) from intermediate.int_lab_results_checked "
+               "where result_id = 'A3' and rejection_reason is null", ((1,),)),
+         Marts("responses as in the clean cohort", BASE_RESPONSES_SQL, BASE_RESPONSES)),
+    # B's month-6 assessment (bleeding grade 2) is what makes B NR at month 6; without it B would be PR.
+    case("exact_duplicate_visit_line", "visit_assessments", repeat("visit_assessments", "assessed_on", "2023-07-31", times=2),
+         Quarantined("visit_assessments", "B@2023-07-31", "exact duplicate", count=2),
+         Marts("responses as in the clean cohort", BASE_RESPONSES_SQL, BASE_RESPONSES)),
+    case("exact_duplicate_written_differently", "lab_results",
+         (lab("L_TWICE", "A", "2023-01-08", "PLT", "30", "10^9/L"), lab("L_TWICE", " A ", "2023/1/8", " PLT ", "30 ", "10^9/L")),
+         Quarantined("lab_results", "L_TWICE", "exact duplicate"),
+         Marts("the copy kept is clean", "select count(*) from intermediate.int_lab_results_checked "
+               "where result_id = 'L_TWICE' and rejection_reason is null", ((1,),))),
+    case("two_copies_and_a_conflict", "lab_results",
+         (lab("L_3X", "B", "2023-02-10", "PLT", "12", "10^9/L"), lab("L_3X", "B", "2023-02-10", "PLT", "12", "10^9/L"),
+          lab("L_3X", "B", "2023-02-10", "PLT", "13", "10^9/L")),
+         Quarantined("lab_results", "L_3X", "duplicate key (result_id)", count=3)),
+    case("exact_duplicate_patient", "patients", repeat("patients", "patient_id", "D"),
+         Quarantined("patients", "D", "exact duplicate"),
+         Marts("D is in dim_patients once", "select count(*) from marts.dim_patients where patient_id = 'D'", ((1,),))),
+    case("exact_duplicate_exposure", "drug_exposures", repeat("drug_exposures", "exposure_id", "X4"),
+         Quarantined("drug_exposures", "X4", "exact duplicate"),
+         Marts("D keeps day 0", "select index_date::varchar from marts.dim_patients where patient_id = 'D'", (("2023-04-01",),))),
+    case("exact_duplicate_adverse_event", "adverse_events", (adverse_event("AE_TWICE", "A"), adverse_event("AE_TWICE", "A")),
+         Quarantined("adverse_events", "AE_TWICE", "exact duplicate"),
+         Marts("AE_TWICE counted once", "select count(*) from marts.fct_adverse_events where ae_id = 'AE_TWICE'", ((1,),))),
+    case("conflicting_patient_rows", "patients", (new_patient("Q"), new_patient("Q", birth_year="1979")),
+         *fails("patients_file_patient_id_is_unique", "offending row: patient_id=Q, n_rows=2")),
+
+    # ---- delivery gate (docs/data-rejection.md section 7, the delivery gate) -------------------------
+    # every lab date written day-first: 17 of 17 lab rows quarantined; `run` keeps marts and report
+    case("gate_all_lab_dates_unparseable", "lab_results",
+         every_row("lab_results", "collected_on", day_first, "every collected_on written day-first (31/12/2023)"),
+         Refused(("delivery refused, nothing published",
+                  "lab_results: 17 of 17 rows quarantined (100.0%), more than max_quarantined_share 5.0%",
+                  "top reasons: 17 x collected_on missing or not a date",
+                  "marts.fct_lab_results (had 17 rows when last published) would be empty: no clean lab result"),
+                 command="run"),
+         cli=()),
+    case("gate_no_index_drug", "drug_exposures",
+         every_row("drug_exposures", "drug", lambda _: "hydroxychloroquine", "every exposure is hydroxychloroquine"),
+         Refused(("no patient has an index dose: 0 of 4 patients have a clean sirolimus exposure",
+                  "marts.fct_platelet_response (had 12 rows when last published), "
+                  "marts.rpt_response_rates (had 3 rows when last published)")),
+         cli=()),
+    # 17 good lab rows + 5 bad = 5 of 22 (22.7%) against a threshold of 20%; + 4 bad = 4 of 21 (19.0%)
+    case("gate_share_just_over_threshold", "lab_results",
+         tuple(lab(f"L_OVER{i}", "B", "2023-02-14", "PLT", "abc", "10^9/L") for i in range(5)),
+         Refused(("lab_results: 5 of 22 rows quarantined (22.7%), more than max_quarantined_share 20.0%",
+                  "top reasons: 5 x value not numeric")),
+         cli=("--vars", "{max_quarantined_share: 0.2}")),
+    case("gate_share_just_under_threshold", "lab_results",
+         tuple(lab(f"L_UNDER{i}", "B", "2023-02-14", "PLT", "abc", "10^9/L") for i in range(4)),
+         Quarantined("lab_results", "L_UNDER0", "value not numeric"),
+         Logged(("delivery gate: passed (max_quarantined_share 20.0%; highest share 19.0%)",)),
+         Marts("quarantine.delivery_summary",
+               "select source_table, rows_delivered, rows_clean, rows_quarantined, rows_with_quarantined_fields, "
+               "round(quarantined_share, 3), top_reasons from quarantine.delivery_summary order by table_order",
+               (("patients", 4, 4, 0, 0, 0.0, None), ("drug_exposures", 4, 4, 0, 0, 0.0, None),
+                ("lab_results", 21, 17, 4, 0, 0.19, "4 x value not numeric"), ("visit_assessments", 7, 7, 0, 0, 0.0, None),
+                ("adverse_events", 2, 2, 0, 0, 0.0, None))),
+         Marts("responses as in the clean cohort", BASE_RESPONSES_SQL, BASE_RESPONSES),
+         cli=("--vars", "{max_quarantined_share: 0.2}")),
+    # a nulled field counts toward the share: every dose written with a decimal comma
+    case("gate_every_dose_unreadable", "visit_assessments",
+         every_row("visit_assessments", "prednisone_equivalent_mg_day", lambda v: v.replace(".", ",") + ",0"
+                   if "." not in v else v.replace(".", ","), "every prednisone dose with a decimal comma"),
+         Refused(("visit_assessments: 0 of 7 rows quarantined and 7 with a field nulled (100.0%), "
+                  "more than max_quarantined_share 5.0%",
+                  "7 x prednisone_equivalent_mg_day not a number (field nulled)")),
+         cli=()),
+    case("gate_accept_delivery", "lab_results",
+         every_row("lab_results", "collected_on", day_first, "every collected_on written day-first (31/12/2023)"),
+         Logged(("warning: delivery accepted with --accept-delivery although the gate would refuse it: "
+                 "lab_results: 17 of 17 rows quarantined (100.0%)",)),
+         Marts("the accepted delivery is published: no clean lab result", "select count(*) from marts.fct_lab_results", ((0,),)),
+         cli=("--accept-delivery",)),
+
     # ---- patients ---------------------------------------------------------------------
     case("duplicate_patient_id", "patients", new_patient("A"),
          *fails("patients_file_patient_id_is_unique", "offending row: patient_id=A, n_rows=2")),
@@ -597,6 +736,19 @@ class Batch:
     def fails_build(self) -> bool:
         return any(c.fails_build for c in self.cases)
 
+    @property
+    def alone(self) -> bool:
+        return any(c.alone for c in self.cases)
+
+    @property
+    def refused(self) -> Refused | None:
+        return next((c.refused for c in self.cases if c.refused is not None), None)
+
+    def cli(self) -> list[str]:
+        """Arguments after the command: a lone case's own, else --accept-delivery (tiny cohort, many faults)."""
+        own = next((c.cli for c in self.cases if c.cli is not None), None)
+        return ["--quiet", *(own if own is not None else ("--accept-delivery",))]
+
     def cohort(self) -> Cohort:
         cohort = Cohort.base()
         for c in self.cases:
@@ -606,7 +758,7 @@ class Batch:
 
 
 def _compatible(batch: Batch, case_: FaultCase) -> bool:
-    if batch.fails_build or case_.fails_build:
+    if batch.alone or case_.alone:
         return False
     used: dict[str, set[str]] = {}
     for c in batch.cases:
@@ -631,7 +783,7 @@ def plan_batches(cases: Sequence[FaultCase] = CASES) -> list[Batch]:
     for c in cases:
         target = next((b for b in batches if _compatible(b, c)), None)
         if target is None:
-            target = Batch(c.name if c.fails_build else f"batch{sum(not b.fails_build for b in batches) + 1}", [])
+            target = Batch(c.name if c.alone else f"batch{sum(not b.alone for b in batches) + 1}", [])
             batches.append(target)
         target.cases.append(c)
     return batches

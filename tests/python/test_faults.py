@@ -20,7 +20,9 @@ import pytest
 
 import faults
 from conftest import cli_env, run_cli
-from faults import CASES, TABLES, Batch, BuildFails, FaultCase, FieldQuarantined, Kept, Marts, Quarantined
+from ctd_rtp.warehouse import table_fingerprint
+from faults import (CASES, TABLES, Batch, BuildFails, Cohort, FaultCase, FieldQuarantined, Kept, Logged, Marts,
+                    Quarantined, Refused)
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +39,9 @@ class BuildRun:
     db_path: Path
     written_rows: dict[str, int]
     row_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # table -> (read, clean, quarantined)
+    # a refused delivery: the published marts (and report files) before and after it
+    published: tuple[dict[str, str], dict[str, str]] | None = None
+    reports: tuple[list[str], list[str]] | None = None
 
     @property
     def rows_lost(self) -> int:
@@ -46,16 +51,37 @@ class BuildRun:
         return sum(abs(self.written_rows[t] - (clean + quarantined)) for t, (_, clean, quarantined) in self.row_counts.items())
 
 
+def _marts(db: Path) -> dict[str, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        return {n: table_fingerprint(con, "marts", n) for n in names}
+
+
 def _run_batch(batch: Batch, root: Path) -> BuildRun:
     raw, work = root / batch.name / "raw", root / batch.name / "wh"
-    written = batch.cohort().write(raw)
     work.mkdir(parents=True)
     started = time.perf_counter()
     env = cli_env(work, raw)
     env.pop("CTD_RTP_PSEUDONYM_SALT", None)  # the expectations name the study ids
-    proc = run_cli(["build", "--quiet"], env, check=False)
+    refused = batch.refused
+    reports = work / "reports"
+    command, report_args = ["build"], []
+    if refused is not None and refused.command == "run":
+        command, report_args = ["run"], ["--out-dir", str(reports)]
+    before: tuple[dict[str, str], list[str]] | None = None
+    if refused is not None:  # a good delivery published first, in the same folders
+        Cohort.base().write(raw)
+        run_cli([*command, "--quiet", *report_args], env)
+        before = (_marts(work / "warehouse.duckdb"), sorted(p.name for p in reports.glob("*")))
+    command += [*batch.cli(), *report_args]
+    written = batch.cohort().write(raw)
+    proc = run_cli(command, env, check=False)
     run = BuildRun(batch, proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - started,
                    work / "warehouse.duckdb", written)
+    if before is not None:
+        run.published = (before[0], _marts(run.db_path))
+        run.reports = (before[1], sorted(p.name for p in reports.glob("*")))
     if proc.returncode == 0:
         with duckdb.connect(str(run.db_path), read_only=True) as con:
             for t in TABLES:
@@ -74,8 +100,8 @@ def fault_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuildRun
     """Every batch built once (two builds at a time on this 2-core machine): case name -> its build."""
     root = tmp_path_factory.mktemp("faults")
     batches = faults.plan_batches()
-    # the passing batches are the longest builds: start them first
-    ordered = sorted(batches, key=lambda b: b.fails_build)
+    # the passing batches and the gate cases (two builds each) are the longest: start them first
+    ordered = sorted(batches, key=lambda b: b.fails_build and b.refused is None)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(lambda b: _run_batch(b, root), ordered))
@@ -101,6 +127,24 @@ def _check(expectation: object, run: BuildRun, con: duckdb.DuckDBPyConnection | 
         assert "Traceback" not in run.stderr, run.stderr[-3000:]
         missing = [f for f in expectation.fragments if f not in run.stderr]
         assert not missing, f"error output lacks {missing}:\n{run.stderr[-3000:]}"
+        return
+    if isinstance(expectation, Refused):
+        assert run.returncode == 3, f"expected exit 3, got {run.returncode}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+        assert "Traceback" not in run.stderr, run.stderr[-3000:]
+        missing = [f for f in expectation.fragments if f not in run.stderr]
+        assert not missing, f"error output lacks {missing}:\n{run.stderr[-3000:]}"
+        # said once, by the gate: not again as the failed dbt test it explains
+        assert run.stderr.count("delivery refused") == 1 and "assert_delivery_quarantine" not in run.stderr, run.stderr
+        assert run.published is not None and run.reports is not None
+        assert run.published[1] == run.published[0], "the published marts changed"
+        assert run.reports[1] == run.reports[0], f"report files changed: {run.reports}"
+        if expectation.command == "run":
+            assert run.reports[0], "the good run wrote no report"
+            assert "statistics -> schema analysis" not in run.stdout and "report: " not in run.stdout, run.stdout
+        return
+    if isinstance(expectation, Logged):
+        missing = [f for f in expectation.fragments if f not in run.stdout]
+        assert not missing, f"log lacks {missing}:\n{run.stdout[-3000:]}"
         return
     assert con is not None
     if isinstance(expectation, Quarantined):
@@ -150,7 +194,7 @@ def test_fault_case(fault: FaultCase, fault_builds: dict[str, BuildRun]) -> None
     result = faults.CaseResult(fault.name, as_expected=False, batch=run.batch.name)
     faults.RESULTS[fault.name] = result
     try:
-        if not fault.fails_build:
+        if not fault.fails_build and fault.refused is None:
             assert run.returncode == 0, f"build of {run.batch.name} exited {run.returncode}:\n{run.stderr[-4000:]}"
             assert run.rows_lost == 0, f"rows lost in {run.batch.name}: written {run.written_rows}, (read, clean, quarantined) {run.row_counts}"
         if run.returncode == 0:
@@ -170,6 +214,7 @@ def test_fault_suite_is_broad_enough() -> None:
     assert len(CASES) >= 30
     assert len({c.name for c in CASES}) == len(CASES)
     assert sum(c.fails_build for c in CASES) >= 5
+    assert sum(c.refused is not None for c in CASES) >= 3
 
 
 def test_every_rejection_reason_is_documented() -> None:

@@ -3,7 +3,8 @@
 The hand-written cohort gets an extract that exercises every path: a value that becomes a visit
 value (and changes a response), a reused result_id that quarantines an old clean row of the same
 pair, one that quarantines an old row of another pair (that pair loses its only value), a new
-analyte with baseline and follow-up, and an unknown patient. A synthetic cohort with a random 2%
+analyte with baseline and follow-up, an unknown patient, and a line repeated exactly from the
+first file (B1, B's baseline: the loaded copy stays clean, the new one is an exact duplicate). A synthetic cohort with a random 2%
 extract checks the same at scale. The pure decision (`incremental.plan`) is tested on its own.
 """
 
@@ -27,6 +28,7 @@ C4,D,2023-06-29,PLT,55,10^9/L
 D5,D,2023-04-01,TREG_PCT,2.2,%
 D6,D,2023-09-28,TREG_PCT,3.0,%
 Z1,Z,2023-05-01,PLT,50,10^9/L
+B1,B,2023-02-01,PLT,10,10^9/L
 """
 COMPARED_SCHEMAS = ("marts", "intermediate", "quarantine")
 
@@ -91,10 +93,12 @@ def appended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "c_month_3": query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'"),
     }
     (raw / "lab_results_2023-08.csv").write_text(EXTRACT)
-    second = run_cli(["build"], env)
+    # the extract quarantines 6 of the 24 lab rows on purpose (25%): past the delivery gate's 5%.
+    # --accept-delivery changes no input fingerprint, so the run stays incremental
+    second = run_cli(["build", "--accept-delivery"], env)
     full_env = cli_env(work / "full", raw)
     (work / "full").mkdir()
-    full = run_cli(["build"], full_env)
+    full = run_cli(["build", "--accept-delivery"], full_env)
     return {"raw": raw, "env": env, "db": db, "full_db": Path(full_env["CTD_RTP_DB"]), "before": before,
             "logs": (first.stdout, second.stdout, full.stdout)}
 
@@ -125,6 +129,11 @@ def test_the_extract_changed_what_it_should(appended: dict) -> None:
     assert query(db, "select baseline_value, value from marts.fct_lab_changes "
                      "where patient_id = 'D' and analyte = 'TREG_PCT'") == [(2.2, 3.0)]
     assert query(db, "select rejection_reason from quarantine.quarantined_rows where row_key = 'Z1'") == [("unknown patient",)]
+    # a line repeated exactly by the extract: the copy already loaded stays clean, B keeps its baseline
+    assert query(db, "select source_file, rejection_reason from intermediate.int_lab_results_checked "
+                     "where result_id = 'B1' order by 1") == [("lab_results.csv", None), ("lab_results_2023-08.csv", "exact duplicate")]
+    assert query(db, "select baseline_platelet_count from marts.fct_platelet_response "
+                     "where patient_id = 'B' and visit = 'month_3'") == [(10.0,)]
 
 
 def test_untouched_pairs_were_not_reprocessed(appended: dict) -> None:
@@ -135,7 +144,7 @@ def test_untouched_pairs_were_not_reprocessed(appended: dict) -> None:
     new_batch = query(db, "select max(load_batch) from intermediate.int_lab_results_checked")[0]
     assert new_batch > first_batch
     assert query(db, "select count(*) from intermediate.int_lab_results_checked where load_batch = ?", list(new_batch)) \
-        == [(6 + 2,)]  # the 6 new rows and the 2 old rows sharing their result_ids
+        == [(7 + 3,)]  # the 7 new rows and the 3 old rows sharing their result_ids
 
 
 def test_a_removed_extract_stops_a_hand_run_and_the_cli_rebuilds_in_full(appended: dict, tmp_path: Path) -> None:
