@@ -83,6 +83,17 @@ ELSEWHERE: dict[str, tuple[str, str]] = {
         ("Makefile", "$(SPARK_BIN)/ctd-rtp report --out-dir"),
 }
 
+# test_the_documented_gate_commands runs the sh blocks of data-rejection.md section 7 as written
+GATE_SECTION = ("tests/python/test_gate.py", 'split("## 7. The delivery gate")')
+ELSEWHERE.update({
+    "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build --accept-delivery": GATE_SECTION,
+    "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build --vars \"{max_quarantined_share: 0.2}\"": GATE_SECTION,
+    "DBT_PROFILES_DIR=. .venv/bin/dbt build --vars \"{accept_delivery: true}\"": GATE_SECTION,
+    ".venv/bin/python -c \"import duckdb; duckdb.connect('warehouse.duckdb', read_only=True).sql( "
+    "'select source_table, rows_delivered, rows_clean, rows_quarantined, round(quarantined_share, 3), top_reasons "
+    "from quarantine.delivery_summary order by table_order').show()\"": GATE_SECTION,
+})
+
 ILLUSTRATIVE: dict[str, str] = {
     "sudo systemctl daemon-reload": "systemd is not running in CI; docs/scheduling.md shows the unit files",
     "sudo systemctl enable --now ctd-rtp.timer": "systemd",
