@@ -153,3 +153,17 @@ final as (
 
 select * from final
 {%- endmacro %}
+
+{#- The five raw tables with their checked model and the key each shows in the quarantine
+    (quarantine.quarantined_rows.row_key): one list for the quarantine models and the
+    reconciliation test. -#}
+{% macro checked_raw_tables() -%}
+    {{ return([
+        ('patients', 'int_patients_checked', 'patient_id'),
+        ('drug_exposures', 'int_drug_exposures_checked', 'exposure_id'),
+        ('lab_results', 'int_lab_results_checked', 'result_id'),
+        ('visit_assessments', 'int_visit_assessments_checked',
+         "patient_id || '@' || coalesce(cast(assessed_on as " ~ text_type() ~ "), '?')"),
+        ('adverse_events', 'int_adverse_events_checked', 'ae_id'),
+    ]) }}
+{%- endmacro %}

@@ -2,16 +2,10 @@
     gate reads it (tests/singular/assert_delivery_quarantine_within_threshold.sql, and
     python/ctd_rtp/gate.py before `ctd-rtp build` publishes): a share above var
     max_quarantined_share is a systematic problem with the delivery, not a few bad lines. -#}
-{%- set tables = [
-    ('patients', 'int_patients_checked'),
-    ('drug_exposures', 'int_drug_exposures_checked'),
-    ('lab_results', 'int_lab_results_checked'),
-    ('visit_assessments', 'int_visit_assessments_checked'),
-    ('adverse_events', 'int_adverse_events_checked'),
-] -%}
+{%- set tables = checked_raw_tables() -%}
 with
 
-{% for table, model in tables %}
+{% for table, model, key in tables %}
     {{ table }}_rows as (
 
         -- every raw row is in its checked model, clean or not (assert_raw_rows_reconcile)
@@ -27,7 +21,7 @@ with
 {% endfor %}
 delivered as (
 
-    {% for table, model in tables %}
+    {% for table, model, key in tables %}
         select * from {{ table }}_rows
         {% if not loop.last %}union all{% endif %}
     {% endfor %}

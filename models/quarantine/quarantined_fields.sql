@@ -1,11 +1,13 @@
 {#- Every field nulled in an otherwise clean row, with its raw text and the rule it broke.
     The row goes on without the field (raw rows = clean rows + quarantined_rows still holds);
     a field that could decide a result makes that result NE (docs/clinical-rules.md). -#}
-{%- set fields = [
-    ('visit_assessments', 'int_visit_assessments_checked',
-     "patient_id || '@' || cast(assessed_on as " ~ text_type() ~ ")",
-     ['who_bleeding_grade', 'prednisone_equivalent_mg_day', 'rescue_therapy']),
-] -%}
+{%- set field_columns = {
+    'visit_assessments': ['who_bleeding_grade', 'prednisone_equivalent_mg_day', 'rescue_therapy'],
+} -%}
+{%- set fields = [] -%}
+{%- for table, model, key in checked_raw_tables() if table in field_columns -%}
+    {%- do fields.append((table, model, key, field_columns[table])) -%}
+{%- endfor -%}
 with
 
 {% for table, model, key, columns in fields %}

@@ -1,12 +1,6 @@
 {#- Every raw row that did not pass, with the rule it broke. Nothing is dropped silently:
     raw rows = clean rows + quarantined rows, per table (tests/singular/assert_raw_rows_reconcile.sql). -#}
-{%- set tables = [
-    ('patients', 'int_patients_checked', "patient_id"),
-    ('drug_exposures', 'int_drug_exposures_checked', "exposure_id"),
-    ('lab_results', 'int_lab_results_checked', "result_id"),
-    ('visit_assessments', 'int_visit_assessments_checked', "patient_id || '@' || coalesce(cast(assessed_on as " ~ text_type() ~ "), '?')"),
-    ('adverse_events', 'int_adverse_events_checked', "ae_id"),
-] -%}
+{%- set tables = checked_raw_tables() -%}
 with
 
 {% for table, model, key in tables %}

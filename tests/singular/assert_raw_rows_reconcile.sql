@@ -1,16 +1,10 @@
 {#- Nothing is lost: for every raw table, raw rows = clean rows + quarantined rows.
     A row that fans out in a join or vanishes in a filter fails this test. -#}
-{%- set tables = [
-    ('patients', 'int_patients_checked'),
-    ('drug_exposures', 'int_drug_exposures_checked'),
-    ('lab_results', 'int_lab_results_checked'),
-    ('visit_assessments', 'int_visit_assessments_checked'),
-    ('adverse_events', 'int_adverse_events_checked'),
-] -%}
+{%- set tables = checked_raw_tables() -%}
 
 with
 
-{% for table, checked in tables %}
+{% for table, checked, key in tables %}
     {{ table }}_counts as (
 
         select
@@ -30,7 +24,7 @@ with
 {% endfor %}
 all_counts as (
 
-    {% for table, checked in tables %}
+    {% for table, checked, key in tables %}
         select * from {{ table }}_counts
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
