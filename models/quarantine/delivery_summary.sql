@@ -98,7 +98,7 @@ quarantined as (
 
 ),
 
-final as (
+counted as (
 
     select
         delivered.source_table,
@@ -107,12 +107,6 @@ final as (
         cast(coalesce(delivered.rows_clean, 0) as bigint) as rows_clean,
         cast(coalesce(quarantined_rows.rows_quarantined, 0) as bigint) as rows_quarantined,
         cast(coalesce(field_rows.rows_with_quarantined_fields, 0) as bigint) as rows_with_quarantined_fields,
-        coalesce(
-            cast(coalesce(quarantined_rows.rows_quarantined, 0) + coalesce(field_rows.rows_with_quarantined_fields, 0)
-                as double) / nullif(delivered.rows_delivered, 0),
-            0.0
-        ) as quarantined_share,
-        cast({{ var('max_quarantined_share') }} as double) as max_quarantined_share,
         cast(coalesce(quarantined.n_reasons, 0) as bigint) as n_reasons,
         quarantined.top_reasons
     from delivered
@@ -122,6 +116,26 @@ final as (
         on delivered.source_table = field_rows.source_table
     left join quarantined
         on delivered.source_table = quarantined.source_table
+
+),
+
+final as (
+
+    select
+        source_table,
+        table_order,
+        rows_delivered,
+        rows_clean,
+        rows_quarantined,
+        rows_with_quarantined_fields,
+        -- rows held back whole or in part
+        coalesce(
+            cast(rows_quarantined + rows_with_quarantined_fields as double) / nullif(rows_delivered, 0), 0.0
+        ) as quarantined_share,
+        cast({{ var('max_quarantined_share') }} as double) as max_quarantined_share,
+        n_reasons,
+        top_reasons
+    from counted
 
 )
 
