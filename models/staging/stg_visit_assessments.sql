@@ -1,3 +1,4 @@
+{%- set fmt = delivery_format('visit_assessments') -%}
 with
 
 source as (
@@ -10,13 +11,13 @@ renamed as (
 
     select
         {{ patient_key('patient_id') }} as patient_id,
-        {{ parse_date('assessed_on') }} as assessed_on,
-        {{ parse_integer('who_bleeding_grade') }} as who_bleeding_grade,
-        {{ parse_number('prednisone_equivalent_mg_day') }} as prednisone_equivalent_mg_day,
-        {{ parse_boolean('rescue_therapy') }} as rescue_therapy,
-        {{ is_blank('who_bleeding_grade') }} as bleeding_blank,
-        {{ is_blank('prednisone_equivalent_mg_day') }} as prednisone_blank,
-        {{ is_blank('rescue_therapy') }} as rescue_blank
+        {{ parse_date('assessed_on', fmt) }} as assessed_on,
+        {{ parse_integer('who_bleeding_grade', fmt) }} as who_bleeding_grade,
+        {{ parse_number('prednisone_equivalent_mg_day', fmt) }} as prednisone_equivalent_mg_day,
+        {{ parse_boolean('rescue_therapy', fmt) }} as rescue_therapy,
+        {{ is_blank('who_bleeding_grade', fmt) }} as bleeding_blank,
+        {{ is_blank('prednisone_equivalent_mg_day', fmt) }} as prednisone_blank,
+        {{ is_blank('rescue_therapy', fmt) }} as rescue_blank
     from source
 
 ),
