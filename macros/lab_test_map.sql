@@ -76,7 +76,7 @@
         ~ " union all"
         ~ " select 'lab_test_map.csv line ' || local.line || ' (' || local.source_code || ', ' || local.source_unit || ' -> ' || local.analyte"
         ~ " || ' x' || local.factor || ') conflicts with the shipped seeds/reference/lab_test_map.csv row (' || shipped.source_code || ', '"
-        ~ " || shipped.source_unit || ' -> ' || shipped.analyte || ' x' || shipped.factor || '): the same test code and unit'"
+        ~ " || shipped.source_unit || ' -> ' || shipped.analyte || ' x' || printf('%g', shipped.factor) || '): the same test code and unit'"
         ~ " || ' (after normalisation) cannot map to two analytes or factors; delete the local row or correct it', local.line"
         ~ " from local join shipped on local.code_key = shipped.code_key and local.unit_key = shipped.unit_key"
         ~ " where local.analyte <> shipped.analyte or local.factor_number <> shipped.factor"

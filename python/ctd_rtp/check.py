@@ -417,8 +417,9 @@ def read_raw_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, fmt: M
     delim = "\\t" if report.delimiter == "\t" else report.delimiter
     relation = (f"read_csv({lit(str(read_path))}, header = true, auto_detect = false, delim = {lit(delim)}, "
                 f"quote = '\"', escape = '\"', columns = {columns})")
-    try:
-        con.execute(f"select count(*) from {relation}").fetchone()
+    loaded = f"file_{table}_{abs(hash(path.name)) % 10**8}"
+    try:  # the one read of the file (every value decoded, every line split)
+        con.execute(f"create table {loaded} as select * from {relation}")
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         if "unicode" in str(exc).lower() or not header:
@@ -429,7 +430,7 @@ def read_raw_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, fmt: M
             report.stops_build.append(f"cannot be read as CSV: {message}")
         return report, None
     cols = ", ".join(expected)
-    return report, f"select {cols}, {source} as source_file from {relation}"
+    return report, f"select {cols}, {source} as source_file from {loaded}"
 
 
 def _map_sql(con: duckdb.DuckDBPyConnection, project_dir: Path, folder: Path, problems: list[str]) -> str:
@@ -508,10 +509,10 @@ def _hint(kind: str, table: str, examples: list[str], fmt: Mapping[str, Any], fo
             return f"decimal commas: declare `decimal_separator: \",\"` in delivery.yml{scope}"
         return "write a plain number with a decimal point (flags such as H, L, * beside it are accepted)"
     if kind == "boolean":
-        return (f"declare the spellings, e.g. `booleans: {{true_values: [\"{examples[0]}\"], false_values: [...]}}` "
-                "in delivery.yml (in quotes)")
+        return ("declare which spellings mean true and which false, in quotes: "
+                "`booleans: {true_values: [\"...\"], false_values: [\"...\"]}` in delivery.yml" + scope)
     if kind == "sex":
-        return f"declare the spellings, e.g. `sex: {{F: [\"{examples[0]}\"], M: [...]}}` in delivery.yml (in quotes)"
+        return ("declare the spellings of each sex, in quotes: `sex: {F: [\"...\"], M: [\"...\"]}` in delivery.yml" + scope)
     if kind == "map":
         return "add the pairs to a local lab_test_map.csv beside the delivery (see the map stub)"
     return ""
