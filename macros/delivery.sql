@@ -146,6 +146,11 @@
         {%- set block = files.get(file_name ~ '.csv') or files.get(file_name ~ '.parquet') -%}
     {%- else -%}
         {%- set block = files.get(file_name) -%}
+        {%- if file_name.startswith('lab_results_') and block is mapping and block.keys() | reject('equalto', 'encoding') | list -%}
+            {#- the extracts of a table are parsed together, in the table's format -#}
+            {{ exceptions.raise_compiler_error("delivery.yml: files." ~ file_name ~ ": a lab extract file declares only its encoding;"
+                ~ " the value formats are those of lab_results.csv (declare them there or at the top level)") }}
+        {%- endif -%}
     {%- endif -%}
     {{ return(delivery_merge(top, block, 'files.' ~ file_name)) }}
 {%- endmacro %}

@@ -464,6 +464,13 @@ def _map_sql(con: duckdb.DuckDBPyConnection, project_dir: Path, folder: Path, pr
     for line, code, unit, analyte, factor, scode, sunit, sanalyte, sfactor in conflicts[:5]:
         problems.append(f"lab_test_map.csv line {line} ({code}, {unit} -> {analyte} x{factor:g}) conflicts with the shipped "
                         f"seeds/reference/lab_test_map.csv row ({scode}, {sunit} -> {sanalyte} x{sfactor:g})")
+    twice = con.execute(
+        "select a.line, b.line, a.source_code, a.source_unit, a.analyte, a.factor, b.analyte, b.factor from local_keys a "
+        "join local_keys b on a.code_key = b.code_key and a.unit_key = b.unit_key and a.line < b.line "
+        "where a.analyte <> b.analyte or a.factor <> b.factor order by 1").fetchall()
+    for line_a, line_b, code, unit, analyte_a, factor_a, analyte_b, factor_b in twice[:5]:
+        problems.append(f"lab_test_map.csv lines {line_a} and {line_b}: ({code}, {unit}) maps to both {analyte_a} x{factor_a:g} "
+                        f"and {analyte_b} x{factor_b:g}")
     return ("select distinct code_key, unit_key, analyte, factor from shipped_keys union "
             "select distinct code_key, unit_key, analyte, factor from local_keys where analyte in (select analyte from analytes) and factor > 0")
 

@@ -55,6 +55,10 @@ class Delivery:
             where = f"files.{file_name}"
         else:
             block, where = self.files.get(file_name), f"files.{file_name}"
+            if file_name.startswith("lab_results_") and isinstance(block, dict) and set(block) - {"encoding"}:
+                # the extracts of a table are parsed together, in the table's format
+                raise DeliveryError(f"delivery.yml: files.{file_name}: a lab extract file declares only its encoding; the value "
+                                    "formats are those of lab_results.csv (declare them there or at the top level)")
         return _merge(self.top, block, where)
 
 

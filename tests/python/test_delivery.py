@@ -49,6 +49,7 @@ files:
     ("files: {patients.csv: {encoding: klingon}}\n", "files.patients.csv.encoding: unknown encoding 'klingon'"),
     ("sex: {W: [woman]}\n", "delivery.yml: unknown key sex.W; expected F, M"),
     ("- dmy\n", "delivery.yml: expected settings (key: value lines)"),
+    ("files: {lab_results_2026-12.csv: {date_order: dmy}}\n", "a lab extract file declares only its encoding"),
 ])
 def test_bad_settings_name_the_setting(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(delivery.DeliveryError) as caught:
@@ -82,3 +83,14 @@ def test_a_byte_the_declared_encoding_cannot_read_names_the_line(tmp_path: Path)
 
 def test_utf8_copy_dir_is_beside_the_published_warehouse() -> None:
     assert delivery.utf8_copy_dir(Path("/w/warehouse.duckdb.building")) == Path("/w/warehouse.duckdb.utf8")
+
+
+def test_a_changed_delivery_yml_is_a_full_refresh(tmp_path: Path) -> None:
+    from ctd_rtp import incremental
+
+    (tmp_path / "lab_results.csv").write_text("result_id\n")
+    (tmp_path / "delivery.yml").write_text("date_order: ymd\n")
+    before = incremental.current_inputs(Path(__file__).resolve().parents[2], tmp_path)
+    (tmp_path / "delivery.yml").write_text("date_order: dmy  # the lab says so\n")
+    after = incremental.current_inputs(Path(__file__).resolve().parents[2], tmp_path)
+    assert incremental.plan(before, after) == incremental.Plan(True, "delivery.yml changed")
