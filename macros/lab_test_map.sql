@@ -9,11 +9,11 @@
     {%- set shipped = "select source_code, source_unit, analyte, cast(factor as double) as factor from " ~ ref('lab_test_map') -%}
     {%- set local_path = local_lab_test_map_path() -%}
     {%- if local_path is none -%}
-        {{ return("(select distinct " ~ normalize_test_code('source_code', "''") ~ " as code_key, "
+        {{ return("(select distinct " ~ test_code_text('source_code') ~ " as code_key, "
             ~ normalize_unit('source_unit') ~ " as unit_key, analyte, factor from (" ~ shipped ~ ") as shipped)") }}
     {%- endif -%}
     {%- do check_local_lab_test_map(local_path) -%}
-    {{ return("(select distinct " ~ normalize_test_code('source_code', "''") ~ " as code_key, "
+    {{ return("(select distinct " ~ test_code_text('source_code') ~ " as code_key, "
         ~ normalize_unit('source_unit') ~ " as unit_key, analyte, factor from (" ~ shipped
         ~ " union all select source_code, source_unit, analyte, try_cast(factor as double) as factor from "
         ~ local_lab_test_map_read(local_path) ~ ") as merged)") }}
@@ -57,7 +57,7 @@
         {{ exceptions.raise_compiler_error("lab_test_map.csv (local map in CTD_RTP_RAW_DIR): missing column(s) " ~ missing | join(', ')
             ~ "; expected source_code, source_unit, analyte, factor (as seeds/reference/lab_test_map.csv); found " ~ columns | join(', ')) }}
     {%- endif -%}
-    {%- set code_key = normalize_test_code('source_code', "''") -%}
+    {%- set code_key = test_code_text('source_code') -%}
     {%- set unit_key = normalize_unit('source_unit') -%}
     {%- set problems = run_query(
         "with local as (select *, " ~ code_key ~ " as code_key, " ~ unit_key ~ " as unit_key, try_cast(factor as double) as factor_number"

@@ -295,11 +295,10 @@
 {%- endmacro %}
 
 {#- A test code as the map matches it: upper case, spaces collapsed, full-width parentheses as
-    ASCII, and a trailing "(unit)" dropped when it is the row's own unit: "PLT (10^9/L)". -#}
-{% macro normalize_test_code(code, unit) -%}
-    {%- set c = "upper(" ~ regex_replace_all("translate(trim(cast(" ~ code ~ " as " ~ text_type() ~ ")), '（）', '()')", '[ \u00a0]+', ' ') ~ ")" -%}
-    {%- set with_unit = '^(.+?)[ ]*[(]([^()]+)[)]$' -%}
-    {{ return("(case when regexp_extract(" ~ c ~ ", " ~ sql_text_literal(with_unit) ~ ", 2) <> '' and "
-        ~ normalize_unit("regexp_extract(" ~ c ~ ", " ~ sql_text_literal(with_unit) ~ ", 2)") ~ " = " ~ normalize_unit(unit)
-        ~ " then regexp_extract(" ~ c ~ ", " ~ sql_text_literal(with_unit) ~ ", 1) else " ~ c ~ " end)") }}
+    ASCII. In stg_lab_results a trailing "(unit)" is then dropped when it is the row's own unit
+    ("PLT (10^9/L)" with unit 10^9/L is PLT): test_code_unit_regex splits it off. -#}
+{% macro test_code_text(code) -%}
+    upper({{ regex_replace_all("translate(trim(cast(" ~ code ~ " as " ~ text_type() ~ ")), '（）', '()')", '[ \u00a0]+', ' ') }})
 {%- endmacro %}
+
+{% macro test_code_unit_regex() -%}^(.+?)[ ]*[(]([^()]+)[)]${%- endmacro %}

@@ -78,14 +78,39 @@ pairs as (
 
 ),
 
+pair_texts as (
+
+    select
+        source_test_code,
+        source_unit,
+        {{ test_code_text('source_test_code') }} as code_text,
+        {{ normalize_unit('source_unit') }} as unit_key
+    from pairs
+
+),
+
+-- a unit written in the test name as well ("PLT (10^9/L)") is dropped when it is the row's unit
+pair_name_units as (
+
+    select
+        *,
+        regexp_extract(code_text, '{{ test_code_unit_regex() }}', 1) as code_before_unit,
+        {{ normalize_unit("regexp_extract(code_text, '" ~ test_code_unit_regex() ~ "', 2)") }} as name_unit_key
+    from pair_texts
+
+),
+
 pair_keys as (
 
     select
         source_test_code,
         source_unit,
-        {{ normalize_test_code('source_test_code', 'source_unit') }} as code_key,
-        {{ normalize_unit('source_unit') }} as unit_key
-    from pairs
+        unit_key,
+        case
+            when name_unit_key <> '' and name_unit_key = unit_key then code_before_unit
+            else code_text
+        end as code_key
+    from pair_name_units
 
 ),
 
@@ -96,7 +121,7 @@ mapped_pairs as (
         pair_keys.source_unit,
         test_map.analyte,
         test_map.factor,
-        pair_keys.code_key in (select test_map.code_key from test_map) as is_code_known
+        pair_keys.code_key in (select known.code_key from test_map as known) as is_code_known
     from pair_keys
     left join test_map
         on pair_keys.code_key = test_map.code_key

@@ -175,11 +175,15 @@ def unit_key_sql(unit: str) -> str:
     return rx(t, "/mm[*^]?3$", "/ul")
 
 
+def code_text_sql(code: str) -> str:
+    return f"upper({rx(f'translate(trim({code}), {lit(chr(0xFF08) + chr(0xFF09))}, {lit(chr(40) + chr(41))})', '[ ' + chr(0xA0) + ']+', ' ')})"
+
+
 def code_key_sql(code: str, unit: str) -> str:
-    c = f"upper({rx(f'translate(trim({code}), {lit(chr(0xFF08) + chr(0xFF09))}, {lit(chr(40) + chr(41))})', '[ ' + chr(0xA0) + ']+', ' ')})"
+    c = code_text_sql(code)
     with_unit = "^(.+?)[ ]*[(]([^()]+)[)]$"
-    inner = f"regexp_extract({c}, {lit(with_unit)}, 2)"
-    return (f"(case when {inner} <> '' and {unit_key_sql(inner)} = {unit_key_sql(unit)} "
+    inner = unit_key_sql(f"regexp_extract({c}, {lit(with_unit)}, 2)")
+    return (f"(case when {inner} <> '' and {inner} = {unit_key_sql(unit)} "
             f"then regexp_extract({c}, {lit(with_unit)}, 1) else {c} end)")
 
 
@@ -440,7 +444,7 @@ def _map_sql(con: duckdb.DuckDBPyConnection, project_dir: Path, folder: Path, pr
                 f"cast(plausible_high as double) as plausible_high from read_csv({lit(str(seeds / 'analytes.csv'))}, header = true)")
     con.execute(f"create table shipped_map as select source_code, source_unit, analyte, cast(factor as double) as factor "
                 f"from read_csv({lit(str(seeds / 'lab_test_map.csv'))}, header = true, all_varchar = true)")
-    keyed = (f"select {code_key_sql('source_code', chr(39) * 2)} as code_key, {unit_key_sql('source_unit')} as unit_key, "
+    keyed = (f"select {code_text_sql('source_code')} as code_key, {unit_key_sql('source_unit')} as unit_key, "
              "analyte, factor, source_code, source_unit")
     con.execute(f"create table shipped_keys as {keyed} from shipped_map")
     local = folder / dl.LOCAL_MAP_FILE

@@ -9,7 +9,7 @@ shipped as (
         source_code,
         source_unit,
         analyte,
-        {{ normalize_test_code('source_code', "''") }} as code_key,
+        {{ test_code_text('source_code') }} as code_key,
         {{ normalize_unit('source_unit') }} as unit_key
     from {{ ref('lab_test_map') }}
 
