@@ -83,11 +83,14 @@
     {%- set p = date_patterns(fmt['date_order']) -%}
     {%- set day = "regexp_replace(" ~ text ~ ", '" ~ p['time_regex'] ~ "', '')" -%}
     {%- if fmt['date_order'] == 'ymd' and not fmt['date_formats'] -%}
-    (case
-        when regexp_full_match({{ text }}, '{{ p["spelled_regex"] }}')
-            then cast(try_strptime({{ text }}, {{ duckdb_text_array(p['spelled']) }}) as date)
-        else try_cast({{ text }} as date)
-    end)
+    {#- the plain cast first: the pattern is tried only on the few values it does not read -#}
+    coalesce(
+        try_cast({{ text }} as date),
+        case
+            when regexp_full_match({{ text }}, '{{ p["spelled_regex"] }}')
+                then cast(try_strptime({{ text }}, {{ duckdb_text_array(p['spelled']) }}) as date)
+        end
+    )
     {%- else -%}
     (case
         {%- if fmt['date_formats'] %}

@@ -671,7 +671,10 @@ def render(report: Report) -> str:
     refused = report.refused
     if refused:
         lines.append("verdict: REFUSED (exit 3)")
-        lines += [f"  {r}" for r in refused]
+        if issues:
+            lines.append(f"  {len(issues)} problem(s) above stop the build")
+        lines += [f"  {t}: {report.share(t):.1%} of rows would be quarantined (> max_quarantined_share {report.threshold:g})"
+                  for t in report.rows if report.share(t) > report.threshold]
     else:
         lines.append(f"verdict: OK (no table above max_quarantined_share {report.threshold:g})")
     lines.append("(cross-table rules - duplicate keys, unknown patients, dates out of range - are checked by the build)")

@@ -27,7 +27,7 @@ union all
 select
     min(source_code) as source_code,
     min(source_unit) as source_unit,
-    'normalised key shared by ' || count(*) || ' rows' as problem
+    'normalised key shared by ' || cast(count(*) as {{ text_type() }}) || ' rows' as problem
 from shipped
 group by code_key, unit_key
 having count(*) > 1
