@@ -6,9 +6,10 @@ encoding), applies the row rules of the staging models in the delivery's declare
 Unknown (test code, unit) pairs are also written as a map stub CSV, ready to fill in and put
 beside the delivery as its local `lab_test_map.csv`.
 
-The SQL below restates the staging rules (models/staging/*.sql, macros/parsing.sql) for an
-in-memory DuckDB; tests/python/test_delivery_corpus.py checks on every export variant that the
-rows it predicts are exactly the rows the build's staging models reject.
+The SQL below restates the row rules (models/staging/*.sql, macros/parsing.sql) and the
+cross-table rules (macros/checked_rows.sql; all but overlapping exposures) for an in-memory
+DuckDB; tests/python/test_delivery_corpus.py checks on every export variant that the rows it
+predicts, per table and reason, are exactly the rows the build quarantines.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def date_sql(col: str, fmt: Mapping[str, Any]) -> str:
     day = f"regexp_replace({t}, {lit(TIME_RE)}, '')"
     spelled = f"when regexp_full_match({day}, {lit(SPELLED_DATE_RE)}) then cast(try_strptime({day}, {array(SPELLED_DATE)}) as date)"
     if fmt["date_order"] == "ymd" and not fmt["date_formats"]:
-        return (f"(case when regexp_full_match({t}, {lit(SPELLED_DATE_RE)}) then cast(try_strptime({t}, {array(SPELLED_DATE)}) as date)"
-                f" else try_cast({t} as date) end)")
+        return (f"coalesce(try_cast({t} as date), case when regexp_full_match({t}, {lit(SPELLED_DATE_RE)}) "
+                f"then cast(try_strptime({t}, {array(SPELLED_DATE)}) as date) end)")
     parts = []
     if fmt["date_formats"]:
         f = array(fmt["date_formats"])
@@ -238,7 +239,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
                       "prior_therapy_lines"),
                  Rule("negative prior_therapy_lines", "v_prior_therapy_lines < 0", "prior_therapy_lines")]
     elif table == "drug_exposures":
-        cols = {"k_exposure_id": key("exposure_id"), "v_drug": "lower(trim(drug))", "v_started_on": date_sql("started_on", fmt),
+        cols = {"k_exposure_id": key("exposure_id"), "k_pid": key("patient_id"), "v_drug": "lower(trim(drug))", "v_started_on": date_sql("started_on", fmt),
                 "v_ended_on": date_sql("ended_on", fmt), "v_daily_dose_mg": number_sql("daily_dose_mg", fmt)}
         rules = [Rule("missing exposure_id", "k_exposure_id is null", "exposure_id"),
                  Rule("missing drug", "v_drug is null or v_drug = ''", "drug"),
@@ -251,9 +252,8 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
         value_text = text_sql("value", fmt)
         core = without_flag_sql(value_text)
         number = number_from_text(f"trim(ltrim({core}, '<>='))", fmt)
-        cols = {"k_result_id": key("result_id"), "v_collected_on": date_sql("collected_on", fmt), "v_value_text": value_text,
-                "v_number": number, "v_lab_flag": flag_sql(value_text),
-                "v_code_key": code_key_sql("test_code", "unit"), "v_unit_key": unit_key_sql("unit")}
+        cols = {"k_result_id": key("result_id"), "k_pid": key("patient_id"), "v_collected_on": date_sql("collected_on", fmt), "v_value_text": value_text,
+                "v_number": number, "v_lab_flag": flag_sql(value_text)}
         rules = [Rule("missing result_id", "k_result_id is null", "result_id"),
                  Rule("collected_on missing or not a date" + d, "v_collected_on is null", "collected_on", "date"),
                  Rule("empty value", "v_value_text is null", "value"),
@@ -263,7 +263,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
                  Rule("outside plausible range", "v_number * m_factor < m_low or v_number * m_factor > m_high", "value"),
                  Rule("value too small for its unit (scale mix-up?)", f"m_factor = 0.001 and v_number < {per_ul_min}", "unit")]
     elif table == "visit_assessments":
-        cols = {"k_patient_id": key("patient_id"), "v_assessed_on": date_sql("assessed_on", fmt),
+        cols = {"k_patient_id": key("patient_id"), "k_pid": key("patient_id"), "v_assessed_on": date_sql("assessed_on", fmt),
                 "v_grade": integer_sql("who_bleeding_grade", fmt), "v_prednisone": number_sql("prednisone_equivalent_mg_day", fmt),
                 "v_rescue": boolean_sql("rescue_therapy", fmt)}
         # models/staging/stg_visit_assessments.sql does not name the format in its reasons (yet)
@@ -276,7 +276,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
                  Rule("negative prednisone dose", "v_prednisone < 0", "prednisone_equivalent_mg_day"),
                  Rule("rescue_therapy not a boolean", f"v_rescue is null and not {blank('rescue_therapy')}", "rescue_therapy", "boolean")]
     else:
-        cols = {"k_ae_id": key("ae_id"), "v_onset_on": date_sql("onset_on", fmt), "v_resolved_on": date_sql("resolved_on", fmt),
+        cols = {"k_ae_id": key("ae_id"), "k_pid": key("patient_id"), "v_onset_on": date_sql("onset_on", fmt), "v_resolved_on": date_sql("resolved_on", fmt),
                 "v_term": "trim(term)", "v_grade": integer_sql("ctcae_grade", fmt), "v_serious": boolean_sql("serious", fmt),
                 "v_related": boolean_sql("related_to_sirolimus", fmt)}
         rules = [Rule("missing ae_id", "k_ae_id is null", "ae_id"),
@@ -291,11 +291,60 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
     select = ", ".join(f"{expr} as {name}" for name, expr in cols.items())
     sql = f"select raw.*, {select} from raw_{table} as raw"
     if table == "lab_results":
-        sql = (f"select typed.*, lab_map.analyte as m_analyte, lab_map.factor as m_factor, analytes.plausible_low as m_low, "
-               f"analytes.plausible_high as m_high from ({sql}) as typed "
-               f"left join lab_map on typed.v_code_key = lab_map.code_key and typed.v_unit_key = lab_map.unit_key "
+        # the (code, unit) keys are normalised once per distinct pair, as stg_lab_results does
+        pairs = (f"select test_code, unit, {code_key_sql('test_code', 'unit')} as v_code_key, {unit_key_sql('unit')} as v_unit_key "
+                 "from (select distinct test_code, unit from raw_lab_results)")
+        sql = (f"select typed.*, pairs.v_code_key, pairs.v_unit_key, lab_map.analyte as m_analyte, lab_map.factor as m_factor, "
+               f"analytes.plausible_low as m_low, analytes.plausible_high as m_high from ({sql}) as typed "
+               f"left join ({pairs}) as pairs on typed.test_code is not distinct from pairs.test_code "
+               f"and typed.unit is not distinct from pairs.unit "
+               f"left join lab_map on pairs.v_code_key = lab_map.code_key and pairs.v_unit_key = lab_map.unit_key "
                f"left join analytes on lab_map.analyte = analytes.analyte")
     return sql, rules
+
+
+# --------------------------------------------------------------------------- cross-table rules (macros/checked_rows.sql)
+
+KEYS = {"patients": ["k_patient_id"], "drug_exposures": ["k_exposure_id"], "lab_results": ["k_result_id"],
+        "visit_assessments": ["k_patient_id", "v_assessed_on"], "adverse_events": ["k_ae_id"]}
+KEY_REASON = {"patients": "patient_id", "drug_exposures": "exposure_id", "lab_results": "result_id",
+              "visit_assessments": "patient_id, assessed_on", "adverse_events": "ae_id"}
+ROW_DATE = {"drug_exposures": ("v_started_on", "started_on"), "lab_results": ("v_collected_on", "collected_on"),
+            "visit_assessments": ("v_assessed_on", "assessed_on"), "adverse_events": ("v_onset_on", "onset_on")}
+
+
+def cross_table_rules(table: str, study_earliest_date: str) -> list[Rule]:
+    """The rules checked_rows adds after staging, in its order. Not restated: overlapping exposures."""
+    keys = KEYS[table]
+    rules = [Rule(f"duplicate key ({KEY_REASON[table]})", f"{' is not null and '.join(keys)} is not null and rows_with_key > 1",
+                  keys[0].removeprefix("k_").removeprefix("v_"))]
+    if table == "patients":
+        return rules
+    rules += [Rule("missing patient_id", "k_pid is null", "patient_id"),
+              Rule("patient quarantined", "p_patient_id is null and k_pid in (select patient_id from delivered_patients)", "patient_id"),
+              Rule("unknown patient", "p_patient_id is null", "patient_id")]
+    typed, raw = ROW_DATE[table]
+    rules += [Rule("date in the future", f"{typed} > current_date", raw),
+              Rule("date before birth", f"extract(year from {typed}) < p_birth_year", raw),
+              Rule("date before study period", f"{typed} < cast({lit(study_earliest_date)} as date)", raw)]
+    return rules
+
+
+def _final_reasons(con: duckdb.DuckDBPyConnection, table: str, rules: list[Rule], cross: list[Rule]
+                   ) -> tuple[int, list[tuple[str, str, str, int]]]:
+    """Each row's first reason (staging, then cross-table): rows rejected, and (reason, column, kind, rows) by count."""
+    staged = "case rule_index " + " ".join(f"when {i} then {lit(r.reason)}" for i, r in enumerate(rules)) + " end"
+    later = ("case " + " ".join(f"when {r.condition} then {lit(r.reason)}" for r in cross) + " end") if cross else "null"
+    keys = KEYS[table]
+    patient = ("left join clean_patients p on c.k_pid = p.patient_id" if table != "patients" and cross else "")
+    p_cols = ", p.patient_id as p_patient_id, p.birth_year as p_birth_year" if patient else ""
+    con.execute(
+        f"create table final_{table} as select *, coalesce({staged}, {later}) as reason from ("
+        f"select c.*, count(*) over (partition by {', '.join('c.' + k for k in keys)}) as rows_with_key{p_cols} "
+        f"from checked_{table} c {patient})")
+    by_reason = {r.reason: (r.column, r.kind) for r in [*rules, *cross]}
+    counts = con.execute(f"select reason, count(*) from final_{table} where reason is not null group by 1 order by 2 desc, 1").fetchall()
+    return sum(n for _, n in counts), [(reason, *by_reason[reason], n) for reason, n in counts]
 
 
 # --------------------------------------------------------------------------- reading the delivery
@@ -529,10 +578,10 @@ def _hint(kind: str, table: str, examples: list[str], fmt: Mapping[str, Any], fo
     return ""
 
 
-def read_threshold(project_dir: Path, dbt_vars: str | None) -> float:
-    """var max_quarantined_share: dbt_project.yml, overridden by --vars (YAML, as for the build)."""
+def read_var(project_dir: Path, dbt_vars: str | None, name: str, default: Any) -> Any:
+    """A dbt var as the build sees it: dbt_project.yml `vars:`, overridden by --vars (YAML)."""
     project = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
-    value = (project.get("vars") or {}).get("max_quarantined_share", 0.05)
+    value = (project.get("vars") or {}).get(name, default)
     if dbt_vars:
         try:
             overrides = yaml.safe_load(dbt_vars)
@@ -540,7 +589,13 @@ def read_threshold(project_dir: Path, dbt_vars: str | None) -> float:
             raise CheckUsageError(f"--vars is not YAML: {exc}") from None
         if not isinstance(overrides, dict):
             raise CheckUsageError(f"--vars must be a YAML mapping, e.g. \"{{max_quarantined_share: 0.1}}\"; got {dbt_vars!r}")
-        value = overrides.get("max_quarantined_share", value)
+        value = overrides.get(name, value)
+    return value
+
+
+def read_threshold(project_dir: Path, dbt_vars: str | None) -> float:
+    """var max_quarantined_share (the delivery gate's threshold), from dbt_project.yml or --vars."""
+    value = read_var(project_dir, dbt_vars, "max_quarantined_share", 0.05)
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -551,7 +606,7 @@ def read_threshold(project_dir: Path, dbt_vars: str | None) -> float:
 
 
 def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path | None, per_ul_min: float = 1000,
-              scratch: Path | None = None) -> Report:
+              study_earliest_date: str = "2000-01-01", scratch: Path | None = None) -> Report:
     import tempfile
 
     if not folder.is_dir():
@@ -568,6 +623,7 @@ def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path
     rejected: dict[str, int] = {}
     counts: list[RuleCount] = []
     unknown: list[tuple[str, str, int, str, str]] = []
+    loaded: dict[str, tuple[list[Rule], Mapping[str, Any], list[FileReport]]] = {}
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         map_sql = _map_sql(con, project_dir, folder, problems)
         con.execute(f"create table lab_map as {map_sql}")
@@ -598,23 +654,29 @@ def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path
                 report.rows = con.execute(f"select count(*) from raw_{table} where source_file = ?", [report.name]).fetchone()[0]
                 report.date_order = _date_order_found(con, table, report.name)
             rows[table] = sum(r.rows for r in table_reports)
-            rejected[table] = con.execute(f"select count(*) from checked_{table} where rule_index is not null").fetchone()[0]
-            for index, n in con.execute(f"select rule_index, count(*) from checked_{table} where rule_index is not null "
-                                        "group by 1 order by 2 desc").fetchall():
-                rule = rules[index]
-                examples = [e for (e,) in con.execute(
-                    f"select {rule.column} from checked_{table} where rule_index = ? group by 1 order by count(*) desc, 1 limit 3",
-                    [index]).fetchall()]
-                found = table_reports[0].date_order
-                where = table_reports[0].name if len(table_reports) == 1 else f"{table}.csv"
-                counts.append(RuleCount(table, rule.reason, rule.column, n, [str(e) for e in examples],
-                                        _hint(rule.kind, table, [str(e) for e in examples], fmt, found, where)))
+            loaded[table] = (rules, fmt, table_reports)
             if table == "lab_results":
                 map_rules = ", ".join(str(i) for i, r in enumerate(rules) if r.kind == "map")
                 unknown = con.execute(
                     "select c.test_code, c.unit, count(*), min(c.value), "
                     "(select min(s.analyte) from shipped_keys s where s.code_key = c.v_code_key) "
                     f"from checked_lab_results c where rule_index in ({map_rules}) group by 1, 2, c.v_code_key order by 3 desc, 1, 2").fetchall()
+        if "patients" in loaded:
+            con.execute("create table clean_patients as select k_patient_id as patient_id, min(v_birth_year) as birth_year "
+                        "from checked_patients where rule_index is null group by 1")
+            con.execute("create table delivered_patients as select distinct k_patient_id as patient_id from checked_patients "
+                        "where k_patient_id is not null")
+        for table, (rules, fmt, table_reports) in loaded.items():
+            cross = cross_table_rules(table, study_earliest_date) if "patients" in loaded else []
+            rejected[table], table_counts = _final_reasons(con, table, rules, cross)
+            for reason, column, kind, n in table_counts:
+                examples = [e for (e,) in con.execute(
+                    f"select {column} from final_{table} where reason = ? group by 1 order by count(*) desc, 1 limit 3",
+                    [reason]).fetchall()]
+                found = table_reports[0].date_order
+                where = table_reports[0].name if len(table_reports) == 1 else f"{table}.csv"
+                shown = ["(empty)" if e is None else str(e) for e in examples]
+                counts.append(RuleCount(table, reason, column, n, shown, _hint(kind, table, shown, fmt, found, where)))
     con.close()
     if unknown and stub_path is not None:
         write_map_stub(stub_path, unknown)
@@ -677,13 +739,15 @@ def render(report: Report) -> str:
                   for t in report.rows if report.share(t) > report.threshold]
     else:
         lines.append(f"verdict: OK (no table above max_quarantined_share {report.threshold:g})")
-    lines.append("(cross-table rules - duplicate keys, unknown patients, dates out of range - are checked by the build)")
+    lines.append("(not evaluated here: overlapping drug exposures; the build checks them)")
     return "\n".join(lines)
 
 
 def main(folder: Path, project_dir: Path, dbt_vars: str | None, stub_path: Path | None,
          out: Callable[[str], None] = print) -> int:
     threshold = read_threshold(project_dir, dbt_vars)
-    report = run_check(folder, project_dir, threshold, stub_path)
+    report = run_check(folder, project_dir, threshold, stub_path, study_earliest_date=read_var(project_dir, dbt_vars,
+                       "study_earliest_date", "2000-01-01"), per_ul_min=float(read_var(project_dir, dbt_vars,
+                       "per_microlitre_min_count", 1000)))
     out(render(report))
     return EXIT_REFUSED if report.refused else EXIT_OK
