@@ -197,7 +197,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder (ctd-rtp check DIR: the folder of raw files)")
-    stub = Path(args.map_stub) if args.map_stub else folder / "lab_test_map.stub.csv"
+    # not into the delivery folder: a check only reads the delivery
+    stub = Path(args.map_stub) if args.map_stub else Path.cwd() / "lab_test_map.stub.csv"
     try:
         return check.main(folder.resolve(), settings.project_dir, args.vars, stub)
     except check.CheckUsageError as exc:
@@ -253,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", help="the folder of raw files (as CTD_RTP_RAW_DIR), with its delivery.yml if any")
     p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{max_quarantined_share: 0.1}\"")
     p.add_argument("--map-stub", help="where to write the map stub of unknown (test code, unit) pairs "
-                                      "(default: DIR/lab_test_map.stub.csv)")
+                                      "(default: ./lab_test_map.stub.csv; written only when there are some)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
