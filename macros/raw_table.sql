@@ -321,7 +321,14 @@
     {#- the encoding delivery.yml declares (Java charsets: UTF-8, ISO-8859-1, windows-1252, GBK, ...) -#}
     {%- set declared_encoding = delivery_format(file_name)['encoding'] -%}
     {%- set spark_encoding = {'utf-8': 'UTF-8', 'utf8': 'UTF-8', 'utf-8-sig': 'UTF-8', 'latin-1': 'ISO-8859-1', 'latin1': 'ISO-8859-1',
-        'cp1252': 'windows-1252'}.get(declared_encoding, declared_encoding) -%}
+        'iso-8859-1': 'ISO-8859-1', 'us-ascii': 'US-ASCII', 'ascii': 'US-ASCII', 'utf-16': 'UTF-16', 'utf-16le': 'UTF-16LE',
+        'utf-16be': 'UTF-16BE', 'utf-32': 'UTF-32'}.get(declared_encoding) -%}
+    {%- if spark_encoding is none -%}
+        {#- Spark's CSV reader with multiLine (quoted line breaks) takes only these charsets -#}
+        {{ exceptions.raise_compiler_error(file_name ~ ": delivery.yml declares encoding " ~ declared_encoding ~ "; Spark's CSV reader"
+            ~ " reads only UTF-8, UTF-16, UTF-32, ISO-8859-1 (latin-1) and US-ASCII. Save the file as UTF-8 for Spark,"
+            ~ " or build on DuckDB (`ctd-rtp build` converts it)") }}
+    {%- endif -%}
     {#- 1. the header is the first line (a BOM and a CR are dropped) -#}
     {%- do run_query("create or replace temporary view ctd_rtp_raw_lines_" ~ name ~ " using text options (path "
         ~ ctd_rtp.spark_literal(csv_path) ~ ")") -%}
