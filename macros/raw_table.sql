@@ -183,6 +183,21 @@
         {{ return("read_parquet('" ~ path_sql ~ "')") }}
     {%- endif -%}
     {%- set csv_sql = path_sql -%}
+    {%- set encoding = delivery_format(file_name)['encoding'] -%}
+    {%- if encoding not in ['utf-8', 'utf8', 'utf-8-sig'] -%}
+        {#- declared in delivery.yml: `ctd-rtp build` reads the file in that encoding and writes a
+            UTF-8 copy beside the warehouse (python/ctd_rtp/delivery.py); the file is not touched -#}
+        {%- set utf8_dir = env_var('CTD_RTP_UTF8_DIR', '').rstrip('/') -%}
+        {%- if utf8_dir == '' -%}
+            {{ exceptions.raise_compiler_error(file_name ~ ": delivery.yml declares encoding " ~ encoding ~ "; dbt reads UTF-8 only."
+                ~ " Build with `ctd-rtp build`, which converts a copy to UTF-8 (the file is not changed), or save the file as UTF-8") }}
+        {%- endif -%}
+        {%- set csv_sql = (utf8_dir ~ '/' ~ file_name) | replace("'", "''") -%}
+        {%- if run_query("select count(*) from glob('" ~ csv_sql ~ "')").rows[0][0] == 0 -%}
+            {{ exceptions.raise_compiler_error(file_name ~ ": delivery.yml declares encoding " ~ encoding ~ " but no UTF-8 copy is in "
+                ~ utf8_dir ~ "; build with `ctd-rtp build`") }}
+        {%- endif -%}
+    {%- endif -%}
 
     {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped) -#}
     {%- set probe = run_query(
@@ -196,7 +211,8 @@
     {%- endif -%}
     {%- if probe[1] -%}
         {{ exceptions.raise_compiler_error(file_name ~ ": the file is not UTF-8 text (e.g. saved in a Windows or GBK code page); "
-            ~ "save it as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)')") }}
+            ~ "save it as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)'), or declare its encoding in delivery.yml"
+            ~ " (e.g. encoding: windows-1252, latin-1 or gbk; `ctd-rtp check` suggests one)") }}
     {%- endif -%}
     {%- set header_line = probe[2] -%}
 
@@ -302,6 +318,17 @@
     {%- endif -%}
 
     {%- set file_name = name ~ '.csv' -%}
+    {#- the encoding delivery.yml declares (Java charsets: UTF-8, ISO-8859-1, windows-1252, GBK, ...) -#}
+    {%- set declared_encoding = delivery_format(file_name)['encoding'] -%}
+    {%- set spark_encoding = {'utf-8': 'UTF-8', 'utf8': 'UTF-8', 'utf-8-sig': 'UTF-8', 'latin-1': 'ISO-8859-1', 'latin1': 'ISO-8859-1',
+        'iso-8859-1': 'ISO-8859-1', 'us-ascii': 'US-ASCII', 'ascii': 'US-ASCII', 'utf-16': 'UTF-16', 'utf-16le': 'UTF-16LE',
+        'utf-16be': 'UTF-16BE', 'utf-32': 'UTF-32'}.get(declared_encoding) -%}
+    {%- if spark_encoding is none -%}
+        {#- Spark's CSV reader with multiLine (quoted line breaks) takes only these charsets -#}
+        {{ exceptions.raise_compiler_error(file_name ~ ": delivery.yml declares encoding " ~ declared_encoding ~ "; Spark's CSV reader"
+            ~ " reads only UTF-8, UTF-16, UTF-32, ISO-8859-1 (latin-1) and US-ASCII. Save the file as UTF-8 for Spark,"
+            ~ " or build on DuckDB (`ctd-rtp build` converts it)") }}
+    {%- endif -%}
     {#- 1. the header is the first line (a BOM and a CR are dropped) -#}
     {%- do run_query("create or replace temporary view ctd_rtp_raw_lines_" ~ name ~ " using text options (path "
         ~ ctd_rtp.spark_literal(csv_path) ~ ")") -%}
@@ -325,7 +352,7 @@
     {%- endfor -%}
     {%- do run_query("create table " ~ table ~ " (" ~ column_types | join(', ') ~ ", _corrupt_record string) using csv"
         ~ " options (path " ~ ctd_rtp.spark_literal(csv_path) ~ ", header 'true', inferSchema 'false', enforceSchema 'true',"
-        ~ " multiLine 'true', quote '\"', escape '\"', sep " ~ ctd_rtp.spark_literal(ns.delim) ~ ", encoding 'UTF-8',"
+        ~ " multiLine 'true', quote '\"', escape '\"', sep " ~ ctd_rtp.spark_literal(ns.delim) ~ ", encoding " ~ ctd_rtp.spark_literal(spark_encoding) ~ ","
         ~ " mode 'PERMISSIVE', columnNameOfCorruptRecord '_corrupt_record')") -%}
     {%- set bad_lines = run_query("select " ~ expected[0] ~ ", _corrupt_record from " ~ table
         ~ " where _corrupt_record is not null limit 1").rows -%}

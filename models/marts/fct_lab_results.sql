@@ -30,6 +30,7 @@ final as (
         windowed.value,
         windowed.is_censored,
         windowed.censoring,
+        windowed.lab_flag,
         windowed.visit,
         windowed.is_visit_value,
         {{ cohort_label() }} as cohort,

@@ -1,3 +1,4 @@
+{%- set fmt = delivery_format('drug_exposures') -%}
 with
 
 source as (
@@ -12,10 +13,10 @@ renamed as (
         nullif(trim(cast(exposure_id as {{ text_type() }})), '') as exposure_id,
         {{ patient_key('patient_id') }} as patient_id,
         lower(trim(cast(drug as {{ text_type() }}))) as drug,
-        {{ parse_date('started_on') }} as started_on,
-        {{ parse_date('ended_on') }} as ended_on,
-        {{ parse_number('daily_dose_mg') }} as daily_dose_mg,
-        {{ is_blank('ended_on') }} as ended_on_blank
+        {{ parse_date('started_on', fmt) }} as started_on,
+        {{ parse_date('ended_on', fmt) }} as ended_on,
+        {{ parse_number('daily_dose_mg', fmt) }} as daily_dose_mg,
+        {{ is_blank('ended_on', fmt) }} as ended_on_blank
     from source
 
 ),
@@ -34,10 +35,10 @@ final as (
         case
             when exposure_id is null or exposure_id = '' then 'missing exposure_id'
             when drug is null or drug = '' then 'missing drug'
-            when started_on is null then 'started_on missing or not a date'
-            when ended_on is null and not ended_on_blank then 'ended_on not a date'
+            when started_on is null then 'started_on missing or not a date' || {{ format_note(fmt, 'date') }}
+            when ended_on is null and not ended_on_blank then 'ended_on not a date' || {{ format_note(fmt, 'date') }}
             when ended_on < started_on then 'exposure ends before it starts'
-            when daily_dose_mg is null then 'daily_dose_mg missing or not a number'
+            when daily_dose_mg is null then 'daily_dose_mg missing or not a number' || {{ format_note(fmt, 'number') }}
             when daily_dose_mg <= 0 then 'daily_dose_mg not positive'
         end as row_issue
     from renamed

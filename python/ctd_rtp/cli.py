@@ -12,6 +12,13 @@ Exit codes (for schedulers):
   4  validation failed (Great Expectations); the last good report is left in place
   5  the warehouse is in use by another process
   6  the warehouse or a table is missing (build first)
+
+`ctd-rtp check DIR` (a delivery check before any build; it never writes the warehouse):
+  0  the delivery would be accepted: no raw table's share of rows quarantined by the rules it
+     evaluates exceeds var max_quarantined_share (dbt_project.yml, or --vars)
+  2  bad usage (the folder is missing, --vars is not YAML)
+  3  the delivery would be refused: a table above the share, or a file or setting that would
+     stop the build (not readable, a column missing, a bad delivery.yml or local map)
 """
 
 from __future__ import annotations
@@ -113,6 +120,8 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
     accept = getattr(args, "accept_delivery", False)
     previous_marts = gate.mart_rows(settings.db_path)  # the copy of the published warehouse, before dbt
     gate_failed: DbtFailed | None = None
+    if settings.raw_dir is not None:
+        _utf8_copies(settings)
     with step(f"dbt build, {kind} ({source}) -> {published} (built on a private copy, published when done)"):
         dbt_args = ["build"]
         run_vars = _with_accept(dbt_vars, settings.project_dir) if accept else dbt_vars
@@ -155,6 +164,20 @@ def _check_delivery(settings: Settings, previous_marts: dict[str, int] | None, a
         log(gate.accepted_line(found))
         return
     raise gate.DeliveryRefused(gate.refusal_message(found, delivery.max_share))
+
+
+def _utf8_copies(settings: Settings) -> None:
+    """Files delivery.yml declares in another encoding: read with Python's codecs, a UTF-8 copy
+    beside the warehouse for dbt to read (the delivered file is not changed)."""
+    from . import delivery
+
+    out = delivery.utf8_copy_dir(settings.db_path)
+    try:
+        copies = delivery.write_utf8_copies(settings.raw_dir, out) if settings.raw_dir else []
+    except delivery.DeliveryError as exc:
+        raise UsageError(str(exc)) from None
+    for name, encoding in copies:
+        log(f"  {name}: read as {encoding} (delivery.yml), UTF-8 copy in {out}")
 
 
 def _log_quarantine(settings: Settings) -> None:
@@ -225,6 +248,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from . import check
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder (ctd-rtp check DIR: the folder of raw files)")
+    # not into the delivery folder: a check only reads the delivery
+    stub = Path(args.map_stub) if args.map_stub else Path.cwd() / "lab_test_map.stub.csv"
+    try:
+        return check.main(folder.resolve(), settings.project_dir, args.vars, stub)
+    except check.CheckUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
     from . import benchmark
 
@@ -273,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
                                               "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("check", help="check a delivery folder before any build: per file and column what would be "
+                                      "quarantined and how to declare its format (exit 3: the delivery would be refused)")
+    p.add_argument("folder", help="the folder of raw files (as CTD_RTP_RAW_DIR), with its delivery.yml if any")
+    p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{max_quarantined_share: 0.1}\"")
+    p.add_argument("--map-stub", help="where to write the map stub of unknown (test code, unit) pairs "
+                                      "(default: ./lab_test_map.stub.csv; written only when there are some)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
     p.set_defaults(func=cmd_stats)

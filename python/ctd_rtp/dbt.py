@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .delivery import utf8_copy_dir
 from .warehouse import Settings
 
 
@@ -95,6 +96,8 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     })
     if settings.raw_dir is not None:
         env["CTD_RTP_RAW_DIR"] = str(settings.raw_dir)
+        # UTF-8 copies of the files delivery.yml declares in another encoding (ctd_rtp.delivery)
+        env["CTD_RTP_UTF8_DIR"] = str(utf8_copy_dir(settings.db_path))
     else:
         env.pop("CTD_RTP_RAW_DIR", None)
     return env

@@ -67,7 +67,8 @@ def current_inputs(project_dir: Path, raw_dir: Path | None, dbt_vars: str | None
     inputs = {"code": _code_fingerprint(project_dir, dbt_vars, env), "raw_dir": str(raw_dir or "(demo seeds)")}
     if raw_dir is not None and raw_dir.is_dir():
         for path in sorted(raw_dir.iterdir()):
-            if path.is_file() and path.suffix in RAW_SUFFIXES:
+            # delivery.yml changes how every file reads: a change is a full refresh, as for a file
+            if path.is_file() and (path.suffix in RAW_SUFFIXES or path.name == "delivery.yml"):
                 stat = path.stat()
                 inputs[f"file:{path.name}"] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return inputs

@@ -432,6 +432,12 @@ BASE_RESPONSES = (
     ("D", "month_1", "NE"), ("D", "month_3", "NE"), ("D", "month_6", "NE"),
 )
 
+# A reason for a value that does not fit the delivery's format names the format (macros/delivery.sql
+# format_note); these are the defaults, with no delivery.yml.
+DEFAULT_NUMBER = "[delivery.yml decimal_separator: '.', thousands_separator: none]"
+DEFAULT_DATE = "[delivery.yml date_order: ymd]"
+DEFAULT_BOOLEAN = "[delivery.yml booleans: true, t, yes, y, 1 / false, f, no, n, 0]"
+
 # Base cohort reminders: day 0 = A 2023-01-01, B 2023-02-01, C 2023-03-01, D 2023-04-01.
 # Visit windows (study days) -30..0, 15..45, 60..120, 150..210. A clean row added for A, B or C
 # lies outside every window (e.g. A on 2023-01-08 = day 7) so the base responses stay as worked
@@ -514,11 +520,11 @@ CASES: tuple[FaultCase, ...] = (
     case("platelets_per_microlitre_scale_mixup", "lab_results", lab("L_UL45", "A", "2023-01-09", "PLT", "45", "/uL"),
          Quarantined("lab_results", "L_UL45", "value too small for its unit (scale mix-up?)")),
     case("value_not_numeric", "lab_results", lab("L_ABC", "B", "2023-02-14", "PLT", "abc", "10^9/L"),
-         Quarantined("lab_results", "L_ABC", "value not numeric")),
+         Quarantined("lab_results", "L_ABC", f"value not numeric {DEFAULT_NUMBER}")),
     case("decimal_comma", "lab_results", lab("L_COMMA", "B", "2023-02-14", "TREG_PCT", "2,5", "%"),
-         Quarantined("lab_results", "L_COMMA", "value not numeric")),
+         Quarantined("lab_results", "L_COMMA", f"value not numeric {DEFAULT_NUMBER}")),
     case("value_nan", "lab_results", lab("L_NAN", "B", "2023-02-14", "IL6", "NaN", "pg/mL"),
-         Quarantined("lab_results", "L_NAN", "value not numeric")),
+         Quarantined("lab_results", "L_NAN", f"value not numeric {DEFAULT_NUMBER}")),
     case("date_with_slashes", "lab_results", lab("L_SLASH", "A", "2023/01/11", "PLT", "33", "10^9/L"),
          kept("lab_results", "L_SLASH", collected_on=dt.date(2023, 1, 11), value=33.0)),
     case("empty_value", "lab_results", lab("L_EMPTY", "B", "2023-02-14", "IL6", "", "pg/mL"),
@@ -538,7 +544,17 @@ CASES: tuple[FaultCase, ...] = (
     case("date_before_study_period", "lab_results", lab("L_OLD", "A", "1999-06-01", "PLT", "40", "10^9/L"),
          Quarantined("lab_results", "L_OLD", "date before study period")),
     case("unparseable_date", "lab_results", lab("L_DATE", "B", "31/12/2023", "PLT", "40", "10^9/L"),
-         Quarantined("lab_results", "L_DATE", "collected_on missing or not a date")),
+         Quarantined("lab_results", "L_DATE", f"collected_on missing or not a date {DEFAULT_DATE}")),
+    case("value_flag_split_off", "lab_results", lab("L_FLAG", "A", "2023-01-08", "PLT", "33 H", "10^9/L"),
+         kept("lab_results", "L_FLAG", value=33.0, lab_flag="H")),
+    case("unit_spelled_with_superscript", "lab_results", lab("L_SUP", "A", "2023-01-08", "PLT", "34", "×10⁹/L"),
+         kept("lab_results", "L_SUP", analyte="PLT", value=34.0)),
+    case("chinese_test_name", "lab_results", lab("L_ZH", "A", "2023-01-09", "血小板计数", "35", "10^9/L"),
+         kept("lab_results", "L_ZH", analyte="PLT", value=35.0)),
+    case("spelled_month_date", "lab_results", lab("L_MON", "A", "04-Jan-2023", "PLT", "36", "10^9/L"),
+         kept("lab_results", "L_MON", collected_on=dt.date(2023, 1, 4))),
+    case("day_first_date_undeclared", "lab_results", lab("L_DMY", "A", "04/01/2023", "PLT", "37", "10^9/L"),
+         Quarantined("lab_results", "L_DMY", f"collected_on missing or not a date {DEFAULT_DATE}")),
     case("whitespace_around_codes", "lab_results", lab(" L_WS ", " A ", " 2023-01-10 ", " PLT ", " 30 ", " 10^9/L "),
          kept("lab_results", "L_WS", patient_id="A", analyte="PLT", value=30.0)),
     case("lowercase_test_code", "lab_results", lab("L_LOWER", "A", "2023-01-10", "plt", "31", "10^9/l"),
@@ -620,7 +636,7 @@ CASES: tuple[FaultCase, ...] = (
                    if "." not in v else v.replace(".", ","), "every prednisone dose with a decimal comma"),
          Refused(("visit_assessments: 0 of 7 rows quarantined and 7 with a field nulled (100.0%), "
                   "more than max_quarantined_share 5.0%",
-                  "7 x prednisone_equivalent_mg_day not a number (field nulled)")),
+                  f"7 x prednisone_equivalent_mg_day not a number {DEFAULT_NUMBER} (field nulled)")),
          cli=()),
     case("gate_accept_delivery", "lab_results",
          every_row("lab_results", "collected_on", day_first, "every collected_on written day-first (31/12/2023)"),
@@ -638,7 +654,7 @@ CASES: tuple[FaultCase, ...] = (
          *fails("patients_file_patient_id_is_present", "offending row: patient_id=None", "row_issue=missing patient_id")),
     case("patient_row_quarantined", "patients",
          (new_patient("H", sex="X"), lab("H1", "H", "2023-03-01", "PLT", "20", "10^9/L")),
-         Quarantined("patients", "H", "sex not F or M"),
+         Quarantined("patients", "H", "sex not F or M [delivery.yml sex: F / M]"),
          Quarantined("lab_results", "H1", "patient quarantined")),
     case("birth_year_implausible", "patients", (new_patient("M", birth_year="2090"), exposure("XM", "M", "2023-05-01", "")),
          Quarantined("patients", "M", "birth_year not within the last 120 years"),
@@ -668,10 +684,10 @@ CASES: tuple[FaultCase, ...] = (
          *fails("drug_exposures_file_exposure_ends_on_or_after_start", "offending row: exposure_id=X_BACK, patient_id=A",
                 "row_issue=exposure ends before it starts")),
     case("dose_not_a_number", "drug_exposures", exposure("X_DOSE", "C", "2024-01-05", "2024-02-01", dose="one"),
-         Quarantined("drug_exposures", "X_DOSE", "daily_dose_mg missing or not a number")),
+         Quarantined("drug_exposures", "X_DOSE", f"daily_dose_mg missing or not a number {DEFAULT_NUMBER}")),
 
     case("dose_infinite", "drug_exposures", exposure("X_INF", "C", "2024-03-01", "2024-03-10", dose="Infinity"),
-         Quarantined("drug_exposures", "X_INF", "daily_dose_mg missing or not a number")),
+         Quarantined("drug_exposures", "X_INF", f"daily_dose_mg missing or not a number {DEFAULT_NUMBER}")),
 
     # ---- visit assessments ------------------------------------------------------------
     # a bad field nulls that field only: the row and its other fields stay (quarantined_fields)
@@ -683,7 +699,7 @@ CASES: tuple[FaultCase, ...] = (
     # lost evidence is never good news: each patient's only count (day 180) meets the PR rule
     case("bad_dose_keeps_bleeding_grade", "visit_assessments", responder_at_month_6("E1", bleeding="2", prednisone="12,5"),
          FieldQuarantined("visit_assessments", "E1@2024-06-29", "prednisone_equivalent_mg_day",
-                          "prednisone_equivalent_mg_day not a number"),
+                          f"prednisone_equivalent_mg_day not a number {DEFAULT_NUMBER}"),
          kept("visit_assessments", "E1@2024-06-29", who_bleeding_grade=2, prednisone_equivalent_mg_day=None),
          month_6("E1", "NR", "WHO bleeding grade >= 2")),
     case("unusable_bleeding_grade_is_ne", "visit_assessments", responder_at_month_6("E2", bleeding="2a"),
@@ -694,7 +710,7 @@ CASES: tuple[FaultCase, ...] = (
          Quarantined("visit_assessments", "E3@2024-06-29", "duplicate key (patient_id, assessed_on)", count=2),
          month_6("E3", "NE", "bleeding assessment unusable (quarantined or invalid grade)")),
     case("undated_assessment_is_ne", "visit_assessments", responder_at_month_6("E4", assessed_on="29/06/2024"),
-         Quarantined("visit_assessments", "E4@?", "assessed_on missing or not a date"),
+         Quarantined("visit_assessments", "E4@?", f"assessed_on missing or not a date {DEFAULT_DATE}"),
          month_6("E4", "NE", "bleeding assessment unusable (quarantined or invalid grade)")),
     case("no_assessment_counts_as_no_bleeding", "visit_assessments", responder_at_month_6("E5", assessed_on=""),
          month_6("E5", "PR", "meets the PR rule")),
@@ -706,7 +722,7 @@ CASES: tuple[FaultCase, ...] = (
          *(kept("visit_assessments", f"D@2023-05-{day:02d}", rescue_therapy=value) for day, value in
            ((1, True), (2, False), (3, True), (4, False), (5, True), (6, False), (7, True), (8, False)))),
     case("boolean_maybe", "visit_assessments", visit("C", "2023-03-20", rescue="maybe"),
-         FieldQuarantined("visit_assessments", "C@2023-03-20", "rescue_therapy", "rescue_therapy not a boolean"),
+         FieldQuarantined("visit_assessments", "C@2023-03-20", "rescue_therapy", f"rescue_therapy not a boolean {DEFAULT_BOOLEAN}"),
          kept("visit_assessments", "C@2023-03-20", rescue_therapy=None, who_bleeding_grade=0)),
     case("duplicate_visit", "visit_assessments", (visit("C", "2023-03-25"), visit("C", "2023-03-25", bleeding="1")),
          Quarantined("visit_assessments", "C@2023-03-25", "duplicate key (patient_id, assessed_on)", count=2)),
@@ -721,7 +737,7 @@ CASES: tuple[FaultCase, ...] = (
     case("row_of_empty_cells", "adverse_events", add("adverse_events"),
          Quarantined("adverse_events", "(missing key)", "missing ae_id")),
     case("ae_serious_maybe", "adverse_events", adverse_event("AE_MAYBE", "B", serious="maybe"),
-         Quarantined("adverse_events", "AE_MAYBE", "serious not a boolean")),
+         Quarantined("adverse_events", "AE_MAYBE", f"serious not a boolean {DEFAULT_BOOLEAN}")),
 )
 
 
