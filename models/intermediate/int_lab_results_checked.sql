@@ -19,7 +19,7 @@
     staged, ['result_id'],
     content_columns=[
         'patient_id', 'collected_on', 'source_test_code', 'source_unit', 'source_value', 'analyte', 'unit',
-        'value', 'is_censored', 'censoring', 'row_issue'
+        'value', 'is_censored', 'censoring', 'lab_flag', 'row_issue'
     ],
     date_column='collected_on', stamp=true, order_copies_by='source_file'
 ) }}

@@ -68,6 +68,8 @@ RUN: dict[str, Run] = {
     ".venv/bin/ctd-rtp synth --out DIR --lab-extract 0.01": Run(expect=("SYNTHETIC lab extract",)),
     ".venv/bin/ctd-rtp build --full-refresh": Run(expect=("full refresh: --full-refresh asked for",)),
     "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build": Run(expect=("own data in",)),
+    ".venv/bin/ctd-rtp check /path/to/folder": Run(expect=("verdict: OK",)),
+    ".venv/bin/ctd-rtp check DIR": Run(expect=("verdict: OK",)),
 }
 
 # command -> (file that runs it, the text that file must contain)
@@ -149,6 +151,7 @@ def test_documented_command_runs(command: str, demo_warehouse: Built, tmp_path: 
     if spec.needs_warehouse:
         shutil.copy(demo_warehouse.db_path, env["CTD_RTP_DB"])
     text = (command.replace("/path/to/folder", str(own)).replace("--out DIR", f"--out {synth}")
+            .replace("check DIR", f"check {own}")
             .replace("'warehouse.duckdb'", repr(env["CTD_RTP_DB"])))
     proc = subprocess.run(["bash", "-c", text], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
                           timeout=600)
