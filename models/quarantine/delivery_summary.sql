@@ -46,6 +46,7 @@ reasons as (
         concat(rejection_reason, ' (field nulled)') as rejection_reason,
         count(*) as n_rows
     from {{ ref('quarantined_fields') }}
+    where row_rejection_reason is null
     group by source_table, rejection_reason
 
 ),
@@ -56,6 +57,7 @@ field_rows as (
         source_table,
         count(distinct row_key) as rows_with_quarantined_fields
     from {{ ref('quarantined_fields') }}
+    where row_rejection_reason is null  -- a quarantined row counts once, in quarantined_rows
     group by source_table
 
 ),

@@ -1,6 +1,8 @@
-{#- Every field nulled in an otherwise clean row, with its raw text and the rule it broke.
-    The row goes on without the field (raw rows = clean rows + quarantined_rows still holds);
-    a field that could decide a result makes that result NE (docs/clinical-rules.md). -#}
+{#- Every delivered field whose value was nulled, with its raw text and the rule it broke, and
+    whether its row was quarantined anyway (row_rejection_reason; null = the row is clean and goes
+    on without the field). Listing the fields of quarantined rows too shows every problem of a
+    delivery at once. raw rows = clean rows + quarantined_rows still holds; a nulled field that
+    could decide a result makes that result NE (docs/clinical-rules.md). -#}
 {%- set field_columns = {
     'visit_assessments': ['who_bleeding_grade', 'prednisone_equivalent_mg_day', 'rescue_therapy'],
 } -%}
@@ -20,9 +22,10 @@ with
                 patient_id,
                 '{{ column }}' as field_name,
                 {{ column }}_text as raw_value,
-                {{ column }}_issue as rejection_reason
+                {{ column }}_issue as rejection_reason,
+                rejection_reason as row_rejection_reason
             from {{ ref(model) }}
-            where rejection_reason is null and {{ column }}_issue is not null
+            where {{ column }}_issue is not null
 
         ),
 
@@ -42,7 +45,19 @@ unioned as (
 
 final as (
 
-    select * from unioned
+    select
+        source_table,
+        row_key,
+        -- rows sharing a key (duplicates, all quarantined) are numbered, as in quarantined_rows
+        row_number() over (
+            partition by source_table, row_key, field_name order by row_rejection_reason, raw_value
+        ) as occurrence,
+        patient_id,
+        field_name,
+        raw_value,
+        rejection_reason,
+        row_rejection_reason
+    from unioned
 
 )
 

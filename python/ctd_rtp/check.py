@@ -210,6 +210,7 @@ class Rule:
     condition: str  # SQL over the typed columns, true = the row breaks the rule
     column: str  # the raw column it reads
     kind: str = ""  # date, number, boolean, sex: the hint the report can give
+    field: bool = False  # nulls the field only; the row goes on (quarantine.quarantined_fields)
 
 
 def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: float) -> tuple[str, list[Rule]]:
@@ -265,15 +266,19 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
         cols = {"k_patient_id": key("patient_id"), "k_pid": key("patient_id"), "v_assessed_on": date_sql("assessed_on", fmt),
                 "v_grade": integer_sql("who_bleeding_grade", fmt), "v_prednisone": number_sql("prednisone_equivalent_mg_day", fmt),
                 "v_rescue": boolean_sql("rescue_therapy", fmt)}
-        # models/staging/stg_visit_assessments.sql does not name the format in its reasons (yet)
+        # models/staging/stg_visit_assessments.sql: only patient and date reject the row; a bad
+        # grade, dose or rescue flag nulls that field (listed as "<reason> (field nulled)")
         rules = [Rule("missing patient_id", "k_patient_id is null", "patient_id"),
-                 Rule("assessed_on missing or not a date", "v_assessed_on is null", "assessed_on", "date"),
-                 Rule("who_bleeding_grade not an integer", f"v_grade is null and not {blank('who_bleeding_grade')}", "who_bleeding_grade"),
-                 Rule("who_bleeding_grade outside 0-4", "v_grade not between 0 and 4", "who_bleeding_grade"),
-                 Rule("prednisone_equivalent_mg_day not a number", f"v_prednisone is null and not {blank('prednisone_equivalent_mg_day')}",
-                      "prednisone_equivalent_mg_day", "number"),
-                 Rule("negative prednisone dose", "v_prednisone < 0", "prednisone_equivalent_mg_day"),
-                 Rule("rescue_therapy not a boolean", f"v_rescue is null and not {blank('rescue_therapy')}", "rescue_therapy", "boolean")]
+                 Rule("assessed_on missing or not a date" + d, "v_assessed_on is null", "assessed_on", "date"),
+                 Rule("who_bleeding_grade not an integer", f"v_grade is null and not {blank('who_bleeding_grade')}",
+                      "who_bleeding_grade", field=True),
+                 Rule("who_bleeding_grade outside 0-4", "v_grade not between 0 and 4", "who_bleeding_grade", field=True),
+                 Rule("prednisone_equivalent_mg_day not a number" + n,
+                      f"v_prednisone is null and not {blank('prednisone_equivalent_mg_day')}",
+                      "prednisone_equivalent_mg_day", "number", field=True),
+                 Rule("negative prednisone dose", "v_prednisone < 0", "prednisone_equivalent_mg_day", field=True),
+                 Rule("rescue_therapy not a boolean" + b, f"v_rescue is null and not {blank('rescue_therapy')}",
+                      "rescue_therapy", "boolean", field=True)]
     else:
         cols = {"k_ae_id": key("ae_id"), "k_pid": key("patient_id"), "v_onset_on": date_sql("onset_on", fmt), "v_resolved_on": date_sql("resolved_on", fmt),
                 "v_term": "trim(term)", "v_grade": integer_sql("ctcae_grade", fmt), "v_serious": boolean_sql("serious", fmt),
@@ -343,7 +348,27 @@ def _final_reasons(con: duckdb.DuckDBPyConnection, table: str, rules: list[Rule]
         f"from checked_{table} c {patient})")
     by_reason = {r.reason: (r.column, r.kind) for r in [*rules, *cross]}
     counts = con.execute(f"select reason, count(*) from final_{table} where reason is not null group by 1 order by 2 desc, 1").fetchall()
-    return sum(n for _, n in counts), [(reason, *by_reason[reason], n) for reason, n in counts]
+    rejected = sum(n for _, n in counts)
+    fields = [r for r in rules if r.field]
+    if fields:  # per field, the first rule it breaks, in rows that are otherwise clean (as the gate counts)
+        per_field: dict[str, list[Rule]] = {}
+        for r in fields:
+            per_field.setdefault(r.column, []).append(r)
+        cases = [f"case {' '.join(f'when {r.condition} then {lit(r.reason)}' for r in rs)} end" for rs in per_field.values()]
+        for i, case in enumerate(cases):
+            con.execute(f"alter table final_{table} add column field_reason_{i} varchar")
+            con.execute(f"update final_{table} set field_reason_{i} = {case} where reason is null")
+        for i, rs in enumerate(per_field.values()):
+            for reason, n in con.execute(f"select field_reason_{i}, count(*) from final_{table} "
+                                         f"where field_reason_{i} is not null group by 1 order by 2 desc, 1").fetchall():
+                by_reason[reason + " (field nulled)"] = (rs[0].column, next(r.kind for r in rs if r.reason == reason))
+                counts.append((reason + " (field nulled)", n))
+        any_field = " or ".join(f"field_reason_{i} is not null" for i in range(len(cases)))
+        rejected += con.execute(f"select count(*) from final_{table} where {any_field}").fetchone()[0]
+        listed = ", ".join(f"field_reason_{i} || ' (field nulled)'" for i in range(len(cases)))
+        con.execute(f"alter table final_{table} add column field_reasons varchar[]")
+        con.execute(f"update final_{table} set field_reasons = list_filter([{listed}], lambda x: x is not null)")
+    return rejected, [(reason, *by_reason[reason], n) for reason, n in counts]
 
 
 # --------------------------------------------------------------------------- reading the delivery
@@ -644,7 +669,7 @@ def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path
                 continue
             con.execute(f"create table raw_{table} as " + " union all ".join(selects))
             typed, rules = typed_sql(table, fmt, map_sql, per_ul_min)
-            issue = "case " + " ".join(f"when {r.condition} then {i}" for i, r in enumerate(rules)) + " end"
+            issue = "case " + " ".join(f"when {r.condition} then {i}" for i, r in enumerate(rules) if not r.field) + " end"
             con.execute(f"create table checked_{table} as select *, {issue} as rule_index from ({typed})")
             for report in table_reports:
                 report.rows = con.execute(f"select count(*) from raw_{table} where source_file = ?", [report.name]).fetchone()[0]
@@ -667,7 +692,9 @@ def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path
             rejected[table], table_counts = _final_reasons(con, table, rules, cross)
             for reason, column, kind, n in table_counts:
                 examples = [e for (e,) in con.execute(
-                    f"select {column} from final_{table} where reason = ? group by 1 order by count(*) desc, 1 limit 3",
+                    f"select {column} from final_{table} where "
+                    + ("list_contains(field_reasons, ?)" if reason.endswith(" (field nulled)") else "reason = ?")
+                    + " group by 1 order by count(*) desc, 1 limit 3",
                     [reason]).fetchall()]
                 found = table_reports[0].date_order
                 where = table_reports[0].name if len(table_reports) == 1 else f"{table}.csv"

@@ -63,7 +63,7 @@ ROW_ORDER = {
     "marts.fct_drug_exposure": ("exposure_id",),
     "marts.fct_trough_levels": ("patient_id", "study_day", "result_id"),
     "marts.fct_platelet_count_response": ("patient_id", "study_day", "result_id"),
-    "quarantine.quarantined_fields": ("source_table", "row_key", "field_name"),
+    "quarantine.quarantined_fields": ("source_table", "row_key", "field_name", "occurrence"),
     "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
     LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),
 }
@@ -383,9 +383,10 @@ def quality_section(quarantine: pd.DataFrame, run_results: Mapping[str, Any] | N
                     validation: ValidationSummary | None, fields: pd.DataFrame | None = None) -> dict[str, Any]:
     rows = [{"table": t, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
             for (t, r), g in quarantine.groupby(["source_table", "rejection_reason"], dropna=False)]
-    field_rows = [] if fields is None else [
+    clean = None if fields is None else fields[fields["row_rejection_reason"].isna()]  # the rest: Table 12
+    field_rows = [] if clean is None else [
         {"table": t, "field": f, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
-        for (t, f, r), g in fields.groupby(["source_table", "field_name", "rejection_reason"], dropna=False)]
+        for (t, f, r), g in clean.groupby(["source_table", "field_name", "rejection_reason"], dropna=False)]
     dbt = None
     if run_results:
         results = run_results.get("results", [])

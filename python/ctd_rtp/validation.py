@@ -156,7 +156,7 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             between("platelet_count", 0, plt), between("study_day", 1, None),
         ],
         "quarantine.quarantined_fields": [
-            *unique("source_table", "row_key", "field_name"), *not_null("rejection_reason", "field_name"),
+            *unique("source_table", "row_key", "field_name", "occurrence"), *not_null("rejection_reason", "field_name"),
         ],
         "quarantine.quarantined_rows": [
             *unique("source_table", "row_key", "rejection_reason", "occurrence"),

@@ -25,7 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from faults import DEFAULT_BOOLEAN, DEFAULT_DATE, DEFAULT_NUMBER, BuildFails, Cohort, Quarantined, write_csv
+from faults import (DEFAULT_BOOLEAN, DEFAULT_DATE, DEFAULT_NUMBER, BuildFails, Cohort, FieldQuarantined, Quarantined,
+                    write_csv)
 
 TERMS = {"AE1": "Ulcération buccale", "AE2": "Hypertriglycéridémie"}
 
@@ -43,7 +44,7 @@ class Variant:
     tables: tuple[str, ...]
     apply: Callable[[Cohort], None]
     declare: Mapping[str, Mapping[str, Any]]  # file name -> its delivery.yml settings
-    undeclared: tuple[Quarantined | BuildFails, ...] = ()
+    undeclared: tuple[Quarantined | FieldQuarantined | BuildFails, ...] = ()
     hints: tuple[str, ...] = ()
     partial: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # declared in the undeclared build
 
@@ -164,8 +165,11 @@ VARIANTS: tuple[Variant, ...] = (
             partial={"adverse_events.csv": {"encoding": "latin-1"}}),
     Variant("chinese_booleans_decimal_comma", ("visit_assessments",), chinese_booleans_decimal_comma,
             {"visit_assessments.csv": {"booleans": {"true_values": ["是"], "false_values": ["否"]}, "decimal_separator": ","}},
-            (Quarantined("visit_assessments", "A@2023-04-01", "prednisone_equivalent_mg_day not a number"),
-             Quarantined("visit_assessments", "A@2023-01-01", "rescue_therapy not a boolean")),
+            # visit-assessment fields are nulled one by one (the row goes on: quarantined_fields)
+            (FieldQuarantined("visit_assessments", "A@2023-04-01", "prednisone_equivalent_mg_day",
+                              f"prednisone_equivalent_mg_day not a number {DEFAULT_NUMBER}"),
+             FieldQuarantined("visit_assessments", "A@2023-01-01", "rescue_therapy",
+                              f"rescue_therapy not a boolean {DEFAULT_BOOLEAN}")),
             ("'否'", 'decimal_separator: ","')),
     Variant("month_first_missing_tokens", ("drug_exposures",), month_first_missing_tokens,
             {"drug_exposures.csv": {"date_order": "mdy", "missing_values": ["NA"]}},
