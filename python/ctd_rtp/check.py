@@ -350,21 +350,22 @@ def _final_reasons(con: duckdb.DuckDBPyConnection, table: str, rules: list[Rule]
     counts = con.execute(f"select reason, count(*) from final_{table} where reason is not null group by 1 order by 2 desc, 1").fetchall()
     rejected = sum(n for _, n in counts)
     fields = [r for r in rules if r.field]
-    if fields:  # per field, the first rule it breaks, in rows that are otherwise clean (as the gate counts)
+    if fields:  # per field, the first rule it breaks, in every row (as quarantine.quarantined_fields lists
+        # them); the share counts the otherwise clean rows only (as the gate does)
         per_field: dict[str, list[Rule]] = {}
         for r in fields:
             per_field.setdefault(r.column, []).append(r)
         cases = [f"case {' '.join(f'when {r.condition} then {lit(r.reason)}' for r in rs)} end" for rs in per_field.values()]
         for i, case in enumerate(cases):
             con.execute(f"alter table final_{table} add column field_reason_{i} varchar")
-            con.execute(f"update final_{table} set field_reason_{i} = {case} where reason is null")
+            con.execute(f"update final_{table} set field_reason_{i} = {case}")
         for i, rs in enumerate(per_field.values()):
             for reason, n in con.execute(f"select field_reason_{i}, count(*) from final_{table} "
                                          f"where field_reason_{i} is not null group by 1 order by 2 desc, 1").fetchall():
                 by_reason[reason + " (field nulled)"] = (rs[0].column, next(r.kind for r in rs if r.reason == reason))
                 counts.append((reason + " (field nulled)", n))
         any_field = " or ".join(f"field_reason_{i} is not null" for i in range(len(cases)))
-        rejected += con.execute(f"select count(*) from final_{table} where {any_field}").fetchone()[0]
+        rejected += con.execute(f"select count(*) from final_{table} where reason is null and ({any_field})").fetchone()[0]
         listed = ", ".join(f"field_reason_{i} || ' (field nulled)'" for i in range(len(cases)))
         con.execute(f"alter table final_{table} add column field_reasons varchar[]")
         con.execute(f"update final_{table} set field_reasons = list_filter([{listed}], lambda x: x is not null)")
