@@ -21,14 +21,10 @@ dates as (
 
 final as (
 
+    {%- set cutoff = var('data_cutoff_date') %}
     select
-        {%- if var('data_cutoff_date') %}
-        cast('{{ var("data_cutoff_date") }}' as date) as data_cutoff_date,
-        'var data_cutoff_date' as data_cutoff_source
-        {%- else %}
-        max(latest_on) as data_cutoff_date,
-        'latest date in the delivery' as data_cutoff_source
-        {%- endif %}
+        {{ "cast('" ~ cutoff ~ "' as date)" if cutoff else "max(latest_on)" }} as data_cutoff_date,
+        '{{ "var data_cutoff_date" if cutoff else "latest date in the delivery" }}' as data_cutoff_source
     from dates
 
 )

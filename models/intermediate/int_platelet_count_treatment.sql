@@ -67,7 +67,7 @@ latest_assessment as (
     from platelet_counts
     inner join steroid_run_starts
         on platelet_counts.patient_id = steroid_run_starts.patient_id
-            and steroid_run_starts.assessed_on <= platelet_counts.collected_on
+            and platelet_counts.collected_on >= steroid_run_starts.assessed_on
 
 ),
 

@@ -43,13 +43,13 @@ with_exposure as (
         -- overlapping periods are quarantined (checked_rows), so at most one matches; the
         -- ranking only makes that explicit
         row_number() over (
-            partition by troughs.result_id order by exposures.started_on desc, exposures.exposure_id
+            partition by troughs.result_id order by exposures.started_on desc, exposures.exposure_id asc
         ) as period_rank
     from troughs
     left join exposures
         on troughs.patient_id = exposures.patient_id
-            and exposures.started_on <= troughs.collected_on
-            and (exposures.ended_on is null or exposures.ended_on >= troughs.collected_on)
+            and troughs.collected_on >= exposures.started_on
+            and (exposures.ended_on is null or troughs.collected_on <= exposures.ended_on)
 
 ),
 

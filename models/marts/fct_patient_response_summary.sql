@@ -124,8 +124,8 @@ losses as (
         on loss_candidates.patient_id = next_counts.patient_id
             and loss_candidates.study_day = next_counts.loss_study_day
             and next_counts.count_number = 1
-    {%- if var('require_loss_confirmation') %}
-    where next_counts.next_response = 'NR'
+    {% if var('require_loss_confirmation') -%}
+        where next_counts.next_response = 'NR'
     {%- endif %}
 
 ),
