@@ -22,8 +22,9 @@ dates as (
 final as (
 
     {%- set cutoff = var('data_cutoff_date') %}
+    -- an aggregate either way, so the model has one row
     select
-        {{ "cast('" ~ cutoff ~ "' as date)" if cutoff else "max(latest_on)" }} as data_cutoff_date,
+        {{ "max(cast('" ~ cutoff ~ "' as date))" if cutoff else "max(latest_on)" }} as data_cutoff_date,
         '{{ "var data_cutoff_date" if cutoff else "latest date in the delivery" }}' as data_cutoff_source
     from dates
 

@@ -744,8 +744,9 @@ def steroid_sparing(visits: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     rows = []
     for visit in order.index[1:]:
         follow = frame[frame["visit"] == visit].set_index("patient_id")
-        pairs = base[["dose", "is_steroid_tapered"]].join(follow[["dose", "is_steroid_tapered"]], how="inner",
-                                                          lsuffix="_base", rsuffix="_visit")
+        pairs = base[["dose", "is_steroid_tapered"]].merge(follow[["dose", "is_steroid_tapered"]], how="inner",
+                                                           left_index=True, right_index=True,
+                                                           suffixes=("_base", "_visit"))
         pairs = pairs[pairs["dose_base"].notna() & pairs["dose_visit"].notna()]
         b, f = pairs["dose_base"].to_numpy(dtype=float), pairs["dose_visit"].to_numpy(dtype=float)
         d = np.round(f - b, _DIFF_DECIMALS)
