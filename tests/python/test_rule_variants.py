@@ -89,9 +89,10 @@ OWN_VARIANTS = {
                    {"A": "NE NR PR", "B": "NE NR NR", "C": "NE NR NE", "D": "NE NE NE"},
                    # A 45 < 50, 120 >= 50 (not 150); C day 95 50 >= 50 and >= 40
                    {"A": "PR", "B": "NR", "C": "PR", "D": "NE"}),
-    "bleeding_3": ("{bleeding_grade_nr: 3}", {"A": "NE PR CR", "B": "NE NR PR", "C": "NE NR NE", "D": "NE NE NE"},
-                   # B day 180: grade 2 < 3, 35 >= 30 and >= 20
-                   {"A": "CR", "B": "PR", "C": "PR", "D": "NE"}),
+    "bleeding_3": ("{bleeding_grade_nr: 3}", {"A": "NE PR CR", "B": "NE NR NR", "C": "NE NR NE", "D": "NE NE NE"},
+                   # B day 180: grade 2 < 3 and 35 >= 30 and >= 20, but the same day's assessment
+                   # records rescue therapy ("yes"): a response explained by rescue is NR (IWG 2009)
+                   {"A": "CR", "B": "NR", "C": "PR", "D": "NE"}),
     "not_evaluable": ("{missing_bleeding_assessment: not_evaluable}",
                       {"A": "NE PR CR", "B": "NE NR NR", "C": "NE NR NE", "D": "NE NE NE"},
                       # C day 95 would be PR but month 3 has no assessment: NE; best NR
