@@ -121,6 +121,8 @@ def test_own_cohort_variant_matches_the_hand_worked_responses(variant: str, tmp_
     ("{require_confirmation: 3}", "var require_confirmation must be true or false"),
     ("{bleeding_grade_nr: two}", "var bleeding_grade_nr must be a number"),
     ("{missing_bleeding_assessment: skip}", "must be one of no_bleeding, not_evaluable"),
+    ("{data_cutoff_date: 31/01/2024}", "var data_cutoff_date must be an ISO date"),
+    ("{corticosteroid_dependence_as_nr: 1}", "var corticosteroid_dependence_as_nr must be true or false"),
 ])
 @pytest.mark.parametrize("command", ["build", "run"])
 def test_bad_vars_are_bad_usage(command: str, vars_text: str, message: str, tmp_path: Path) -> None:
