@@ -21,6 +21,13 @@ visits as (
 
 ),
 
+treatment as (
+
+    -- rescue therapy and corticosteroid dependence at each count
+    select * from {{ ref('int_platelet_count_treatment') }}
+
+),
+
 baseline as (
 
     select
@@ -45,13 +52,19 @@ with_context as (
         baseline.baseline_platelet_count,
         visits.who_bleeding_grade,
         case when platelet_counts.visit is not null then visits.bleeding_evidence end as bleeding_evidence,
-        visits.bleeding_evidence_issue
+        visits.bleeding_evidence_issue,
+        coalesce(treatment.is_after_rescue, false) as is_after_rescue,
+        treatment.rescue_started_on,
+        treatment.prednisone_equivalent_mg_day,
+        coalesce(treatment.is_corticosteroid_dependent, false) as is_corticosteroid_dependent
     from platelet_counts
     left join baseline
         on platelet_counts.patient_id = baseline.patient_id
     left join visits
         on platelet_counts.patient_id = visits.patient_id
             and platelet_counts.visit = visits.visit
+    left join treatment
+        on platelet_counts.result_id = treatment.result_id
 
 ),
 
@@ -87,12 +100,14 @@ categorised as (
         {{ platelet_response_detail(
             'with_context.platelet_count', 'with_context.baseline_platelet_count', 'with_context.who_bleeding_grade',
             'with_context.bleeding_evidence', 'with_context.visit is not null',
-            'coalesce(confirmation.has_cr_confirmation, false)', 'coalesce(confirmation.has_pr_confirmation, false)'
+            'coalesce(confirmation.has_cr_confirmation, false)', 'coalesce(confirmation.has_pr_confirmation, false)',
+            'with_context.is_after_rescue', 'with_context.is_corticosteroid_dependent'
         ) }} as response_detail
         {%- else %}
         {{ platelet_response_detail(
             'with_context.platelet_count', 'with_context.baseline_platelet_count', 'with_context.who_bleeding_grade',
-            'with_context.bleeding_evidence', 'with_context.visit is not null'
+            'with_context.bleeding_evidence', 'with_context.visit is not null', 'true', 'true',
+            'with_context.is_after_rescue', 'with_context.is_corticosteroid_dependent'
         ) }} as response_detail
         {%- endif %}
     from with_context
@@ -118,6 +133,10 @@ final as (
         who_bleeding_grade,
         bleeding_evidence,
         bleeding_evidence_issue,
+        is_after_rescue,
+        rescue_started_on,
+        prednisone_equivalent_mg_day,
+        is_corticosteroid_dependent,
         meets_response_count,
         {{ dbt.split_part('response_detail', "'|'", 1) }} as response,
         {{ dbt.split_part('response_detail', "'|'", 2) }} as response_reason

@@ -28,6 +28,8 @@ final as (
         measurements.baseline_platelet_count,
         measurements.who_bleeding_grade,
         measurements.prednisone_equivalent_mg_day,
+        measurements.prednisone_equivalent_mg_day <= {{ var('steroid_taper_mg_day') }} as is_steroid_tapered,
+        cast({{ var('steroid_taper_mg_day') }} as double) as steroid_taper_mg_day,
         measurements.rescue_therapy,
         measurements.sirolimus_trough,
         visit_troughs.is_in_target as is_sirolimus_trough_in_target,

@@ -20,7 +20,8 @@ from . import stats
 from .warehouse import DuckDBReader, Reader, Settings, reader_from_env
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
-INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients")
+INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients",
+               "fct_time_to_event", "fct_patient_follow_up")
 # Long marts are read with only the (text and float) columns `compute` uses, text as
 # categoricals: fct_lab_changes has ~60 rows per patient and 17 columns.
 INPUT_COLUMNS = {"fct_lab_changes": ("patient_id", "analyte", "visit", "baseline_value", "value")}
@@ -56,6 +57,8 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     changes = marts["fct_lab_changes"][["patient_id", "analyte", "visit", "baseline_value", "value"]]
     # STUDY.md section 6: analytes measured at baseline (drug troughs have no baseline).
     with_baseline = changes["baseline_value"].notna().groupby(changes["analyte"]).transform("any")
+    tte = marts["fct_time_to_event"]
+    km, km_timepoints = stats.kaplan_meier(tte)
     return {
         "paired_tests": stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)]),
         "response_rate_ci": stats.response_rate_ci(
@@ -63,6 +66,10 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         ),
         "friedman_tests": stats.friedman_test(marts["fct_visits"]),
         "subgroup_response": stats.subgroup_response(marts["fct_platelet_response"], marts["dim_patients"]),
+        "time_to_event_km": km,
+        "time_to_event_km_timepoints": km_timepoints,
+        "time_in_response": stats.time_in_response(marts["fct_patient_follow_up"], tte),
+        "steroid_sparing": stats.steroid_sparing(marts["fct_visits"]),
     }
 
 

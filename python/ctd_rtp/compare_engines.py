@@ -29,6 +29,8 @@ MARTS = {
     "rpt_response_rates": ["visit"],
     "fct_platelet_response": ["patient_id", "visit"],
     "fct_lab_changes": ["patient_id", "analyte", "visit"],
+    "fct_time_to_event": ["patient_id", "paramcd"],
+    "fct_patient_follow_up": ["patient_id"],
 }
 # --all: every mart and the quarantine (used for the small own-data cohort)
 ALL_TABLES = {
@@ -39,6 +41,8 @@ ALL_TABLES = {
     "fct_adverse_events": ["ae_id"],
     "fct_drug_exposure": ["exposure_id"],
     "fct_lab_results": ["result_id"],
+    "fct_platelet_count_response": ["result_id"],
+    "fct_concomitant_drugs": ["exposure_id"],
     "quarantine.quarantined_rows": ["source_table", "row_key", "rejection_reason", "occurrence"],
     "quarantine.delivery_summary": ["source_table"],
 }
@@ -132,6 +136,10 @@ ANALYSIS = {
     "paired_tests": ["analyte", "comparison", "visit"],
     "friedman_tests": ["measure", "visits"],
     "subgroup_response": ["visit", "group_a", "group_b"],
+    "time_to_event_km": ["paramcd"],
+    "time_to_event_km_timepoints": ["paramcd", "day"],
+    "time_in_response": ["population"],
+    "steroid_sparing": ["visit"],
 }
 STAMPS = ("data_fingerprint", "run_id", "computed_at")
 REPORT_SECTIONS = ("baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")

@@ -35,6 +35,22 @@ VAR_CHOICES = {
 }
 
 
+# Vars that hold a date ("" = the default the model derives: the latest date in the delivery).
+DATE_VARS = ("data_cutoff_date",)
+
+
+def _iso_date(value: Any) -> bool:
+    import datetime as dt
+
+    if isinstance(value, dt.date):  # YAML reads 2024-06-30 as a date
+        return True
+    try:
+        dt.date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def declared_vars(project_dir: Path) -> dict[str, Any]:
     """The vars dbt_project.yml declares, with their defaults."""
     import yaml
@@ -70,6 +86,8 @@ def parse_vars(text: str | None, project_dir: Path) -> dict[str, Any]:
         default = declared[name]
         if name in VAR_CHOICES and str(value).lower() not in VAR_CHOICES[name]:
             raise BadVars(f"var {name} must be one of {', '.join(VAR_CHOICES[name])}, got {value!r}")
+        if name in DATE_VARS and value not in ("", None) and not _iso_date(value):
+            raise BadVars(f"var {name} must be an ISO date such as 2024-06-30 (or \"\" for the default), got {value!r}")
         if isinstance(default, bool) and not isinstance(value, bool):
             raise BadVars(f"var {name} must be true or false, got {value!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and (

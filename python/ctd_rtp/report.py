@@ -63,6 +63,9 @@ ROW_ORDER = {
     "marts.fct_drug_exposure": ("exposure_id",),
     "marts.fct_trough_levels": ("patient_id", "study_day", "result_id"),
     "marts.fct_platelet_count_response": ("patient_id", "study_day", "result_id"),
+    "marts.fct_time_to_event": ("patient_id", "paramcd"),
+    "marts.fct_patient_follow_up": ("patient_id",),
+    "marts.fct_concomitant_drugs": ("exposure_id",),
     "quarantine.quarantined_fields": ("source_table", "row_key", "field_name", "occurrence"),
     "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
     LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),
@@ -285,6 +288,90 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
         "regained": int(_true(summary["regained_response"]).sum()) if "regained_response" in summary else 0,
         "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
         "subgroups": sub_rows, "friedman": fried_rows,
+    }
+
+
+def km_median(r: Any) -> str:
+    """ "23 (16–not reached) days", or "not reached (95% CI lower bound 16 days)": the KM median
+    of one analysis.time_to_event_km row, as R's print.survfit shows it (NA = not reached)."""
+    if not _text(getattr(r, "paramcd", "")) or int(r.n_events or 0) == 0:
+        return "no events"
+    high = short(r.median_ci_high) if _val(r.median_ci_high) is not None else "not reached"
+    if _val(r.median_days) is None:
+        if _val(r.median_ci_low) is not None:
+            return f"not reached (95% CI lower bound {short(r.median_ci_low)} days)"
+        return "not reached (95% CI lower bound not reached either)"
+    return f"{short(r.median_days)} ({short(r.median_ci_low)}{EN}{high}) days"
+
+
+KM_PARAMETERS = {"TTRESP": ("Time to first response (CR or PR)", "responded by day"),
+                 "TTCR": ("Time to complete response", "in CR by day"),
+                 "DOR": ("Duration of response (responders)", "still in response at day")}
+
+
+def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.DataFrame,
+                     steroids: pd.DataFrame, follow_up: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, Any]:
+    """Outcomes over time, every number read from the analysis tables and marts (no recomputation)."""
+    by_param = {str(r.paramcd): r for r in km.itertuples(index=False)}
+    days = sorted({int(d) for d in km_points["day"]}) if len(km_points) else []
+    points = {(str(r.paramcd), int(r.day)): r for r in km_points.itertuples(index=False)}
+    rows = []
+    for code, (label, reading) in KM_PARAMETERS.items():
+        r = by_param.get(code)
+        if r is None:
+            continue
+        estimates = []
+        for day in days:
+            p = points.get((code, day))
+            if p is None:
+                estimates.append(DASH)
+            else:  # DOR: still in response, S(t); times to response: responded by then, 1 - S(t)
+                value, low, high = ((p.survival, p.survival_ci_low, p.survival_ci_high) if code == "DOR" else
+                                    (p.cumulative_incidence, p.cumulative_incidence_ci_low,
+                                     p.cumulative_incidence_ci_high))
+                # no event yet: S = 1 with a zero-width interval, which says nothing
+                interval = "" if int(p.n_events_by_day) == 0 and code != "DOR" or low == high else \
+                    f" ({ci_pct(low, high)})"
+                estimates.append(f"{pct(value)}{interval}")
+        rows.append({"parameter": label, "reading": reading, "n": r.n, "events": r.n_events,
+                     "censored": r.n_censored, "total_days": short(r.total_days), "median": km_median(r),
+                     "estimates": estimates, "note": _text(r.note)})
+    shares = {str(r.population): r for r in time_share.itertuples(index=False)}
+
+    def share_text(population: str) -> str:
+        r = shares.get(population)
+        if r is None or _val(r.share_of_time_in_response) is None:
+            return DASH
+        return (f"{pct(r.share_of_time_in_response)} of {short(r.total_days_observed)} observed days "
+                f"(n = {r.n_patients})")
+
+    steroid_rows = [{"visit": visits[r.visit], "n": r.n_pairs,
+                     "doses": f"{short(r.baseline_median)} → {short(r.visit_median)}",
+                     "change": f"{short(r.median_change)} [{short(r.change_q1)}{EN}{short(r.change_q3)}]",
+                     "p": pval(r.wilcoxon_p_value), "sig": _significant(r.wilcoxon_p_value),
+                     "method": _text(r.wilcoxon_method),
+                     "tapered": (f"{r.n_tapered}/{r.n_above_taper_at_baseline} ({pct(r.tapered_share)}; "
+                                 f"{ci_pct(r.tapered_ci_low, r.tapered_ci_high)})"
+                                 if r.n_above_taper_at_baseline else DASH),
+                     "off": (f"{r.n_off_steroids}/{r.n_above_taper_at_baseline} ({pct(r.off_share)})"
+                             if r.n_above_taper_at_baseline else DASH)}
+                    for r in steroids.itertuples(index=False)]
+    taper = [short(v) for v in steroids["taper_mg_day"].dropna().unique()] if "taper_mg_day" in steroids else []
+    n = len(follow_up)
+    ends = follow_up["observation_end_reason"].fillna("unknown").astype(str).value_counts()
+    cutoff = follow_up[["data_cutoff_date", "data_cutoff_source"]].drop_duplicates()
+    return {
+        "km": rows, "days": days,
+        "median_time_to_response": km_median(by_param["TTRESP"]) if "TTRESP" in by_param else DASH,
+        "median_duration": km_median(by_param["DOR"]) if "DOR" in by_param else "no responders",
+        "share_all": share_text("all patients"), "share_responders": share_text("responders"),
+        "steroids": steroid_rows, "taper": ", ".join(taper) or DASH,
+        "n_rescue": n_pct(int(_true(follow_up["had_rescue_therapy"]).sum()), n),
+        "n_other_itp": n_pct(int(_true(follow_up["has_other_itp_treatment"]).sum()), n),
+        "other_itp": sorted({d.strip() for v in follow_up["other_itp_drugs"].dropna() for d in str(v).split(",")}),
+        "n_dependent": n_pct(int(_true(follow_up["is_corticosteroid_dependent"]).sum()), n),
+        "observation_ends": [(reason, int(k)) for reason, k in ends.items()],
+        "cutoff": "; ".join(f"{r.data_cutoff_date} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
     }
 
 
@@ -517,6 +604,10 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         "response": response_section(rates, ci, frames["marts.fct_patient_response_summary"],
                                      frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits,
                                      frames["marts.fct_platelet_response"]),
+        "outcomes": outcomes_section(frames["analysis.time_to_event_km"], frames["analysis.time_to_event_km_timepoints"],
+                                     frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
+                                     frames["marts.fct_patient_follow_up"], visits),
+        "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
         "labs": lab_tables(paired, frames["reference.analytes"], visits),
         "safety": safety_section(frames["marts.fct_adverse_events"], n_set),
         "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"],

@@ -578,3 +578,199 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
         row["note"] = "; ".join(notes)
         rows.append(row)
     return pd.DataFrame(rows, columns=list(SUBGROUP_COLUMNS))
+
+
+# --------------------------------------------------------------------------- time to event
+# Kaplan-Meier by statsmodels (SurvfuncRight: product-limit estimate, Greenwood standard errors).
+# Confidence intervals follow R's survfit default (conf.type = "log"): pointwise
+# exp(log S +/- z * se(S) / S), capped at 1; the median's CI is Brookmeyer & Crowley's, inverted
+# on the same log scale (statsmodels quantile_ci(method="log") = R's print.survfit bounds).
+# lifelines 0.30 would do the same, but it requires pandas < 3.
+KM_TIMEPOINTS: tuple[int, ...] = (30, 90, 180)
+KM_CI_METHOD = "log (Greenwood), median CI Brookmeyer-Crowley on the log scale (R survfit default)"
+KM_COLUMNS: tuple[str, ...] = (
+    "paramcd", "param", "n", "n_events", "n_censored", "total_days", "median_days", "median_ci_low",
+    "median_ci_high", "median_reached", "ci_high_reached", "ci_method", "note",
+)
+KM_TIMEPOINT_COLUMNS: tuple[str, ...] = (
+    "paramcd", "day", "n_at_risk", "n_events_by_day", "survival", "survival_ci_low", "survival_ci_high",
+    "cumulative_incidence", "cumulative_incidence_ci_low", "cumulative_incidence_ci_high",
+)
+TIME_IN_RESPONSE_COLUMNS: tuple[str, ...] = (
+    "population", "n_patients", "total_days_observed", "total_days_in_response", "share_of_time_in_response",
+    "median_share", "share_q1", "share_q3", "note",
+)
+
+
+def _km_fit(days: np.ndarray, events: np.ndarray) -> Any:
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    return SurvfuncRight(days, events)
+
+
+def _survival_at(fit: Any, day: float, z: float) -> tuple[float, float, float]:
+    """S(day) with its pointwise log-scale CI (R survfit conf.type="log")."""
+    times = np.asarray(fit.surv_times, dtype=float)
+    k = int(np.searchsorted(times, day, side="right")) - 1
+    if k < 0:
+        return 1.0, 1.0, 1.0
+    s, se = float(fit.surv_prob[k]), float(fit.surv_prob_se[k])
+    if s <= 0 or not np.isfinite(se):
+        return s, _NAN, _NAN
+    half = z * se / s
+    return s, math.exp(math.log(s) - half), min(1.0, math.exp(math.log(s) + half))
+
+
+def kaplan_meier(tte: pd.DataFrame, timepoints: Sequence[int] = KM_TIMEPOINTS,
+                 confidence: float = CONFIDENCE) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Kaplan-Meier per time-to-event parameter of an ADTTE frame (paramcd, days, cnsr; param
+    optional): events, censored, median with its CI, and the estimate at fixed days.
+
+    The median is the smallest time with S(t) < 0.5 (statsmodels, as SAS; R takes the midpoint of
+    an interval where S is exactly 0.5, which only ties can produce); NaN when it is not reached;
+    a CI bound that the data do not reach is NaN with ``ci_high_reached`` false (R prints NA).
+    For times to response the event probability by a day is ``cumulative_incidence`` = 1 - S.
+    """
+    _require(tte, ("paramcd", "days", "cnsr"), "tte")
+    z = float(stats.norm.isf((1 - confidence) / 2))
+    summary: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    for paramcd, group in tte.groupby("paramcd", sort=False):
+        days = _floats(group["days"])
+        events = (pd.to_numeric(group["cnsr"], errors="coerce").to_numpy(dtype=float) == 0).astype(float)
+        keep = np.isfinite(days)
+        days, events = days[keep], events[keep]
+        param = str(group["param"].iloc[0]) if "param" in group and len(group) else str(paramcd)
+        row: dict[str, Any] = {
+            "paramcd": paramcd, "param": param, "n": int(days.size), "n_events": int(events.sum()),
+            "n_censored": int(days.size - events.sum()), "total_days": float(days.sum()),
+            "median_days": _NAN, "median_ci_low": _NAN, "median_ci_high": _NAN, "median_reached": False,
+            "ci_high_reached": False, "ci_method": KM_CI_METHOD, "note": "",
+        }
+        if days.size == 0 or events.sum() == 0:
+            row["note"] = "no patients" if days.size == 0 else "no events"
+            summary.append(row)
+            for day in timepoints:
+                points.append({"paramcd": paramcd, "day": int(day), "n_at_risk": int((days >= day).sum()),
+                               "n_events_by_day": 0, "survival": 1.0 if days.size else _NAN,
+                               "survival_ci_low": _NAN, "survival_ci_high": _NAN,
+                               "cumulative_incidence": 0.0 if days.size else _NAN,
+                               "cumulative_incidence_ci_low": _NAN, "cumulative_incidence_ci_high": _NAN})
+            continue
+        fit = _km_fit(days, events)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = float(fit.quantile(0.5))
+            low, high = (float(b) for b in fit.quantile_ci(0.5, alpha=1 - confidence, method="log"))
+        reached = bool(np.isfinite(median))
+        row.update(median_days=median if reached else _NAN, median_reached=reached,
+                   median_ci_low=low if np.isfinite(low) else _NAN,
+                   median_ci_high=high if np.isfinite(high) else _NAN, ci_high_reached=bool(np.isfinite(high)))
+        summary.append(row)
+        for day in timepoints:
+            s, s_low, s_high = _survival_at(fit, day, z)
+            points.append({"paramcd": paramcd, "day": int(day), "n_at_risk": int((days >= day).sum()),
+                           "n_events_by_day": int(events[days <= day].sum()), "survival": s,
+                           "survival_ci_low": s_low, "survival_ci_high": s_high, "cumulative_incidence": 1 - s,
+                           "cumulative_incidence_ci_low": 1 - s_high if np.isfinite(s_high) else _NAN,
+                           "cumulative_incidence_ci_high": 1 - s_low if np.isfinite(s_low) else _NAN})
+    return (pd.DataFrame(summary, columns=list(KM_COLUMNS)),
+            pd.DataFrame(points, columns=list(KM_TIMEPOINT_COLUMNS)))
+
+
+def time_in_response(follow_up: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame:
+    """Share of observed time in response (IWG 2009), pooled (total days in response / total days
+    observed) and as the median of the per-patient shares, for all patients and for responders
+    (patients whose first response is an event of TTRESP in the ADTTE frame)."""
+    _require(follow_up, ("patient_id", "days_observed", "days_in_response"), "follow_up")
+    _require(tte, ("patient_id", "paramcd", "cnsr"), "tte")
+    responders = set(tte.loc[(tte["paramcd"] == "TTRESP") & (pd.to_numeric(tte["cnsr"]) == 0), "patient_id"])
+    rows = []
+    for population, frame in (("all patients", follow_up),
+                              ("responders", follow_up[follow_up["patient_id"].isin(responders)])):
+        observed, in_response = _floats(frame["days_observed"]), _floats(frame["days_in_response"])
+        ok = np.isfinite(observed) & np.isfinite(in_response)
+        observed, in_response = observed[ok], in_response[ok]
+        shares = in_response[observed > 0] / observed[observed > 0]
+        row = {"population": population, "n_patients": int(observed.size),
+               "total_days_observed": float(observed.sum()), "total_days_in_response": float(in_response.sum()),
+               "share_of_time_in_response": _NAN, "median_share": _NAN, "share_q1": _NAN, "share_q3": _NAN,
+               "note": ""}
+        if observed.sum() > 0:
+            q1, median, q3 = np.percentile(shares, [25, 50, 75])
+            row.update(share_of_time_in_response=float(in_response.sum() / observed.sum()),
+                       median_share=float(median), share_q1=float(q1), share_q3=float(q3))
+        else:
+            row["note"] = "no observed time"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(TIME_IN_RESPONSE_COLUMNS))
+
+
+# --------------------------------------------------------------------------- steroid sparing
+STEROID_COLUMNS: tuple[str, ...] = (
+    "visit", "n_pairs", "baseline_median", "visit_median", "median_change", "change_q1", "change_q3",
+    "wilcoxon_v", "wilcoxon_p_value", "wilcoxon_method", "taper_mg_day", "n_above_taper_at_baseline",
+    "n_tapered", "tapered_share", "tapered_ci_low", "tapered_ci_high", "n_off_steroids", "off_share",
+    "off_ci_low", "off_ci_high", "note",
+)
+
+
+def _clopper_pearson(x: int, n: int, confidence: float) -> tuple[float, float, float]:
+    if n == 0:
+        return _NAN, _NAN, _NAN
+    ci = stats.binomtest(x, n).proportion_ci(confidence_level=confidence, method="exact")
+    return x / n, float(ci.low), float(ci.high)
+
+
+def steroid_sparing(visits: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Prednisone-equivalent dose per post-baseline visit against baseline (fct_visits: patient_id,
+    visit, visit_order, prednisone_equivalent_mg_day, is_steroid_tapered, steroid_taper_mg_day).
+
+    On complete pairs: median dose at baseline and at the visit, median change (visit - baseline)
+    with its IQR, and the paired Wilcoxon signed-rank test (as ``paired_tests``). Tapering: of the
+    pairs above the taper dose at baseline, those at or below it at the visit (tapered, incl. off)
+    and those at 0 (off steroids), each with a Clopper-Pearson CI.
+    """
+    _require(visits, ("patient_id", "visit", "visit_order", "prednisone_equivalent_mg_day",
+                      "is_steroid_tapered", "steroid_taper_mg_day"), "visits")
+    frame = visits.assign(dose=pd.to_numeric(visits["prednisone_equivalent_mg_day"], errors="coerce"))
+    order = frame.groupby("visit")["visit_order"].min().sort_values()
+    if order.empty:
+        return pd.DataFrame(columns=list(STEROID_COLUMNS))
+    baseline_visit = str(order.index[0])
+    base = frame[frame["visit"] == baseline_visit].set_index("patient_id")
+    taper = pd.to_numeric(frame["steroid_taper_mg_day"], errors="coerce").dropna()
+    taper_mg = float(taper.iloc[0]) if len(taper) else _NAN
+    rows = []
+    for visit in order.index[1:]:
+        follow = frame[frame["visit"] == visit].set_index("patient_id")
+        pairs = base[["dose", "is_steroid_tapered"]].merge(follow[["dose", "is_steroid_tapered"]], how="inner",
+                                                           left_index=True, right_index=True,
+                                                           suffixes=("_base", "_visit"))
+        pairs = pairs[pairs["dose_base"].notna() & pairs["dose_visit"].notna()]
+        b, f = pairs["dose_base"].to_numpy(dtype=float), pairs["dose_visit"].to_numpy(dtype=float)
+        d = np.round(f - b, _DIFF_DECIMALS)
+        row: dict[str, Any] = {c: _NAN for c in STEROID_COLUMNS}
+        row.update(visit=str(visit), n_pairs=int(d.size), wilcoxon_method="", taper_mg_day=taper_mg, note="")
+        if d.size:
+            q1, median, q3 = np.percentile(d, [25, 50, 75])
+            row.update(baseline_median=float(np.median(b)), visit_median=float(np.median(f)),
+                       median_change=float(median), change_q1=float(q1), change_q3=float(q3))
+            test, notes = _wilcoxon(d)
+            if test:
+                row.update(wilcoxon_v=test["wilcoxon_v"], wilcoxon_p_value=test["wilcoxon_p_value"],
+                           wilcoxon_method=test["wilcoxon_method"])
+            row["note"] = "; ".join(notes) if test else "all differences zero"
+        above = pairs[~pairs["is_steroid_tapered_base"].eq(True)]
+        n_above = int(len(above))
+        n_tapered = int(above["is_steroid_tapered_visit"].eq(True).sum())
+        n_off = int((above["dose_visit"] == 0).sum())
+        share, low, high = _clopper_pearson(n_tapered, n_above, confidence)
+        off, off_low, off_high = _clopper_pearson(n_off, n_above, confidence)
+        row.update(n_above_taper_at_baseline=n_above, n_tapered=n_tapered, tapered_share=share,
+                   tapered_ci_low=low, tapered_ci_high=high, n_off_steroids=n_off, off_share=off,
+                   off_ci_low=off_low, off_ci_high=off_high)
+        if not d.size:
+            row["note"] = "no complete pairs"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(STEROID_COLUMNS))

@@ -32,10 +32,13 @@ VALIDATED_TABLES: tuple[str, ...] = (
     "marts.dim_patients", "marts.fct_visits", "marts.fct_platelet_response",
     "marts.fct_patient_response_summary", "marts.rpt_response_rates", "marts.fct_lab_changes",
     "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_trough_levels",
-    "marts.fct_platelet_count_response", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
+    "marts.fct_platelet_count_response", "marts.fct_time_to_event", "marts.fct_patient_follow_up",
+    "marts.fct_concomitant_drugs", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
     "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
-    "analysis.subgroup_response",
+    "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
+    "analysis.time_in_response", "analysis.steroid_sparing",
 )
+TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
 #: Tables the suites need for reference values (not validated themselves).
 REFERENCE_TABLES: tuple[str, ...] = ("reference.analytes", "reference.visit_windows")
 ANALYSIS_TABLES = tuple(t for t in VALIDATED_TABLES if t.startswith("analysis."))
@@ -155,6 +158,18 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             *unique("result_id"), *not_null("patient_id", "response", "response_reason"), in_set("response", RESPONSES),
             between("platelet_count", 0, plt), between("study_day", 1, None),
         ],
+        "marts.fct_time_to_event": [
+            *unique("patient_id", "paramcd"), *not_null("start_date", "analysis_date", "days", "cnsr"),
+            in_set("paramcd", TTE_PARAMETERS), in_set("cnsr", [0, 1]), between("days", 0, None),
+            a_ge_b("analysis_date", "start_date"),
+        ],
+        "marts.fct_patient_follow_up": [
+            *unique("patient_id"), *probabilities("share_of_time_in_response"),
+            a_ge_b("days_observed", "days_in_response"), between("days_in_response", 0, None),
+            in_set("observation_end_reason", ["data cut-off", "end of treatment", "start of rescue therapy"]),
+            rows(n_day0, f"{n_day0} patients with a day 0"),
+        ],
+        "marts.fct_concomitant_drugs": [*unique("exposure_id"), *not_null("patient_id", "drug", "drug_class")],
         "quarantine.quarantined_fields": [
             *unique("source_table", "row_key", "field_name", "occurrence"), *not_null("rejection_reason", "field_name"),
         ],
@@ -181,6 +196,26 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
                                                                        value_set=list(ODDS_RATIO_METHODS),
                                                                        meta={"hint": STALE_HINT}),
                                        a_ge_b("odds_ratio_ci_high", "odds_ratio_ci_low"), *stamped()],
+        "analysis.time_to_event_km": [
+            *unique("paramcd"), in_set("paramcd", TTE_PARAMETERS), between("n", 0, n_day0),
+            a_ge_b("n", "n_events"), a_ge_b("median_days", "median_ci_low"), a_ge_b("median_ci_high", "median_days"),
+            between("median_days", 0, None), *stamped(),
+        ],
+        "analysis.time_to_event_km_timepoints": [
+            *unique("paramcd", "day"), in_set("paramcd", TTE_PARAMETERS),
+            *probabilities("survival", "survival_ci_low", "survival_ci_high", "cumulative_incidence"),
+            a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
+        ],
+        "analysis.time_in_response": [
+            *unique("population"), in_set("population", ["all patients", "responders"]),
+            *probabilities("share_of_time_in_response", "median_share"),
+            a_ge_b("total_days_observed", "total_days_in_response"), *stamped(),
+        ],
+        "analysis.steroid_sparing": [
+            *unique("visit"), in_set("visit", post), between("n_pairs", 0, n_day0),
+            *probabilities("tapered_share", "tapered_ci_low", "tapered_ci_high", "off_share", "wilcoxon_p_value"),
+            a_ge_b("n_above_taper_at_baseline", "n_tapered"), a_ge_b("n_tapered", "n_off_steroids"), *stamped(),
+        ],
     }
 
 

@@ -262,3 +262,40 @@ def test_methods_name_the_odds_ratio_ci_method_per_visit() -> None:
                      f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_WALD]} (Month 3)"]
     assert f"above {stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients" in texts[1]
     assert R._odds_ratio_methods(subgroups.drop(columns="odds_ratio_method"), visits) == []
+
+
+def test_outcomes_section_reads_the_km_and_follow_up_tables() -> None:
+    nan = float("nan")
+    km = pd.DataFrame({"paramcd": ["TTRESP", "TTCR", "DOR"], "n": [21, 21, 9], "n_events": [9, 0, 1],
+                       "n_censored": [12, 21, 8], "total_days": [359.0, 400.0, 200.0],
+                       "median_days": [23.0, nan, nan], "median_ci_low": [16.0, nan, 40.0],
+                       "median_ci_high": [nan, nan, nan], "note": ["", "no events", ""]})
+    points = pd.DataFrame({"paramcd": ["TTRESP", "DOR"], "day": [30, 30], "n_events_by_day": [9, 0],
+                           "survival": [0.448, 1.0], "survival_ci_low": [0.249, 1.0], "survival_ci_high": [0.807, 1.0],
+                           "cumulative_incidence": [0.552, 0.0], "cumulative_incidence_ci_low": [0.193, 0.0],
+                           "cumulative_incidence_ci_high": [0.751, 0.0]})
+    share = pd.DataFrame({"population": ["all patients", "responders"], "n_patients": [3, 2],
+                          "total_days_observed": [300.0, 270.0], "total_days_in_response": [150.0, 150.0],
+                          "share_of_time_in_response": [0.5, 150 / 270]})
+    steroids = pd.DataFrame({"visit": ["month_3"], "n_pairs": [3], "baseline_median": [10.0], "visit_median": [5.0],
+                             "median_change": [-5.0], "change_q1": [-7.5], "change_q3": [-2.5],
+                             "wilcoxon_p_value": [0.3711], "wilcoxon_method": ["normal approximation"],
+                             "taper_mg_day": [5.0], "n_above_taper_at_baseline": [2], "n_tapered": [1],
+                             "tapered_share": [0.5], "tapered_ci_low": [0.0126], "tapered_ci_high": [0.9874],
+                             "n_off_steroids": [0], "off_share": [0.0]})
+    follow = pd.DataFrame({"patient_id": ["a", "b"], "had_rescue_therapy": [True, False],
+                           "has_other_itp_treatment": [False, True], "other_itp_drugs": [None, "eltrombopag, rituximab"],
+                           "is_corticosteroid_dependent": [False, False],
+                           "observation_end_reason": ["start of rescue therapy", "data cut-off"],
+                           "data_cutoff_date": ["2024-06-30"] * 2, "data_cutoff_source": ["latest date in the delivery"] * 2})
+    out = R.outcomes_section(km, points, share, steroids, follow, R._Visits({"month_3": "Month 3"}))
+    assert out["median_time_to_response"] == "23 (16\u2013not reached) days"
+    assert out["median_duration"] == "not reached (95% CI lower bound 40 days)"
+    assert out["share_all"] == "50.0% of 300 observed days (n = 3)"
+    rows = {r["parameter"]: r for r in out["km"]}
+    assert rows["Time to first response (CR or PR)"]["estimates"] == ["55.2% (19.3\u201375.1%)"]
+    assert rows["Time to complete response"]["median"] == "no events"
+    assert rows["Duration of response (responders)"]["estimates"] == ["100.0%"]  # S = 1: no interval
+    assert out["steroids"][0]["tapered"] == "1/2 (50.0%; 1.3\u201398.7%)"
+    assert out["other_itp"] == ["eltrombopag", "rituximab"] and out["n_rescue"] == "1 (50.0%)"
+    assert out["cutoff"] == "2024-06-30 (latest date in the delivery)"

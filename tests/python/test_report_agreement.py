@@ -143,3 +143,35 @@ def test_first_response_never_disagrees_with_the_visit_it_names(demo_warehouse: 
             on c.patient_id = s.patient_id and c.study_day < s.days_to_first_response
         where c.meets_response_count and c.response = 'NR'""")
     assert bleeding_starts > 0  # the demo has counts meeting the thresholds while bleeding, before the first response
+
+
+def test_outcomes_over_time_agree_with_the_adtte_and_follow_up_marts(rendered, demo_warehouse: Built) -> None:
+    html, parsed = rendered
+    db = demo_warehouse.db_path
+    table = {r[0]: r[1:] for r in _table(parsed, "Table 5a")[1:]}
+    labels = {"TTRESP": "Time to first response (CR or PR)", "TTCR": "Time to complete response",
+              "DOR": "Duration of response (responders)"}
+    for code, n, events, censored in _query(db, "select paramcd, count(*), count(*) filter (where cnsr = 0), "
+                                                "count(*) filter (where cnsr = 1) from marts.fct_time_to_event group by 1"):
+        row = next(v for k, v in table.items() if k.startswith(labels[code]))
+        assert row[:3] == [str(n), str(events), str(censored)], code
+    # the KM median card is the TTRESP row of analysis.time_to_event_km, and the table says the same
+    [(median, low, high)] = _query(db, "select median_days, median_ci_low, median_ci_high "
+                                       "from analysis.time_to_event_km where paramcd = 'TTRESP'")
+    expected = f"{median:g} ({low:g}\u2013{'not reached' if high is None else f'{high:g}'}) days"
+    assert parsed.cards["Time to first response, Kaplan\u2013Meier median (95% CI)"] == expected
+    assert next(v for k, v in table.items() if k.startswith(labels["TTRESP"]))[4] == expected
+    # share of time in response: pooled days of fct_patient_follow_up
+    [(observed, in_response, n)] = _query(db, "select sum(days_observed), sum(days_in_response), count(*) "
+                                              "from marts.fct_patient_follow_up")
+    assert parsed.cards["Share of observed time in response, all patients"] == (
+        f"{100 * in_response / observed:.1f}% of {observed} observed days (n = {n})")
+    # steroid sparing at month 6: tapered among those above the taper dose at baseline, from fct_visits
+    [(tapered, above)] = _query(db, """
+        select count(*) filter (where m6.is_steroid_tapered), count(*)
+        from marts.fct_visits as b join marts.fct_visits as m6 using (patient_id)
+        where b.visit = 'baseline' and m6.visit = 'month_6' and not b.is_steroid_tapered
+            and m6.prednisone_equivalent_mg_day is not null""")
+    month_6 = {r[0]: r[1:] for r in _table(parsed, "Table 5b")[1:]}["Month 6"]
+    assert month_6[4].startswith(f"{tapered}/{above} (")
+    assert "censored at the start of rescue therapy" in html and "data cut-off" in html

@@ -89,9 +89,10 @@ OWN_VARIANTS = {
                    {"A": "NE NR PR", "B": "NE NR NR", "C": "NE NR NE", "D": "NE NE NE"},
                    # A 45 < 50, 120 >= 50 (not 150); C day 95 50 >= 50 and >= 40
                    {"A": "PR", "B": "NR", "C": "PR", "D": "NE"}),
-    "bleeding_3": ("{bleeding_grade_nr: 3}", {"A": "NE PR CR", "B": "NE NR PR", "C": "NE NR NE", "D": "NE NE NE"},
-                   # B day 180: grade 2 < 3, 35 >= 30 and >= 20
-                   {"A": "CR", "B": "PR", "C": "PR", "D": "NE"}),
+    "bleeding_3": ("{bleeding_grade_nr: 3}", {"A": "NE PR CR", "B": "NE NR NR", "C": "NE NR NE", "D": "NE NE NE"},
+                   # B day 180: grade 2 < 3 and 35 >= 30 and >= 20, but the same day's assessment
+                   # records rescue therapy ("yes"): a response explained by rescue is NR (IWG 2009)
+                   {"A": "CR", "B": "NR", "C": "PR", "D": "NE"}),
     "not_evaluable": ("{missing_bleeding_assessment: not_evaluable}",
                       {"A": "NE PR CR", "B": "NE NR NR", "C": "NE NR NE", "D": "NE NE NE"},
                       # C day 95 would be PR but month 3 has no assessment: NE; best NR
@@ -120,6 +121,8 @@ def test_own_cohort_variant_matches_the_hand_worked_responses(variant: str, tmp_
     ("{require_confirmation: 3}", "var require_confirmation must be true or false"),
     ("{bleeding_grade_nr: two}", "var bleeding_grade_nr must be a number"),
     ("{missing_bleeding_assessment: skip}", "must be one of no_bleeding, not_evaluable"),
+    ("{data_cutoff_date: 31/01/2024}", "var data_cutoff_date must be an ISO date"),
+    ("{corticosteroid_dependence_as_nr: 1}", "var corticosteroid_dependence_as_nr must be true or false"),
 ])
 @pytest.mark.parametrize("command", ["build", "run"])
 def test_bad_vars_are_bad_usage(command: str, vars_text: str, message: str, tmp_path: Path) -> None:

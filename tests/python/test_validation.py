@@ -39,7 +39,7 @@ def failure(frames: dict[str, pd.DataFrame], fingerprint: str | None) -> str:
 def test_demo_warehouse_passes_every_suite_quickly_and_quietly(demo, capfd) -> None:
     frames, fingerprint = demo
     summary = validate(frames, fingerprint)
-    assert summary.n_suites == len(VALIDATED_TABLES) == 16
+    assert summary.n_suites == len(VALIDATED_TABLES) == 23
     assert summary.n_passed == summary.n_expectations >= 100
     assert summary.success
     assert summary.seconds < 10  # ~0.5 s once GX is imported
@@ -87,7 +87,7 @@ def test_unknown_response_code(demo) -> None:
 def test_statistics_older_than_the_marts_are_stale(demo) -> None:
     frames, _ = demo
     message = failure(frames, "0123456789abcdef")  # what a rebuild after `stats` looks like
-    assert message.startswith("validation failed: 4 of ")
+    assert message.startswith(f"validation failed: {len(ANALYSIS_TABLES)} of ")  # one per analysis table
     assert f"({STALE_HINT})" in message
     for table in ANALYSIS_TABLES:
         assert f"{table}: expect_column_values_to_be_in_set(column='data_fingerprint'" in message
@@ -142,3 +142,21 @@ def test_missing_table_is_named(demo) -> None:
     partial = {k: v for k, v in frames.items() if k != "analysis.subgroup_response"}
     assert "analysis.subgroup_response" in failure(partial, fingerprint)
     assert set(REFERENCE_TABLES) <= set(frames)
+
+
+def test_stale_or_impossible_time_to_event_statistics_fail(demo) -> None:
+    frames, fingerprint = demo
+
+    def low_above_median(df: pd.DataFrame) -> pd.DataFrame:
+        df.loc[df["paramcd"] == "TTRESP", "median_ci_low"] = df["median_days"] + 1
+        return df
+
+    message = failure(corrupted(frames, "analysis.time_to_event_km", low_above_median), fingerprint)
+    assert "analysis.time_to_event_km" in message and "median_ci_low" in message
+
+    def share_above_one(df: pd.DataFrame) -> pd.DataFrame:
+        df["share_of_time_in_response"] = 1.5
+        return df
+
+    assert "share_of_time_in_response" in failure(corrupted(frames, "analysis.time_in_response", share_above_one),
+                                                  fingerprint)
