@@ -25,7 +25,10 @@ final as (
     -- an aggregate either way, so the model has one row
     select
         {{ "max(cast('" ~ cutoff ~ "' as date))" if cutoff else "max(latest_on)" }} as data_cutoff_date,
-        '{{ "var data_cutoff_date" if cutoff else "latest date in the delivery" }}' as data_cutoff_source
+        -- a delivery with no clean row at all (accepted with --accept-delivery) has no cut-off
+        {{ "'var data_cutoff_date'" if cutoff else
+            "case when max(latest_on) is null then 'no clean date in the delivery' "
+            ~ "else 'latest date in the delivery' end" }} as data_cutoff_source
     from dates
 
 )
