@@ -391,14 +391,17 @@ def _pandas(frame: Any) -> pd.DataFrame:
 
 
 def _spark_rows(frame: pd.DataFrame) -> tuple[list[tuple], Any]:
-    """Rows of plain Python values and an explicit Spark schema (no inference: an all-null
-    column is text, NaN is null, numpy scalars become int/float/bool)."""
+    """Rows of plain Python values and an explicit Spark schema (no inference: a float column is
+    double even when every value is NaN, e.g. a median not reached; another all-null column is
+    text; NaN is null; numpy scalars become int/float/bool)."""
     from pyspark.sql import types as T
 
     fields, converters = [], []
     for column in frame.columns:
         values = [v for v in frame[column].tolist() if not _missing(v)]
-        if values and all(isinstance(v, (bool, np.bool_)) for v in values):
+        if pd.api.types.is_float_dtype(frame[column].dtype):
+            kind, convert = T.DoubleType(), float
+        elif values and all(isinstance(v, (bool, np.bool_)) for v in values):
             kind, convert = T.BooleanType(), bool
         elif values and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
             kind, convert = T.LongType(), int
