@@ -47,10 +47,10 @@ test-spark: setup setup-spark
 	rm -f $(SPARK_PARITY)/duckdb.duckdb
 	env -u CTD_RTP_RAW_DIR CTD_RTP_DB=$(SPARK_PARITY)/duckdb.duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb \
 	  DBT_LOG_PATH=$(SPARK_PARITY)/logs-duckdb $(BIN)/dbt build --quiet
-	$(SPARK_BIN)/python -m ctd_rtp.compare_engines --duckdb $(SPARK_PARITY)/duckdb.duckdb --spark-dir $(CTD_RTP_SPARK_DIR)
+	$(SPARK_BIN)/python -m benchmark.compare_engines --duckdb $(SPARK_PARITY)/duckdb.duckdb --spark-dir $(CTD_RTP_SPARK_DIR)
 	$(MAKE) --no-print-directory spark-report-parity
 	rm -rf $(SPARK_PARITY)/own-parquet
-	$(SPARK_BIN)/python -m ctd_rtp.compare_engines to-parquet $(OWN_COHORT) $(SPARK_PARITY)/own-parquet
+	$(SPARK_BIN)/python -m benchmark.compare_engines to-parquet $(OWN_COHORT) $(SPARK_PARITY)/own-parquet
 	$(call own_parity,csv,$(OWN_COHORT),,--all)
 	$(call own_parity,parquet,$(CURDIR)/$(SPARK_PARITY)/own-parquet,--select staging,--staging)
 
@@ -65,7 +65,7 @@ spark-report-parity: setup setup-spark
 	CTD_RTP_ENGINE=spark $(SPARK_BIN)/ctd-rtp stats
 	CTD_RTP_ENGINE=spark DBT_TARGET_PATH=$(SPARK_PARITY)/target-spark \
 	  $(SPARK_BIN)/ctd-rtp report --out-dir $(SPARK_PARITY)/report-spark
-	$(SPARK_BIN)/python -m ctd_rtp.compare_engines reports --duckdb $(SPARK_PARITY)/duckdb.duckdb \
+	$(SPARK_BIN)/python -m benchmark.compare_engines reports --duckdb $(SPARK_PARITY)/duckdb.duckdb \
 	  --spark-dir $(CTD_RTP_SPARK_DIR) $(SPARK_PARITY)/report-duckdb/ctd_rtp_report_latest.html \
 	  $(SPARK_PARITY)/report-spark/ctd_rtp_report_latest.html
 
@@ -81,7 +81,7 @@ define own_parity
 	rm -f $(SPARK_PARITY)/own-$(1).duckdb
 	CTD_RTP_RAW_DIR=$(2) CTD_RTP_DB=$(SPARK_PARITY)/own-$(1).duckdb DBT_TARGET_PATH=$(SPARK_PARITY)/target-duckdb-own-$(1) \
 	  DBT_LOG_PATH=$(SPARK_PARITY)/logs-duckdb-own-$(1) $(BIN)/dbt build --quiet
-	$(SPARK_BIN)/python -m ctd_rtp.compare_engines $(4) --label "own cohort, $(1)" \
+	$(SPARK_BIN)/python -m benchmark.compare_engines $(4) --label "own cohort, $(1)" \
 	  --duckdb $(SPARK_PARITY)/own-$(1).duckdb --spark-dir $(CTD_RTP_SPARK_DIR)
 endef
 

@@ -263,7 +263,13 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
-    from . import benchmark
+    # a dev tool, kept outside the installed package (benchmark/ in the project folder)
+    if not (settings.project_dir / "benchmark" / "run.py").exists():
+        raise UsageError(f"`ctd-rtp benchmark` needs the project's source tree (no benchmark/run.py in "
+                         f"{settings.project_dir})")
+    if str(settings.project_dir) not in sys.path:
+        sys.path.insert(0, str(settings.project_dir))
+    from benchmark import run as benchmark
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     benchmark.main(sizes, Path(args.workdir), Path(args.json), log=log)

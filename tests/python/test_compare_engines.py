@@ -1,4 +1,4 @@
-"""The Spark/DuckDB parity check (ctd_rtp.compare_engines) itself: equal frames pass, a
+"""The Spark/DuckDB parity check (benchmark.compare_engines) itself: equal frames pass, a
 difference beyond 1e-9, a changed string or date, a missing value or row order does what it should."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from ctd_rtp.compare_engines import compare_frames
+from benchmark.compare_engines import compare_frames
 
 KEY = ["patient_id", "visit"]
 
@@ -52,7 +52,7 @@ def test_infinite_values_equal_only_to_the_same_infinity() -> None:
 
 
 def test_report_sections_are_split_by_id() -> None:
-    from ctd_rtp.compare_engines import report_sections
+    from benchmark.compare_engines import report_sections
 
     html = '<section id="a"><p>1</p></section>\n<section id="b">\n<p>2</p>\n</section>'
     assert report_sections(html) == {"a": '<section id="a"><p>1</p></section>',

@@ -1,8 +1,8 @@
 """Spark vs DuckDB parity: the same demo cohort built by both engines gives the same marts.
 
-    python -m ctd_rtp.compare_engines --duckdb PATH --spark-dir DIR [--all | --staging] [--label TEXT]
-    python -m ctd_rtp.compare_engines to-parquet CSV_DIR PARQUET_DIR
-    python -m ctd_rtp.compare_engines reports --duckdb PATH --spark-dir DIR DUCKDB_HTML SPARK_HTML
+    python -m benchmark.compare_engines --duckdb PATH --spark-dir DIR [--all | --staging] [--label TEXT]
+    python -m benchmark.compare_engines to-parquet CSV_DIR PARQUET_DIR
+    python -m benchmark.compare_engines reports --duckdb PATH --spark-dir DIR DUCKDB_HTML SPARK_HTML
 
 Reads the marts below (with --all: every mart and the quarantine) from the DuckDB file and from the Spark catalog (SparkReader), sorts
 both by the mart's key and compares row for row: numbers within 1e-9 (absolute or relative),
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .warehouse import DuckDBReader, Reader, SparkReader
+from ctd_rtp.warehouse import DuckDBReader, Reader, SparkReader
 
 # mart -> its key (the sort order for the comparison)
 MARTS = {
@@ -194,7 +194,7 @@ def _sql_text(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["reports"]:
-        parser = argparse.ArgumentParser(prog="python -m ctd_rtp.compare_engines reports",
+        parser = argparse.ArgumentParser(prog="python -m benchmark.compare_engines reports",
                                          description="statistics and report of the DuckDB and the Spark build")
         parser.add_argument("--duckdb", required=True, type=Path)
         parser.add_argument("--spark-dir", required=True, type=Path)
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[:1] == ["to-parquet"]:
         if len(argv) != 3:
-            print("usage: python -m ctd_rtp.compare_engines to-parquet CSV_DIR PARQUET_DIR", file=sys.stderr)
+            print("usage: python -m benchmark.compare_engines to-parquet CSV_DIR PARQUET_DIR", file=sys.stderr)
             return 2
         written = csv_folder_to_parquet(Path(argv[1]), Path(argv[2]))
         print(f"{len(written)} Parquet files in {argv[2]}")

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import cohort
-from .warehouse import PROJECT_DIR
+from ctd_rtp import cohort
+from ctd_rtp.warehouse import PROJECT_DIR
 
 TIME = shutil.which("time") or "/usr/bin/time"
 
