@@ -32,8 +32,8 @@ from typing import Callable, Iterator, Sequence
 
 from . import cohort, gate, incremental
 from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
-from .warehouse import (DEFAULT_DB_NAME, Settings, WarehouseInUse, WarehouseMissing, connect, engine_from_env, exclusive_run,
-                        staged_copy)
+from .warehouse import (DEFAULT_DB_NAME, Settings, WarehouseInUse, WarehouseMissing, connect, discard_stale_copy,
+                        engine_from_env, exclusive_run, staged_copy)
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
 
@@ -96,9 +96,28 @@ def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("build")
     _check_vars(args, settings)
-    with exclusive_run(settings.db_path), staged_copy(settings) as working:
-        _build(args, working)
+    with exclusive_run(settings.db_path):
+        if _unchanged(args, settings):
+            return EXIT_OK
+        with staged_copy(settings) as working:
+            _build(args, working)
     return EXIT_OK
+
+
+def _unchanged(args: argparse.Namespace, settings: Settings) -> bool:
+    """True (and a log line) when no input changed since a build whose delivery passed the gate:
+    the published warehouse is what dbt would build again, so neither dbt nor the copy runs."""
+    if getattr(args, "full_refresh", False) or not settings.db_path.exists():
+        return False
+    if settings.raw_dir is not None and not settings.raw_dir.is_dir():
+        return False  # _build says why
+    inputs = incremental.current_inputs(settings.project_dir, settings.raw_dir, getattr(args, "vars", None))
+    with connect(settings.db_path) as con:
+        decided = incremental.plan(incremental.read_state(con), inputs)
+    if decided.skip:
+        discard_stale_copy(settings)  # what a killed run left
+        log(f"incremental: {decided.reason} (the published {settings.db_path} stands)")
+    return decided.skip
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> None:
@@ -123,7 +142,9 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
     if settings.raw_dir is not None:
         _utf8_copies(settings)
     with step(f"dbt build, {kind} ({source}) -> {published} (built on a private copy, published when done)"):
-        dbt_args = ["build"]
+        # dbt unit tests check the SQL, not the delivery: `make test` runs them
+        # (tests/python/test_dbt_project.py), a production build does not
+        dbt_args = ["build", "--exclude-resource-type", "unit_test"]
         run_vars = _with_accept(dbt_vars, settings.project_dir) if accept else dbt_vars
         if run_vars:
             dbt_args += ["--vars", run_vars]
@@ -137,9 +158,9 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
                 raise
             gate_failed = exc
     _log_quarantine(settings)
-    _check_delivery(settings, previous_marts, accept, gate_failed)
+    passed = _check_delivery(settings, previous_marts, accept, gate_failed)
     with connect(settings.db_path, read_only=False) as con:
-        incremental.write_state(con, inputs)
+        incremental.write_state(con, inputs, "passed" if passed else "accepted")
 
 
 def _with_accept(dbt_vars: str | None, project_dir: Path) -> str:
@@ -150,8 +171,9 @@ def _with_accept(dbt_vars: str | None, project_dir: Path) -> str:
 
 
 def _check_delivery(settings: Settings, previous_marts: dict[str, int] | None, accept: bool,
-                    gate_failed: DbtFailed | None) -> None:
-    """The delivery gate on the working copy: refuse (exit 3, nothing published) or accept."""
+                    gate_failed: DbtFailed | None) -> bool:
+    """The delivery gate on the working copy: refuse (exit 3, nothing published) or accept.
+    True when the delivery passed, False when it was accepted over a refusal."""
     delivery = gate.read_delivery(settings.db_path)
     found = gate.refusals(delivery, previous_marts)
     if not found:
@@ -159,10 +181,10 @@ def _check_delivery(settings: Settings, previous_marts: dict[str, int] | None, a
             raise gate_failed
         log("delivery gate: passed (max_quarantined_share "
             f"{delivery.max_share:.1%}; highest share {max((t.share for t in delivery.tables), default=0):.1%})")
-        return
+        return True
     if accept:
         log(gate.accepted_line(found))
-        return
+        return False
     raise gate.DeliveryRefused(gate.refusal_message(found, delivery.max_share))
 
 
@@ -239,8 +261,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     # build and statistics on a private copy, published together: readers never see marts
     # from one run beside statistics from another
     with exclusive_run(settings.db_path):
+        unchanged = _unchanged(args, settings)
         with staged_copy(settings) as working:
-            _build(args, working)
+            if not unchanged:
+                _build(args, working)
             _stats(working)
         log(f"published {settings.db_path}")
         code = cmd_report(args, settings)

@@ -134,8 +134,11 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         _dbt_executable(), *args,
         "--project-dir", str(settings.project_dir),
         "--target-path", str(target),
-        # env vars (CTD_RTP_RAW_DIR) change what the models read: never trust a stale parse
-        "--no-partial-parse",
+        # Partial parsing (target/partial_parse.msgpack) is kept across runs: dbt re-parses in full
+        # when a var, the profile or an env var that dbt_project.yml or profiles.yml reads
+        # (CTD_RTP_RAW_DIR, CTD_RTP_DB) changes, and the files whose env vars changed
+        # (tests/python/test_dbt_project.py: a demo parse reused for own data).
+        "--partial-parse",
     )
     proc = subprocess.run(
         command, cwd=settings.project_dir, env=dbt_env(settings),

@@ -11,6 +11,11 @@ the inputs with those of the last successful build (stored in the warehouse, tab
   - a lab extract seen before changed or went (extracts are append-only).
 A new lab extract file (lab_results_<anything>.csv|.parquet) is the one change an incremental
 run takes. Files are compared by size and modification time (as make and rsync do).
+
+When nothing at all changed since a build whose delivery passed the gate (the same code, data
+tests, profile, tool and library versions, vars, salt and files), `ctd-rtp build` does not start
+dbt: the published warehouse is what dbt would build again (`Plan.skip`). A change to the data
+tests, the profile or the tool alone runs dbt without a full refresh.
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ STATE_SCHEMA, STATE_TABLE = "meta", "build_inputs"
 # bump when the incremental models change shape, so an older warehouse is rebuilt in full
 STATE_VERSION = "1"
 CODE_FOLDERS = ("models", "macros", "seeds")
-CODE_FILES = ("dbt_project.yml",)
+CODE_FILES = ("dbt_project.yml", "study.yml")
+# what decides the checks and how dbt runs, not what the lab models hold: a change re-runs dbt
+# (incremental), never skips it
+CHECK_FOLDERS = ("tests/generic", "tests/singular", "analyses", "python/ctd_rtp")
+CHECK_FILES = ("profiles.yml",)
+CHECK_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+# written with the inputs: whether the build's delivery passed the gate or was accepted over it
+DELIVERY_KEY = "delivery"
 APPENDABLE = ("lab_results",)
 RAW_SUFFIXES = (".csv", ".parquet")
 
@@ -38,6 +50,7 @@ class Plan:
     full_refresh: bool
     reason: str
     new_files: tuple[str, ...] = ()
+    skip: bool = False  # nothing changed: the published warehouse stands, dbt need not run
 
 
 def _code_fingerprint(project_dir: Path, dbt_vars: str | None, environ: Mapping[str, str]) -> str:
@@ -55,6 +68,25 @@ def _code_fingerprint(project_dir: Path, dbt_vars: str | None, environ: Mapping[
     return digest.hexdigest()
 
 
+def _checks_fingerprint(project_dir: Path) -> str:
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    paths = [project_dir / name for name in CHECK_FILES]
+    for folder in CHECK_FOLDERS:
+        paths += sorted(p for p in (project_dir / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in paths:
+        if path.exists():
+            digest.update(f"{path.relative_to(project_dir)}\n".encode())
+            digest.update(path.read_bytes())
+    for package in CHECK_PACKAGES:
+        try:
+            digest.update(f"{package} {metadata.version(package)}\n".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{package} missing\n".encode())
+    return digest.hexdigest()
+
+
 def is_lab_extract(name: str) -> bool:
     stem, _, suffix = name.rpartition(".")
     return f".{suffix}" in RAW_SUFFIXES and any(stem == t or stem.startswith(f"{t}_") for t in APPENDABLE)
@@ -64,7 +96,8 @@ def current_inputs(project_dir: Path, raw_dir: Path | None, dbt_vars: str | None
                    environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """name -> fingerprint: 'code' for the project and settings, 'raw_dir', and one entry per raw file."""
     env = os.environ if environ is None else environ
-    inputs = {"code": _code_fingerprint(project_dir, dbt_vars, env), "raw_dir": str(raw_dir or "(demo seeds)")}
+    inputs = {"code": _code_fingerprint(project_dir, dbt_vars, env), "checks": _checks_fingerprint(project_dir),
+              "raw_dir": str(raw_dir or "(demo seeds)")}
     if raw_dir is not None and raw_dir.is_dir():
         for path in sorted(raw_dir.iterdir()):
             # delivery.yml changes how every file reads: a change is a full refresh, as for a file
@@ -97,7 +130,11 @@ def plan(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> Plan
         return Plan(True, f"{name} {change}")
     if new_files:
         return Plan(False, f"{len(new_files)} new lab extract file(s): {', '.join(new_files)}", tuple(new_files))
-    return Plan(False, "no input changed")
+    if previous.get("checks") != current.get("checks"):
+        return Plan(False, "the data tests, profile or tool changed (no new data)")
+    if previous.get(DELIVERY_KEY) != "passed":
+        return Plan(False, "no input changed, but the last delivery did not pass the gate (it was accepted)")
+    return Plan(False, "no input changed since the last build; dbt not run", skip=True)
 
 
 def read_state(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
@@ -112,8 +149,10 @@ def read_state(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
     return dict(rows) or None
 
 
-def write_state(con: duckdb.DuckDBPyConnection, inputs: Mapping[str, str]) -> None:
-    frame = pd.DataFrame({"name": list(inputs), "fingerprint": list(inputs.values())})
+def write_state(con: duckdb.DuckDBPyConnection, inputs: Mapping[str, str], delivery: str = "passed") -> None:
+    """The inputs of a successful build, and whether its delivery `passed` the gate or was `accepted`."""
+    state = {**inputs, DELIVERY_KEY: delivery}
+    frame = pd.DataFrame({"name": list(state), "fingerprint": list(state.values())})
     con.execute(f"create schema if not exists {STATE_SCHEMA}")
     con.register("build_inputs_frame", frame)
     con.execute(f"create or replace table {STATE_SCHEMA}.{STATE_TABLE} as select * from build_inputs_frame")

@@ -111,6 +111,14 @@ def exclusive_run(db_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def discard_stale_copy(settings: Settings) -> Path:
+    """Delete the private copy a killed run left (call inside `exclusive_run`); returns its path."""
+    building = settings.db_path.with_name(settings.db_path.name + ".building")
+    for stale in (building, building.with_name(building.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    return building
+
+
 @contextmanager
 def staged_copy(settings: Settings) -> Iterator[Settings]:
     """Work on a copy of the warehouse and publish it with one atomic rename on success.
@@ -120,9 +128,7 @@ def staged_copy(settings: Settings) -> Iterator[Settings]:
     the next run). Call inside `exclusive_run`.
     """
     live = settings.db_path
-    building = live.with_name(live.name + ".building")
-    for stale in (building, building.with_name(building.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    building = discard_stale_copy(settings)
     if live.exists():
         shutil.copy2(live, building)
         live_wal = live.with_name(live.name + ".wal")

@@ -24,8 +24,9 @@ def _fingerprints(db: Path) -> dict[str, str]:
 
 
 def _start_build(env: dict[str, str]) -> subprocess.Popen[str]:
+    # --full-refresh: with no input changed, a plain build would not start dbt (nor copy the file)
     return subprocess.Popen(
-        [sys.executable, "-m", "ctd_rtp.cli", "build", "--quiet"], cwd=PROJECT_DIR, env=env,
+        [sys.executable, "-m", "ctd_rtp.cli", "build", "--quiet", "--full-refresh"], cwd=PROJECT_DIR, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 
@@ -61,7 +62,9 @@ def test_killed_build_leaves_previous_marts_readable_and_next_run_repairs(tmp_pa
     proc.wait(timeout=30)
     assert proc.returncode != 0
     assert _fingerprints(built.db_path) == before  # the previous warehouse is untouched
-    run_cli(["build", "--quiet"], built.env)  # the next run repairs everything
+    assert building.exists()
+    # the next run repairs everything: nothing changed, so it discards the copy and keeps the file
+    assert "dbt not run" in run_cli(["build", "--quiet"], built.env).stdout
     assert _fingerprints(built.db_path) == before
     assert not building.exists()
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_DIR, Built
+from conftest import FIXTURES, PROJECT_DIR, Built
 
 pytestmark = pytest.mark.slow
 
@@ -90,3 +92,46 @@ def test_report_exposure_depends_on_marts_only(artifacts: tuple[dict, dict]) -> 
     for parent in parents:
         path = manifest["nodes"][parent]["path"]
         assert path.startswith(("marts", "quarantine")), parent
+
+
+def test_dbt_unit_tests_pass_here_and_not_in_the_production_build(demo_warehouse: Built, tmp_path: Path) -> None:
+    """`ctd-rtp build` leaves dbt's unit tests out (they check the SQL, not the delivery); `make
+    test` runs every one of them here, on a copy of the demo warehouse (their inputs' columns)."""
+    built = json.loads((demo_warehouse.workdir / "target" / "run_results.json").read_text())["results"]
+    assert built and not [r for r in built if r["unique_id"].startswith("unit_test.")]
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse.db_path, db)
+    env = dict(demo_warehouse.env, CTD_RTP_DB=str(db), DBT_PROFILES_DIR=str(PROJECT_DIR),
+               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    proc = subprocess.run([dbt, "test", "--select", "test_type:unit"], cwd=PROJECT_DIR, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    declared = {uid for uid in manifest["unit_tests"]}
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    assert len(declared) >= 10
+    assert {r["unique_id"] for r in results} == declared
+    assert {r["status"] for r in results} == {"pass"}
+
+
+def test_a_kept_partial_parse_follows_the_raw_folder(tmp_path: Path) -> None:
+    """dbt's partial parse (kept across runs) is redone when CTD_RTP_RAW_DIR changes: the demo
+    seeds are enabled by it in dbt_project.yml."""
+    env = {k: v for k, v in os.environ.items() if k != "CTD_RTP_RAW_DIR"}
+    env.update(DBT_PROFILES_DIR=str(PROJECT_DIR), CTD_RTP_DB=str(tmp_path / "w.duckdb"),
+               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"),
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    dbt = str(Path(sys.executable).with_name("dbt"))
+
+    def demo_seeds(raw_dir: Path | None) -> list[str]:
+        run_env = dict(env, CTD_RTP_RAW_DIR=str(raw_dir)) if raw_dir else env
+        proc = subprocess.run([dbt, "ls", "--partial-parse", "--resource-type", "seed", "--output", "name"],
+                              cwd=PROJECT_DIR, env=run_env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        return sorted(line for line in proc.stdout.split() if line in {"patients", "lab_results"})
+
+    assert demo_seeds(None) == ["lab_results", "patients"]
+    assert (tmp_path / "target" / "partial_parse.msgpack").exists()
+    assert demo_seeds(FIXTURES / "own_cohort") == []
+    assert demo_seeds(None) == ["lab_results", "patients"]

@@ -199,14 +199,45 @@ def test_the_lab_extract_is_deterministic_and_append_only(tmp_path: Path) -> Non
     assert all(line.startswith("X5-") for line in text.splitlines()[1:])
 
 
+def test_a_build_with_no_input_changed_runs_no_dbt_until_an_input_changes(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(FIXTURES / "own_cohort", raw)
+    env = cli_env(tmp_path, raw)
+    db = Path(env["CTD_RTP_DB"])
+    first = run_cli(["build", "--quiet"], env)
+    assert "full refresh: no previous build to add to" in first.stdout
+    built = db.stat().st_mtime_ns
+    (tmp_path / "target" / "run_results.json").unlink()
+    again = run_cli(["build", "--quiet"], env)
+    assert "incremental: no input changed since the last build; dbt not run" in again.stdout
+    assert "dbt build" not in again.stdout
+    assert not (tmp_path / "target" / "run_results.json").exists()  # dbt did not start
+    assert db.stat().st_mtime_ns == built  # not even copied and published again
+    # any input changed: dbt runs again (a changed raw file: in full)
+    patients = raw / "patients.csv"
+    patients.write_text(patients.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    changed = run_cli(["build", "--quiet"], env)
+    assert "full refresh: patients.csv changed" in changed.stdout
+    assert (tmp_path / "target" / "run_results.json").exists()
+    assert db.stat().st_mtime_ns != built
+    # vars, code, data tests, profile, tool: test_fingerprint_follows_code_vars_salt_and_files,
+    # test_every_project_input_is_in_the_fingerprint and test_plan
+
+
 # --- the decision itself --------------------------------------------------------------------
 
-BASE = {"code": "c1", "raw_dir": "/data", "file:patients.csv": "10:1", "file:lab_results.csv": "99:1"}
+BASE = {"code": "c1", "checks": "t1", "raw_dir": "/data", "file:patients.csv": "10:1",
+        "file:lab_results.csv": "99:1", "delivery": "passed"}
 
 
 @pytest.mark.parametrize(("previous", "current", "full", "reason"), [
     (None, BASE, True, "no previous build to add to"),
-    (BASE, BASE, False, "no input changed"),
+    (BASE, BASE, False, "no input changed since the last build; dbt not run"),
+    (BASE, {**BASE, "checks": "t2"}, False, "the data tests, profile or tool changed (no new data)"),
+    ({**BASE, "delivery": "accepted"}, BASE, False,
+     "no input changed, but the last delivery did not pass the gate (it was accepted)"),
+    ({k: v for k, v in BASE.items() if k != "checks"}, BASE, False,
+     "the data tests, profile or tool changed (no new data)"),
     (BASE, {**BASE, "file:lab_results_2024-01.parquet": "5:2"}, False,
      "1 new lab extract file(s): lab_results_2024-01.parquet"),
     (BASE, {**BASE, "code": "c2"}, True, "the SQL, seeds, vars or salt changed"),
@@ -220,6 +251,28 @@ BASE = {"code": "c1", "raw_dir": "/data", "file:patients.csv": "10:1", "file:lab
 def test_plan(previous, current, full, reason) -> None:
     decided = incremental.plan(previous, current)
     assert (decided.full_refresh, decided.reason) == (full, reason)
+    assert decided.skip == (reason == "no input changed since the last build; dbt not run")
+
+
+def test_every_project_input_is_in_the_fingerprint(tmp_path: Path) -> None:
+    """Models, macros, seeds, dbt_project.yml, study.yml -> `code` (a full refresh); data tests,
+    analyses, the profile and the package -> `checks` (dbt runs again)."""
+    project = tmp_path / "project"
+    files = {"dbt_project.yml": "code", "study.yml": "code", "models/m.sql": "code", "macros/x.sql": "code",
+             "seeds/reference/s.csv": "code", "tests/singular/t.sql": "checks", "tests/generic/g.sql": "checks",
+             "analyses/a.sql": "checks", "profiles.yml": "checks", "python/ctd_rtp/cli.py": "checks"}
+    for name in files:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("one")
+    before = incremental.current_inputs(project, None, None, {})
+    for name, key in files.items():
+        (project / name).write_text("two")
+        now = incremental.current_inputs(project, None, None, {})
+        assert [k for k in before if before[k] != now[k]] == [key], name
+        before = now
+    (project / "tests" / "python").mkdir()
+    (project / "tests" / "python" / "test_x.py").write_text("pytest only")
+    assert incremental.current_inputs(project, None, None, {}) == before
 
 
 def test_fingerprint_follows_code_vars_salt_and_files(tmp_path: Path) -> None:
@@ -228,7 +281,7 @@ def test_fingerprint_follows_code_vars_salt_and_files(tmp_path: Path) -> None:
     (raw / "patients.csv").write_text("x")
     (raw / "notes.txt").write_text("ignored")
     one = incremental.current_inputs(PROJECT_DIR, raw, None, {})
-    assert set(one) == {"code", "raw_dir", "file:patients.csv"}
+    assert set(one) == {"code", "checks", "raw_dir", "file:patients.csv"}
     assert incremental.current_inputs(PROJECT_DIR, raw, None, {}) == one
     assert incremental.current_inputs(PROJECT_DIR, raw, "{pr_rule: or}", {})["code"] != one["code"]
     assert incremental.current_inputs(PROJECT_DIR, raw, None, {"CTD_RTP_PSEUDONYM_SALT": "s"})["code"] != one["code"]
