@@ -1,18 +1,24 @@
-"""Benchmark: where the time goes for cohorts of 1k, 10k, 100k (and 1M) patients.
+"""Benchmark: the warehouse against what a user would write instead, for cohorts of 1k, 10k,
+100k (and 1M) patients and the demo, with every target of issue 16 printed met or not.
 
-For each size: synthesize a SYNTHETIC cohort as Parquet, then measure, each step in its own
-process (so peak memory is per step):
-  - engine floor: DuckDB reading the same raw files once into tables;
+For each size: synthesize a SYNTHETIC cohort (`ctd-rtp synth --seed 1`, CSV by default), then
+measure, each step in its own process (so peak memory is per step):
+  - read: DuckDB reading every raw file once into tables (the engine floor);
+  - the core job as one plain DuckDB SQL script (benchmark/reference_sql.py) and in
+    straightforward pandas (benchmark/reference_pandas.py), whose outputs are then checked
+    equal to the marts (benchmark/references.py; a difference stops the benchmark);
   - full build: `ctd-rtp build` on a fresh warehouse;
   - incremental: a new lab extract file with repeat draws for 1% of the lab rows
-    (`cohort.write_lab_extract`), then `ctd-rtp build` again, which processes only that file
-    (and the patient x analyte pairs it touches);
-  - statistics and report (on the warehouse after the incremental run).
-Prints a table and writes JSON. Not a test: it reports what it measured, met or not.
+    (`cohort.write_lab_extract`), then `ctd-rtp build` again;
+  - statistics and report (on the warehouse after the incremental run);
+  - a `ctd-rtp run` with no input changed (build skipped, statistics, report).
+`--repeat 2` times the references and the full build twice and keeps the best.
+Prints a table and the targets, writes JSON. Not a test: it reports what it measured, met or not.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -39,17 +45,21 @@ class Measure:
 
 @dataclass
 class Row:
-    patients: int
+    patients: int | str  # "demo": the bundled cohort
     lab_rows: int
     raw_mb: float
     synth_s: float | None  # None: the cohort of an earlier run was reused
+    load: str  # `uptime` load averages when the size started
     floor: Measure
+    sql_reference: Measure
+    pandas_reference: Measure
+    references_equal_marts: str  # what the check compared
     build: Measure
     incremental: Measure
     appended_rows: int
     stats: Measure
     report: Measure
-    build_over_floor: float
+    no_change_run: Measure
     report_mb: float | None
 
 
@@ -66,75 +76,180 @@ def _measured(command: Sequence[str], env: dict[str, str]) -> Measure:
     return Measure(round(seconds, 2), round(int(match.group(1)) / 1024, 1) if match else None)
 
 
+def _best(measures: Sequence[Measure]) -> Measure:
+    return min(measures, key=lambda m: m.seconds)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 FLOOR_SCRIPT = """
 import duckdb, sys
-raw, db = sys.argv[1], sys.argv[2]
+from pathlib import Path
+raw, db = Path(sys.argv[1]), sys.argv[2]
 con = duckdb.connect(db)
 for t in ("patients", "drug_exposures", "lab_results", "visit_assessments", "adverse_events"):
-    con.execute(f"create or replace table {t} as select * from read_parquet('{raw}/{t}*.parquet')")
+    files = sorted(raw.glob(f"{t}*.parquet")) or sorted(raw.glob(f"{t}*.csv"))
+    read = (f"read_parquet({[str(f) for f in files]!r})" if files[0].suffix == ".parquet"
+            else f"read_csv({[str(f) for f in files]!r}, header = true, all_varchar = true)")
+    con.execute(f"create or replace table {t} as select * from {read}")
 con.close()
 """
 
 
-def run_size(n: int, workdir: Path, log: Callable[[str], None]) -> Row:
-    raw = workdir / f"raw_{n}"
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str = "csv", repeat: int = 1) -> Row:
+    """One cohort size (n patients, or "demo" for the bundled cohort) measured end to end."""
+    demo = n == "demo"
+    label = "demo" if demo else f"{n} patients"
+    raw = PROJECT_DIR / "seeds" / "demo" if demo else workdir / f"raw_{n}_{fmt}"
     db = workdir / f"warehouse_{n}.duckdb"
-    complete = raw / ".complete"
-    reuse = complete.exists() and complete.read_text() == f"{n} patients, seed {n}"
-    for path in ([db] if reuse else [raw, db]):
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    for extract in raw.glob("lab_results_*"):  # appended by an earlier run: start from the cohort alone
-        extract.unlink()
+    load = load_average()
     env = dict(os.environ)
     env.update({
-        "CTD_RTP_RAW_DIR": str(raw), "CTD_RTP_DB": str(db),
-        "DBT_TARGET_PATH": str(workdir / f"target_{n}"), "DBT_LOG_PATH": str(workdir / f"logs_{n}"),
+        "CTD_RTP_DB": str(db), "DBT_TARGET_PATH": str(workdir / f"target_{n}"), "DBT_LOG_PATH": str(workdir / f"logs_{n}"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false",
     })
-    cli = [sys.executable, "-m", "ctd_rtp.cli"]
-
+    env.pop("CTD_RTP_RAW_DIR", None)
     synth_s = None
-    if reuse:
-        log(f"{n} patients: reusing the SYNTHETIC cohort in {raw} (delete it to synthesize again)")
-    else:
-        log(f"{n} patients: synthesize")
-        started = time.perf_counter()
-        cohort.write_cohort(raw, n, seed=n, fmt="parquet", chunk_size=5000)
-        synth_s = round(time.perf_counter() - started, 2)
-        complete.write_text(f"{n} patients, seed {n}")
-    raw_mb = round(sum(p.stat().st_size for p in raw.iterdir()) / 1e6, 1)
+    if not demo:
+        env["CTD_RTP_RAW_DIR"] = str(raw)
+        complete = raw / ".complete"
+        marker = f"{n} patients, seed {SEED}, {fmt}"
+        if complete.exists() and complete.read_text() == marker:
+            log(f"{label}: reusing the SYNTHETIC cohort in {raw} (delete it to synthesize again)")
+            for extract in raw.glob("lab_results_*"):  # appended by an earlier run: start from the cohort alone
+                extract.unlink()
+        else:
+            _remove(raw)
+            log(f"{label}: synthesize (seed {SEED}, {fmt})")
+            started = time.perf_counter()
+            cohort.write_cohort(raw, int(n), seed=SEED, fmt=fmt, chunk_size=5000)
+            synth_s = round(time.perf_counter() - started, 2)
+            complete.write_text(marker)
+    raw_mb = round(sum(p.stat().st_size for p in raw.iterdir() if p.suffix in (".csv", ".parquet")) / 1e6, 1)
+    for stale in (db, db.with_name(db.name + ".wal"), workdir / f"target_{n}"):
+        _remove(stale)
 
-    log(f"{n} patients: engine floor")
+    log(f"{label}: read every raw file once (load {load})")
     floor_db = workdir / f"floor_{n}.duckdb"
     floor_db.unlink(missing_ok=True)
     floor = _measured([sys.executable, "-c", FLOOR_SCRIPT, str(raw), str(floor_db)], env)
     floor_db.unlink(missing_ok=True)
 
-    log(f"{n} patients: full build")
-    build = _measured([*cli, "build", "--quiet"], env)
+    references = {}
+    for name in ("sql", "pandas"):
+        out = workdir / f"reference_{name}_{n}"
+        log(f"{label}: the core job in {'plain DuckDB SQL' if name == 'sql' else 'pandas'}")
+        references[name] = _best([_measured([sys.executable, "-m", f"benchmark.reference_{name}", str(raw), str(out)], env)
+                                  for _ in range(repeat)])
+
+    log(f"{label}: full build")
+    builds = []
+    for attempt in range(repeat):
+        if attempt:
+            builds.append(_measured([*CLI, "build", "--quiet", "--full-refresh"], env))
+        else:
+            builds.append(_measured([*CLI, "build", "--quiet"], env))
+    build = _best(builds)
     import duckdb
 
+    from benchmark.references import differences
+
+    counts, problems = {}, []
+    for name in ("sql", "pandas"):
+        counts, found = differences(db, workdir / f"reference_{name}_{n}")
+        problems += [f"{name} reference: {p}" for p in found]
+    if problems:
+        raise RuntimeError(f"{label}: a reference differs from the marts:\n" + "\n".join(problems[:20]))
+    equal = ", ".join(f"{mart} {rows:,} rows" for mart, rows in counts.items())
+    log(f"{label}: both references equal the marts ({equal})")
     with duckdb.connect(str(db), read_only=True) as con:
         lab_rows = con.execute("select count(*) from staging.stg_lab_results").fetchone()[0]
 
-    log(f"{n} patients: incremental build after a 1% lab extract")
-    extract = cohort.write_lab_extract(raw, 0.01, seed=1)
-    with duckdb.connect() as con:
-        appended_rows = con.execute(f"select count(*) from read_parquet('{extract}')").fetchone()[0]
-    incremental = _measured([*cli, "build", "--quiet"], env)
+    appended_rows = 0
+    if demo:
+        log(f"{label}: no lab extract for the bundled cohort (its folder is the project's seeds)")
+        incremental = Measure(float("nan"), None)
+    else:
+        log(f"{label}: incremental build after a 1% lab extract")
+        extract = cohort.write_lab_extract(raw, 0.01, seed=1)
+        with duckdb.connect() as con:
+            read = f"read_parquet('{extract}')" if fmt == "parquet" else f"read_csv('{extract}', header = true)"
+            appended_rows = con.execute(f"select count(*) from {read}").fetchone()[0]
+        incremental = _measured([*CLI, "build", "--quiet"], env)
 
-    log(f"{n} patients: statistics")
-    stats = _measured([*cli, "stats"], env)
-    log(f"{n} patients: report")
+    log(f"{label}: statistics")
+    stats = _measured([*CLI, "stats"], env)
+    log(f"{label}: report")
     report_dir = workdir / f"reports_{n}"
-    report = _measured([*cli, "report", "--out-dir", str(report_dir)], env)
+    report = _measured([*CLI, "report", "--out-dir", str(report_dir)], env)
+    log(f"{label}: ctd-rtp run with no input changed")
+    no_change = _measured([*CLI, "run", "--quiet", "--out-dir", str(report_dir)], env)
     latest = report_dir / "ctd_rtp_report_latest.html"
     return Row(
-        patients=n, lab_rows=int(lab_rows), raw_mb=raw_mb, synth_s=synth_s, floor=floor, build=build,
-        incremental=incremental, appended_rows=int(appended_rows), stats=stats, report=report,
-        build_over_floor=round(build.seconds / floor.seconds, 1) if floor.seconds else float("nan"),
-        report_mb=round(latest.stat().st_size / 1e6, 2) if latest.exists() else None,
+        patients=n, lab_rows=int(lab_rows), raw_mb=raw_mb, synth_s=synth_s, load=load, floor=floor,
+        sql_reference=references["sql"], pandas_reference=references["pandas"], references_equal_marts=equal,
+        build=build, incremental=incremental, appended_rows=int(appended_rows), stats=stats, report=report,
+        no_change_run=no_change, report_mb=round(latest.stat().st_size / 1e6, 2) if latest.exists() else None,
     )
+
+
+SEED = 1
+CLI = [sys.executable, "-m", "ctd_rtp.cli"]
+GIB = 1024.0
+
+
+@dataclass
+class Target:
+    size: str
+    what: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+
+def targets(rows: Sequence[Row]) -> list[Target]:
+    """Every target of issue 16 for the sizes measured, with the ratio or figure measured."""
+    by_size = {r.patients: r for r in rows}
+    out: list[Target] = []
+
+    def add(size: int | str, what: str, value: float, limit: float, text: str) -> None:
+        out.append(Target(f"{size:,}" if isinstance(size, int) else str(size), what, text, value <= limit))
+
+    if (r := by_size.get(100_000)) is not None:
+        add(100_000, "full build <= 2x the plain-SQL reference", r.build.seconds / r.sql_reference.seconds, 2.0,
+            f"{r.build.seconds / r.sql_reference.seconds:.2f}x ({r.build.seconds} s / {r.sql_reference.seconds} s)")
+        add(100_000, "full build >= 2x faster than the pandas reference", r.build.seconds / r.pandas_reference.seconds,
+            0.5, f"{r.pandas_reference.seconds / r.build.seconds:.2f}x faster ({r.pandas_reference.seconds} s / "
+                  f"{r.build.seconds} s)")
+        peak = (r.build.peak_rss_mb or float("inf")) / GIB
+        add(100_000, "full build peak memory <= 4 GiB", peak, 4.0, f"{peak:.2f} GiB")
+        both = r.stats.seconds + r.report.seconds
+        add(100_000, "statistics + report <= 10 s", both, 10.0, f"{both:.1f} s ({r.stats.seconds} + {r.report.seconds})")
+    if (r := by_size.get(10_000)) is not None:
+        add(10_000, "full build <= 8 s", r.build.seconds, 8.0, f"{r.build.seconds} s")
+    for size in (1_000, "demo"):
+        if (r := by_size.get(size)) is not None:
+            add(size, "full build <= 5 s", r.build.seconds, 5.0, f"{r.build.seconds} s")
+    for r in rows:
+        if r.patients != "demo":
+            share = r.incremental.seconds / r.build.seconds
+            add(r.patients, "incremental after a 1% lab extract <= 15% of the full build", share, 0.15,
+                f"{share:.0%} ({r.incremental.seconds} s)")
+    for r in rows:
+        add(r.patients, "a run with no input changed <= 5 s", r.no_change_run.seconds, 5.0, f"{r.no_change_run.seconds} s")
+    if (r := by_size.get(1_000_000)) is not None:
+        add(1_000_000, "full build <= 10 min", r.build.seconds, 600.0, f"{r.build.seconds / 60:.1f} min")
+        peak = (r.build.peak_rss_mb or float("inf")) / GIB
+        add(1_000_000, "full build peak memory <= 12 GiB", peak, 12.0, f"{peak:.2f} GiB")
+    return out
 
 
 def machine() -> dict[str, str]:
@@ -145,24 +260,39 @@ def machine() -> dict[str, str]:
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    header = ("patients", "lab rows", "raw MB", "floor s", "build s", "build/floor", "build peak MB",
-              "+1% rows", "incremental s", "incremental/build", "stats s", "report s", "report MB")
+    header = ("patients", "lab rows", "load", "read once s", "SQL reference s", "pandas reference s", "build s",
+              "build / SQL", "pandas / build", "build peak MB", "+1% rows", "incremental s", "incremental / build",
+              "stats s", "report s", "no-change run s")
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for r in rows:
+        incremental = "-" if r.patients == "demo" else f"{r.incremental.seconds} "
+        share = "-" if r.patients == "demo" else f"{r.incremental.seconds / r.build.seconds:.0%}"
         lines.append(" | ".join(str(v) for v in (
-            f"{r.patients:,}", f"{r.lab_rows:,}", r.raw_mb, r.floor.seconds, r.build.seconds, r.build_over_floor,
-            r.build.peak_rss_mb, f"{r.appended_rows:,}", r.incremental.seconds,
-            f"{r.incremental.seconds / r.build.seconds:.0%}",
-            r.stats.seconds, r.report.seconds, r.report_mb,
+            r.patients if r.patients == "demo" else f"{r.patients:,}", f"{r.lab_rows:,}", r.load, r.floor.seconds,
+            r.sql_reference.seconds, r.pandas_reference.seconds, r.build.seconds,
+            f"{r.build.seconds / r.sql_reference.seconds:.1f}", f"{r.pandas_reference.seconds / r.build.seconds:.2f}",
+            r.build.peak_rss_mb, f"{r.appended_rows:,}" if r.patients != "demo" else "-", incremental.strip(), share,
+            r.stats.seconds, r.report.seconds, r.no_change_run.seconds,
         )))
     return "\n".join(lines)
 
 
-def main(sizes: Sequence[int], workdir: Path, json_out: Path, log: Callable[[str], None] = print) -> list[Row]:
+def format_targets(found: Sequence[Target]) -> str:
+    return "\n".join(f"{'MET    ' if t.met else 'NOT MET'}  {t.size:>9}  {t.what}: {t.measured}" for t in found)
+
+
+def main(sizes: Sequence[int | str], workdir: Path, json_out: Path, log: Callable[[str], None] = print,
+         fmt: str = "csv", repeat: int = 1) -> list[Row]:
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = [run_size(n, workdir, log) for n in sizes]
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    rows = [run_size(n, workdir, log, fmt, repeat) for n in sizes]
+    found = targets(rows)
     json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps({"machine": machine(), "rows": [asdict(r) for r in rows]}, indent=2))
+    json_out.write_text(json.dumps({"started": started, "format": fmt, "repeat": repeat, "machine": machine(),
+                                    "rows": [asdict(r) for r in rows], "targets": [asdict(t) for t in found]},
+                                   indent=2, default=str))
     print(format_table(rows))
-    print(f"machine: {machine()}  (JSON: {json_out})")
+    print()
+    print(format_targets(found))
+    print(f"started {started}; machine: {machine()}; format {fmt}, best of {repeat}  (JSON: {json_out})")
     return rows

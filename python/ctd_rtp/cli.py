@@ -295,8 +295,12 @@ def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
         sys.path.insert(0, str(settings.project_dir))
     from benchmark import run as benchmark
 
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
-    benchmark.main(sizes, Path(args.workdir), Path(args.json), log=log)
+    try:
+        sizes: list[int | str] = [s.strip() if s.strip() == "demo" else int(s.replace("_", ""))
+                                  for s in args.sizes.split(",")]
+    except ValueError:
+        raise UsageError(f"--sizes takes patient counts and `demo`, comma-separated; got {args.sizes!r}") from None
+    benchmark.main(sizes, Path(args.workdir), Path(args.json), log=log, fmt=args.format, repeat=args.repeat)
     return EXIT_OK
 
 
@@ -353,7 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("benchmark", help="time and memory of build/incremental/stats/report at several cohort sizes")
-    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated patient counts (add 1000000 when asked)")
+    p.add_argument("--sizes", default="1000,10000,100000",
+                   help="comma-separated patient counts, or `demo` for the bundled cohort (add 1000000 when asked)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="raw file format of the cohorts")
+    p.add_argument("--repeat", type=int, default=1, help="time the references and the full build this many times, keep the best")
     p.add_argument("--workdir", default="/tmp/ctd-rtp-benchmark", help="scratch folder for cohorts and warehouses")
     p.add_argument("--json", default="benchmark/results.json", help="where to write the figures as JSON")
     p.set_defaults(func=cmd_benchmark)
