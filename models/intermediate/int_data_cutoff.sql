@@ -1,6 +1,8 @@
 {#- One row: the data cut-off date that closes follow-up for time-to-event censoring. The var
     data_cutoff_date when set (an ISO date), else the latest date in the delivery (clean rows of
     labs, visit assessments, drug exposures and adverse events). -#}
+{#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
+{{ config(materialized='table') }}
 with
 
 dates as (

@@ -1,4 +1,6 @@
 {#- Day 0 per patient: the first sirolimus dose. Patients without one have no study days. -#}
+{#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
+{{ config(materialized='table') }}
 with
 
 exposures as (

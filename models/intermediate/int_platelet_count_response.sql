@@ -6,6 +6,8 @@
     (var require_confirmation) or to confirm a loss (var require_loss_confirmation).
     Visit response, best response, time to first response and loss of response all derive
     from these rows. -#}
+{#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
+{{ config(materialized='table') }}
 with
 
 platelet_counts as (

@@ -5,6 +5,8 @@
     assessment on or before the count records a prednisone-equivalent dose above var
     steroid_taper_mg_day, and every assessment since one at least var
     corticosteroid_dependence_min_days before the count did too. -#}
+{#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
+{{ config(materialized='table') }}
 with
 
 platelet_counts as (

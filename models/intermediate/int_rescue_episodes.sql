@@ -3,6 +3,8 @@
     seeds/reference/drug_classes.csv (ongoing: until the data cut-off). A would-be CR/PR count
     from the episode's start until var rescue_response_window_days after its end is NR
     (IWG 2009: a response explained by rescue therapy is not a response). -#}
+{#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
+{{ config(materialized='table') }}
 with
 
 assessments as (

@@ -2,6 +2,8 @@
     falls in (null = off treatment), that period's daily dose and whether the level is in the
     target range (the analyte's reference range, one place: the analytes seed). The exposure
     card, the trough figure and fct_visits all count these rows. -#}
+{#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
+{{ config(materialized='table') }}
 with
 
 troughs as (
