@@ -231,10 +231,12 @@
     {%- set read_sql = "read_csv('" ~ csv_sql ~ "', header = true, auto_detect = false, skip = 0, delim = '" ~ delim_sql
         ~ "', quote = '\"', escape = '\"', columns = {" ~ column_types | join(', ') ~ "}" -%}
     {%- set rejects = 'ctd_rtp_rejects_' ~ name -%}
+    {#- the scan counts the file's rows too: kept (meta.raw_rows_<table>, macros/raw_row_counts.sql) for
+        assert_raw_rows_reconcile, which then need not read the file again -#}
     {%- set bad_lines = run_query(
         "drop table if exists " ~ rejects ~ "; drop table if exists " ~ rejects ~ "_scan;"
-        ~ " select count(*) from " ~ read_sql ~ ", store_rejects = true, rejects_scan = '" ~ rejects ~ "_scan',"
-        ~ " rejects_table = '" ~ rejects ~ "');"
+        ~ raw_file_rows_record(name, path, read_sql ~ ", store_rejects = true, rejects_scan = '" ~ rejects ~ "_scan',"
+        ~ " rejects_table = '" ~ rejects ~ "')") ~ ";"
         ~ " select line, cast(error_type as varchar), error_message, regexp_extract(error_message, 'Found: (\\d+)', 1),"
         ~ " rtrim(csv_line, chr(13) || chr(10)) from " ~ rejects ~ " order by line, column_idx limit 1"
     ) -%}

@@ -107,3 +107,29 @@ def test_missing_raw_file_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli(["build", "--quiet"], cli_env(tmp_path, raw), check=False)
     assert proc.returncode == 3
     assert "adverse_events" in proc.stderr and "not found" in proc.stderr
+
+
+def test_raw_rows_reconcile_with_the_counts_kept_at_load(tmp_path: Path, own_cohort_warehouse: Built) -> None:
+    """assert_raw_rows_reconcile compares clean + quarantined rows with each CSV file's row count
+    from its load (meta.raw_rows_<table>), not a second read: a count off by one, or missing, fails it."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(own_cohort_warehouse.db_path, db)
+    env = dict(own_cohort_warehouse.env, CTD_RTP_DB=str(db), DBT_PROFILES_DIR=str(PROJECT_DIR),
+               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        kept = con.execute("select n_rows from meta.raw_rows_visit_assessments").fetchall()
+    delivered = len((FIXTURES / "own_cohort" / "visit_assessments.csv").read_text().strip().splitlines()) - 1
+    assert kept == [(delivered,)]
+    dbt = str(Path(sys.executable).with_name("dbt"))
+
+    def reconcile() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([dbt, "test", "--select", "assert_raw_rows_reconcile"], cwd=PROJECT_DIR, env=env,
+                              capture_output=True, text=True)
+
+    assert reconcile().returncode == 0
+    for change in ("update meta.raw_rows_visit_assessments set n_rows = n_rows + 1",
+                   "update meta.raw_rows_visit_assessments set n_rows = n_rows - 1; delete from meta.raw_rows_patients"):
+        with duckdb.connect(str(db)) as con:
+            con.execute(change)
+        proc = reconcile()
+        assert proc.returncode == 1 and "FAIL 1 assert_raw_rows_reconcile" in proc.stdout, proc.stdout[-2000:]
