@@ -89,7 +89,7 @@ def report_sections(study: Study) -> dict[str, str]:
 
 
 # The lab sections (immunology, cytokines) and their titles come from the study (var report_panels).
-RESPONSES = ("CR", "PR", "NR", "NE")
+RESPONSES = stats.RESPONSE_CODES  # one list of response codes (ctd_rtp.stats)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .stats import ODDS_RATIO_METHODS
+from .stats import ODDS_RATIO_METHODS, RESPONSE_CODES
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -42,7 +42,7 @@ TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
 #: Tables the suites need for reference values (not validated themselves).
 REFERENCE_TABLES: tuple[str, ...] = ("reference.analytes", "marts.dim_visit_schedule", "marts.dim_study")
 ANALYSIS_TABLES = tuple(t for t in VALIDATED_TABLES if t.startswith("analysis."))
-RESPONSES = ["CR", "PR", "NR", "NE"]
+RESPONSES = list(RESPONSE_CODES)  # one list of response codes (ctd_rtp.stats)
 STALE_HINT = "statistics are stale: run `ctd-rtp stats`"
 
 

@@ -156,3 +156,14 @@ def test_a_bad_study_file_is_refused_up_front(tmp_path, content: str, message: s
     assert proc.returncode == 2, proc.stderr
     assert f"CTD_RTP_STUDY={study}" in proc.stderr and message in proc.stderr
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_check_reads_the_study_too(tmp_path) -> None:
+    """`ctd-rtp check` applies the study's accepted diagnoses (var diagnoses): ITP is unknown to
+    the demo study (every patient, and so every row, would be quarantined) and known to this one."""
+    env = cli_env(tmp_path)
+    demo = run_cli(["check", str(STUDY / "data"), "--map-stub", str(tmp_path / "stub.csv")], env, check=False)
+    assert demo.returncode == 3 and "patients: 100.0% of rows would be quarantined" in demo.stdout
+    env["CTD_RTP_STUDY"] = str(STUDY / "study.yml")
+    own = run_cli(["check", str(STUDY / "data"), "--map-stub", str(tmp_path / "stub.csv")], env, check=False)
+    assert own.returncode == 0 and "verdict: OK" in own.stdout, own.stdout + own.stderr
