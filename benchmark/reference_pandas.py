@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.references import visit_windows
+
 REFERENCE = Path(__file__).resolve().parents[1] / "seeds" / "reference"
 
 
@@ -41,7 +43,7 @@ def _windowed(frame: pd.DataFrame, windows: pd.DataFrame, keys: list[str], tiebr
 def run(raw_dir: Path, out_dir: Path) -> None:
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    windows = pd.read_csv(REFERENCE / "visit_windows.csv")
+    windows = visit_windows()
     analytes = pd.read_csv(REFERENCE / "analytes.csv")
     test_map = pd.read_csv(REFERENCE / "lab_test_map.csv", dtype={"source_code": str, "source_unit": str})
     test_map = test_map.assign(code=test_map["source_code"].str.upper(), unit=test_map["source_unit"])

@@ -3,7 +3,8 @@
     python -m benchmark.reference_sql RAW_DIR OUT_DIR
 
 Reads the raw files once (CSV or Parquet, lab extracts included), maps test codes and units
-with the project's reference seeds, keeps plausible numeric values (a "<" value keeps its
+with the project's reference seeds (the visit windows: the default
+study's var visit_schedule in dbt_project.yml), keeps plausible numeric values (a "<" value keeps its
 bound), windows them around day 0 (the first sirolimus dose), takes the baseline, applies the
 IWG response rule with the default vars (bleeding grade from the visit assessment of the same
 window) and writes three Parquet files to OUT_DIR: platelet_response, response_rates and
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from benchmark.references import visit_windows
+
 REFERENCE = Path(__file__).resolve().parents[1] / "seeds" / "reference"
 
 
@@ -32,10 +35,12 @@ def _read(raw_dir: Path, table: str) -> str:
 
 
 def script(raw_dir: Path, out_dir: Path) -> str:
-    seeds = {name: f"read_csv('{REFERENCE / name}.csv', header = true)"
-             for name in ("lab_test_map", "analytes", "visit_windows")}
+    seeds = {name: f"read_csv('{REFERENCE / name}.csv', header = true)" for name in ("lab_test_map", "analytes")}
+    windows = ", ".join(f"('{w.visit}', {w.visit_order}, {w.target_day}, {w.window_start_day}, {w.window_end_day})"
+                        for w in visit_windows().itertuples())
     return f"""
-create temp table windows as select * from {seeds['visit_windows']};
+create temp table windows as select * from (values {windows})
+    as t(visit, visit_order, target_day, window_start_day, window_end_day);
 create temp table analytes as select * from {seeds['analytes']};
 create temp table day0 as
     select cast(patient_id as varchar) as patient_id, min(cast(started_on as date)) as index_date

@@ -18,6 +18,17 @@ import pandas as pd
 
 from benchmark.compare_engines import compare_frames
 
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+WINDOW_COLUMNS = ["visit", "visit_order", "target_day", "window_start_day", "window_end_day"]
+
+
+def visit_windows(project_dir: Path = PROJECT_DIR) -> pd.DataFrame:
+    """The default study's visit schedule (dbt_project.yml, var visit_schedule), as the references read it."""
+    import yaml
+
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return pd.DataFrame(project["vars"]["visit_schedule"])[WINDOW_COLUMNS]
+
 # reference file -> (mart, key, the mart's columns the reference computes)
 OUTPUTS = {
     "platelet_response": ("fct_platelet_response", ["patient_id", "visit"],

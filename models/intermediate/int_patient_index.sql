@@ -1,4 +1,4 @@
-{#- Day 0 per patient: the first sirolimus dose. Patients without one have no study days. -#}
+{#- Day 0 per patient: the first dose of the index drug (var index_drug). Patients without one have no study days. -#}
 {#- read by several models and tests: a table, computed once instead of once per reader (issue 16) -#}
 {{ config(materialized='table') }}
 with
@@ -6,7 +6,7 @@ with
 exposures as (
 
     select * from {{ ref('int_drug_exposures_checked') }}
-    where rejection_reason is null and drug = 'sirolimus'
+    where rejection_reason is null and drug = {{ index_drug() }}
 
 ),
 
