@@ -41,6 +41,7 @@ TIME = shutil.which("time") or "/usr/bin/time"
 class Measure:
     seconds: float
     peak_rss_mb: float | None
+    cpu_seconds: float | None = None  # user + system of the process and its children: less noisy than wall time on a shared machine
 
 
 @dataclass
@@ -66,14 +67,17 @@ class Row:
 def _measured(command: Sequence[str], env: dict[str, str]) -> Measure:
     """Wall time and peak resident memory of a command and its children (GNU time -f %M)."""
     use_time = Path(TIME).exists()
-    full = [TIME, "-f", "MAXRSS_KB=%M", *command] if use_time else list(command)
+    full = [TIME, "-f", "MAXRSS_KB=%M CPU_S=%U+%S", *command] if use_time else list(command)
     started = time.perf_counter()
     proc = subprocess.run(full, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    match = re.search(r"MAXRSS_KB=(\d+)", proc.stderr)
-    return Measure(round(seconds, 2), round(int(match.group(1)) / 1024, 1) if match else None)
+    match = re.search(r"MAXRSS_KB=(\d+) CPU_S=([\d.]+)\+([\d.]+)", proc.stderr)
+    if not match:
+        return Measure(round(seconds, 2), None)
+    return Measure(round(seconds, 2), round(int(match.group(1)) / 1024, 1),
+                   round(float(match.group(2)) + float(match.group(3)), 2))
 
 
 def _best(measures: Sequence[Measure]) -> Measure:
@@ -261,6 +265,7 @@ def machine() -> dict[str, str]:
 
 def format_table(rows: Sequence[Row]) -> str:
     header = ("patients", "lab rows", "load", "read once s", "SQL reference s", "pandas reference s", "build s",
+              "build CPU s",
               "build / SQL", "pandas / build", "build peak MB", "+1% rows", "incremental s", "incremental / build",
               "stats s", "report s", "no-change run s")
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
@@ -269,7 +274,7 @@ def format_table(rows: Sequence[Row]) -> str:
         share = "-" if r.patients == "demo" else f"{r.incremental.seconds / r.build.seconds:.0%}"
         lines.append(" | ".join(str(v) for v in (
             r.patients if r.patients == "demo" else f"{r.patients:,}", f"{r.lab_rows:,}", r.load, r.floor.seconds,
-            r.sql_reference.seconds, r.pandas_reference.seconds, r.build.seconds,
+            r.sql_reference.seconds, r.pandas_reference.seconds, r.build.seconds, r.build.cpu_seconds,
             f"{r.build.seconds / r.sql_reference.seconds:.1f}", f"{r.pandas_reference.seconds / r.build.seconds:.2f}",
             r.build.peak_rss_mb, f"{r.appended_rows:,}" if r.patients != "demo" else "-", incremental.strip(), share,
             r.stats.seconds, r.report.seconds, r.no_change_run.seconds,

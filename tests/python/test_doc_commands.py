@@ -101,6 +101,8 @@ ELSEWHERE.update({
 })
 
 ILLUSTRATIVE: dict[str, str] = {
+    "make benchmark": "minutes of CPU per size on 2 cores; tests/python/test_benchmark_references.py checks its "
+                      "references of the core job against the marts",
     "sudo systemctl daemon-reload": "systemd is not running in CI; docs/scheduling.md shows the unit files",
     "sudo systemctl enable --now ctd-rtp.timer": "systemd",
     "systemctl list-timers ctd-rtp.timer": "systemd",
