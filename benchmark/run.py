@@ -126,7 +126,8 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     if not demo:
         env["CTD_RTP_RAW_DIR"] = str(raw)
         complete = raw / ".complete"
-        marker = f"{n} patients, seed {SEED}, {fmt}"
+        # the raw contract's columns too: a cohort written by an older version is written again
+        marker = f"{n} patients, seed {SEED}, {fmt}, columns {sorted(cohort.RAW_COLUMNS.items())}"
         if complete.exists() and complete.read_text() == marker:
             log(f"{label}: reusing the SYNTHETIC cohort in {raw} (delete it to synthesize again)")
             for extract in raw.glob("lab_results_*"):  # appended by an earlier run: start from the cohort alone
