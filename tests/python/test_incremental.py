@@ -131,7 +131,8 @@ def test_the_extract_changed_what_it_should(appended: dict) -> None:
     assert query(db, "select rejection_reason from quarantine.quarantined_rows where row_key = 'Z1'") == [("unknown patient",)]
     # a line repeated exactly by the extract: the copy already loaded stays clean, B keeps its baseline
     assert query(db, "select source_file, rejection_reason from intermediate.int_lab_results_checked "
-                     "where result_id = 'B1' order by 1") == [("lab_results.csv", None), ("lab_results_2023-08.csv", "exact duplicate")]
+                     "where result_id = 'B1' order by 1") == [("lab_results.csv", None),
+                                                               ("lab_results_2023-08.csv", "exact duplicate")]
     assert query(db, "select baseline_platelet_count from marts.fct_platelet_response "
                      "where patient_id = 'B' and visit = 'month_3'") == [(10.0,)]
 

@@ -56,12 +56,18 @@ def test_the_contract_is_not_restated_in_sql() -> None:
 
 
 def test_staging_lineage_starts_at_the_sources(tmp_path: Path) -> None:
-    env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT_DIR), DBT_TARGET_PATH=str(tmp_path / "target"),
-               DBT_LOG_PATH=str(tmp_path / "logs"), CTD_RTP_DB=str(tmp_path / "w.duckdb"))
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(PROJECT_DIR),
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+        CTD_RTP_DB=str(tmp_path / "w.duckdb"),
+    )
     env.pop("CTD_RTP_RAW_DIR", None)
     dbt = str(Path(sys.executable).with_name("dbt"))
-    proc = subprocess.run([dbt, "parse", "--no-partial-parse", "--quiet"], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [dbt, "parse", "--no-partial-parse", "--quiet"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     for table, columns in contract().items():
