@@ -104,8 +104,9 @@ class DbtResult:
     failures: tuple[str, ...]
 
 
-def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a dbt run: profile in the project, absolute warehouse path, no telemetry."""
+def dbt_env(settings: Settings, base: dict[str, str] | None = None, colours: bool | None = None) -> dict[str, str]:
+    """Environment for a dbt run: profile in the project, absolute warehouse path, no telemetry,
+    and no colour codes unless standard output is a terminal (cron logs stay plain text)."""
     env = dict(os.environ if base is None else base)
     env.update({
         "DBT_PROFILES_DIR": str(settings.project_dir),
@@ -113,6 +114,11 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     })
+    if colours is None:
+        colours = sys.stdout.isatty() and not env.get("NO_COLOR")
+    if not colours:
+        env["DBT_USE_COLORS"] = "false"
+        env["DBT_USE_COLORS_FILE"] = "false"
     if settings.raw_dir is not None:
         env["CTD_RTP_RAW_DIR"] = str(settings.raw_dir)
         # UTF-8 copies of the files delivery.yml declares in another encoding (ctd_rtp.delivery)
@@ -139,7 +145,7 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         "--no-partial-parse",
     )
     proc = subprocess.run(
-        command, cwd=settings.project_dir, env=dbt_env(settings),
+        command, cwd=settings.project_dir, env=dbt_env(settings, colours=False if quiet else None),
         stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None, text=True,
     )
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
