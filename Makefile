@@ -107,7 +107,7 @@ demo-data: setup
 # issues 13, 15 and 16 are merged (then this list goes and `ruff format --check python tests` stays).
 FORMATTED := python/ctd_rtp/check.py python/ctd_rtp/cohort.py python/ctd_rtp/delivery.py python/ctd_rtp/gate.py \
   python/ctd_rtp/incremental.py tests/python/test_raw_contract.py tests/python/test_walkthrough.py \
-  tests/python/test_operations.py
+  tests/python/test_operations.py tests/python/test_repo_hygiene.py
 
 # SQL: compiled against an empty scratch warehouse, so incremental models lint as their full-build SQL.
 # Python: ruff (lint; format for FORMATTED) and mypy, configured in pyproject.toml.

@@ -71,7 +71,7 @@ def _writable_folder(folder: Path, what: str) -> None:
 def _usable_warehouse_path(settings: Settings) -> None:
     """dbt-duckdb writes the warehouse path into SQL unescaped: a quote in it would fail deep in
     dbt, so it is refused here, naming the path. Spaces and other characters work."""
-    if any(q in str(settings.db_path) for q in "'\"`"):
+    if any(q in str(settings.db_path) for q in "'\""):
         raise UsageError(f"the warehouse path {settings.db_path} contains a quote character, which dbt "
                          "cannot use in a DuckDB path; set CTD_RTP_DB to a path without quotes")
     _writable_folder(settings.db_path.parent, "the warehouse folder")

@@ -1,4 +1,4 @@
-"""Deterministic synthesis of a cohort in the raw input contract (STUDY.md section 4).
+"""Deterministic synthesis of a cohort in the raw input contract (the dbt source `raw`, models/staging/_raw__sources.yml).
 
 The bundled demo cohort is SYNTHETIC: no row describes a real person. It is calibrated so
 that the warehouse, computing from raw rows, reproduces the published figures (month 3:
@@ -467,7 +467,7 @@ def _add_messy_rows(lab_rows: list[list[str]], rng: random.Random) -> None:
 
 
 def _add_demo_imperfections(t: _Tables) -> None:
-    """The realistic mess the demo must show the warehouse handling (STUDY.md section 5)."""
+    """The realistic mess the demo must show the warehouse handling (the bundled cohort, README.md)."""
     labs = t.rows["lab_results"]
     # One platelet count reported per microlitre by an outside lab (x0.001 -> 10^9/L).
     for row in labs:
