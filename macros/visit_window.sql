@@ -1,6 +1,6 @@
 {#- Study day and visit window, the one place they are assigned (labs and assessments alike).
     Study day = the row's date - day 0 (int_patient_index). A row falls in every window of the
-    seed visit_windows whose inclusive [window_start_day, window_end_day] holds its study day;
+    visit schedule (int_visit_windows, from var visit_schedule) whose inclusive [window_start_day, window_end_day] holds its study day;
     within a window the row closest to the target day represents the visit (ties: the later
     day, then the larger tiebreak key), rank_in_window = 1.
 
@@ -37,7 +37,7 @@ windowed as (
                 {{ extra_order }}{% endif %}
         ) as rank_in_window
     from with_study_day
-    {{ 'left' if keep_unwindowed else 'inner' }} join {{ ref('visit_windows') }} as visit_windows
+    {{ 'left' if keep_unwindowed else 'inner' }} join {{ ref('int_visit_windows') }} as visit_windows
         on with_study_day.study_day between visit_windows.window_start_day and visit_windows.window_end_day
 
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ CONTRACT = {
         "term",
         "ctcae_grade",
         "serious",
-        "related_to_sirolimus",
+        "related_to_study_drug",
     ],
 }
 DATE_COLUMNS = {
@@ -64,7 +64,6 @@ DATE_COLUMNS = {
     "visit_assessments": ["assessed_on"],
     "adverse_events": ["onset_on", "resolved_on"],
 }
-DIAGNOSES = ("SLE", "pSS", "RA", "SSc", "MCTD", "UCTD", "IIM", "other")
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
 
 # macros/parsing.sql, restated (date_patterns, lab_flag_regex, normalize_unit)
@@ -266,7 +265,9 @@ class Rule:
     field: bool = False  # nulls the field only; the row goes on (quarantine.quarantined_fields)
 
 
-def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: float) -> tuple[str, list[Rule]]:
+def typed_sql(
+    table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: float, diagnoses: Sequence[str] = ()
+) -> tuple[str, list[Rule]]:
     """`select` of the raw table with the typed columns the rules read, and the rules in staging order."""
     key = lambda c: f"nullif(trim({c}), '')"  # noqa: E731 - patient_key / id columns
     blank = lambda c: f"({text_sql(c, fmt)} is null)"  # noqa: E731
@@ -292,7 +293,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
             ),
             Rule(
                 "unknown ctd_diagnosis",
-                f"trim(ctd_diagnosis) not in ({', '.join(lit(x) for x in DIAGNOSES)}) or ctd_diagnosis is null",
+                f"trim(ctd_diagnosis) not in ({', '.join(lit(x) for x in diagnoses) or lit('')}) or ctd_diagnosis is null",
                 "ctd_diagnosis",
             ),
             Rule(
@@ -407,7 +408,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
             "v_term": "trim(term)",
             "v_grade": integer_sql("ctcae_grade", fmt),
             "v_serious": boolean_sql("serious", fmt),
-            "v_related": boolean_sql("related_to_sirolimus", fmt),
+            "v_related": boolean_sql("related_to_study_drug", fmt),
         }
         rules = [
             Rule("missing ae_id", "k_ae_id is null", "ae_id"),
@@ -423,7 +424,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
             Rule("ctcae_grade missing or not an integer", "v_grade is null", "ctcae_grade"),
             Rule("ctcae_grade outside 1-5", "v_grade not between 1 and 5", "ctcae_grade"),
             Rule("serious not a boolean" + b, "v_serious is null", "serious", "boolean"),
-            Rule("related_to_sirolimus not a boolean" + b, "v_related is null", "related_to_sirolimus", "boolean"),
+            Rule("related_to_study_drug not a boolean" + b, "v_related is null", "related_to_study_drug", "boolean"),
         ]
     select = ", ".join(f"{expr} as {name}" for name, expr in cols.items())
     sql = f"select raw.*, {select} from raw_{table} as raw"
@@ -848,6 +849,7 @@ def run_check(
     per_ul_min: float = 1000,
     study_earliest_date: str = "2000-01-01",
     scratch: Path | None = None,
+    diagnoses: Sequence[str] | None = None,
 ) -> Report:
     import tempfile
 
@@ -868,9 +870,11 @@ def run_check(
     loaded: dict[str, tuple[list[Rule], Mapping[str, Any], list[FileReport]]] = {}
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         map_sql = _map_sql(con, project_dir, folder, problems)
+        if diagnoses is None:
+            diagnoses = read_var(project_dir, None, "diagnoses", [])
         con.execute(f"create table lab_map as {map_sql}")
         for table in TABLES:
-            table_loaded = _load_table(con, folder, table, delivery, map_sql, per_ul_min, Path(tmp), files)
+            table_loaded = _load_table(con, folder, table, delivery, map_sql, per_ul_min, diagnoses, Path(tmp), files)
             if table_loaded is None:
                 continue
             loaded[table] = table_loaded
@@ -914,6 +918,7 @@ def _load_table(
     delivery: dl.Delivery,
     map_sql: str,
     per_ul_min: float,
+    diagnoses: Sequence[str],
     tmp: Path,
     files: list[FileReport],
 ) -> tuple[list[Rule], Mapping[str, Any], list[FileReport]] | None:
@@ -938,7 +943,7 @@ def _load_table(
     if len(selects) != len(paths):
         return None
     con.execute(f"create table raw_{table} as " + " union all ".join(selects))
-    typed, rules = typed_sql(table, fmt, map_sql, per_ul_min)
+    typed, rules = typed_sql(table, fmt, map_sql, per_ul_min, diagnoses)
     issue = "case " + " ".join(f"when {r.condition} then {i}" for i, r in enumerate(rules) if not r.field) + " end"
     con.execute(f"create table checked_{table} as select *, {issue} as rule_index from ({typed})")
     for report in table_reports:
@@ -1085,6 +1090,7 @@ def main(
         stub_path,
         study_earliest_date=read_var(project_dir, dbt_vars, "study_earliest_date", "2000-01-01"),
         per_ul_min=float(read_var(project_dir, dbt_vars, "per_microlitre_min_count", 1000)),
+        diagnoses=read_var(project_dir, dbt_vars, "diagnoses", []),
     )
     out(render(report))
     return EXIT_REFUSED if report.refused else EXIT_OK

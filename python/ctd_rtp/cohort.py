@@ -59,7 +59,7 @@ RAW_COLUMNS: dict[str, tuple[str, ...]] = {
         "term",
         "ctcae_grade",
         "serious",
-        "related_to_sirolimus",
+        "related_to_study_drug",
     ),
 }
 

@@ -43,6 +43,9 @@ ALL_TABLES = {
     "fct_lab_results": ["result_id"],
     "fct_platelet_count_response": ["result_id"],
     "fct_concomitant_drugs": ["exposure_id"],
+    "dim_study": ["study_short_name"],
+    "dim_visit_schedule": ["visit"],
+    "fct_patient_subgroups": ["patient_id", "subgroup"],
     "quarantine.quarantined_rows": ["source_table", "row_key", "rejection_reason", "occurrence"],
     "quarantine.delivery_summary": ["source_table"],
 }

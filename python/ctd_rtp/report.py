@@ -22,7 +22,7 @@ from functools import partial
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -31,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import figures, stats
 from .analysis import marts_fingerprint
+from .study import Study
 from .validation import REFERENCE_TABLES, VALIDATED_TABLES, ValidationSummary, plain_frame, validate
 from .validation import preload as preload_validation
 from .warehouse import Reader, Settings, SparkReader, WarehouseMissing, reader_from_env
@@ -45,8 +46,8 @@ LAB_VALUES = "marts.fct_lab_results"
 # GX hashes and checks them faster so.
 QUERIES = {  # table -> (columns, filter); the same SQL on DuckDB and Spark
     "marts.fct_lab_changes": (("patient_id", "analyte", "visit", "baseline_value", "value"), None),
-    LAB_VALUES: (("patient_id", "analyte", "study_day", "value"),
-                 "analyte = 'PLT' and study_day is not null"),
+    # the response analyte's counts (the filter names it: see load_warehouse)
+    LAB_VALUES: (("patient_id", "analyte", "study_day", "value"), "analyte = {response_analyte} and study_day is not null"),
 }
 # Rows in key order (sorted by the engine, ascending, nulls last), whatever order the tables are
 # stored in (Spark keeps no insertion order; figures and tables list rows in frame order).
@@ -70,15 +71,25 @@ ROW_ORDER = {
     "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
     LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),
 }
-SECTIONS = {  # id -> heading, in reading order
+SECTIONS = {  # id -> heading, in reading order; the study's lab sections (var report_panels) go before "other-labs"
     "provenance": "Study and provenance", "baseline": "Baseline characteristics",
-    "response": "Platelet response", "immunology": "Lymphocyte subsets and regulatory T cells",
-    "cytokines": "Cytokines", "other-labs": "Other laboratory values", "safety": "Safety",
-    "exposure": "Sirolimus exposure", "quality": "Data quality", "methods": "Methods",
+    "response": "Platelet response", "other-labs": "Other laboratory values", "safety": "Safety",
+    "exposure": "{drug} exposure", "quality": "Data quality", "methods": "Methods",
 }
-PANELS = {"immunology": ("lymphocyte subsets", "regulatory T cells"), "cytokines": ("cytokines",)}
-PAIRED_FIGURE_ANALYTES = ("TREG_PCT", "CD4_PCT", "CD8_PCT", "CD19_PCT", "NK_PCT")
-RESPONSES = ("CR", "PR", "NR", "NE")
+
+
+def report_sections(study: Study) -> dict[str, str]:
+    """Section id -> heading, in reading order, with the study's lab sections and drug."""
+    out: dict[str, str] = {}
+    for key, text in SECTIONS.items():
+        if key == "other-labs":
+            out.update({str(p["section"]): str(p.get("title") or p["section"]) for p in study.report_panels})
+        out[key] = text.format(drug=study.drug_label)
+    return out
+
+
+# The lab sections (immunology, cytokines) and their titles come from the study (var report_panels).
+RESPONSES = stats.RESPONSE_CODES  # one list of response codes (ctd_rtp.stats)
 
 
 @dataclass(frozen=True)
@@ -214,9 +225,9 @@ class _Visits(dict):
 
 
 # --------------------------------------------------------------------------- sections (pure)
-def baseline_table(patients: pd.DataFrame) -> list[dict[str, Any]]:
+def baseline_table(patients: pd.DataFrame, drug: str = "index drug") -> list[dict[str, Any]]:
     """Table 1 rows (label, value, indent) for the analysis set (patients with a day 0)."""
-    p = patients[_true(patients["has_sirolimus_start"])] if "has_sirolimus_start" in patients else patients
+    p = patients[_true(patients["has_index_drug_start"])] if "has_index_drug_start" in patients else patients
     n, rows = len(p), []
 
     def add(label: str, value: str, indent: bool = False) -> None:
@@ -229,10 +240,10 @@ def baseline_table(patients: pd.DataFrame) -> list[dict[str, Any]]:
 
     plt = "Baseline platelets, \u00d710\u2079/L"
     add("Patients, n", str(n))
-    add("Age at first sirolimus dose, years, median [IQR]", median_iqr(p["age_at_index"]))
+    add(f"Age at first {drug} dose, years, median [IQR]", median_iqr(p["age_at_index"]))
     counts("Sex, n (%)", "sex", {"F": "Female", "M": "Male"})
-    counts("Connective tissue disease, n (%)", "ctd_diagnosis")
-    add("CTD duration, years, median [IQR]", median_iqr(p["ctd_duration_years"], one))
+    counts("Diagnosis, n (%)", "ctd_diagnosis")
+    add("Disease duration, years, median [IQR]", median_iqr(p["ctd_duration_years"], one))
     add("Thrombocytopenia duration, years, median [IQR]", median_iqr(p["thrombocytopenia_duration_years"], one))
     add("Prior therapy lines, median [IQR]", median_iqr(p["prior_therapy_lines"]))
     add(f"{plt}, median [IQR]", median_iqr(p["baseline_platelet_count"]))
@@ -264,9 +275,9 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
             for r in merged.itertuples(index=False)]
     n = len(summary)
     best = summary["best_response"].fillna("NE").astype(str).value_counts()
-    responders = summary[_true(summary["is_responder_by_month_6"])]
+    responders = summary[_true(summary["is_responder_by_primary_endpoint"])]
     days = _floats(responders["days_to_first_response"])
-    sub_rows = [{"visit": visits[r.visit],
+    sub_rows = [{"subgroup": _text(getattr(r, "subgroup_label", "")), "visit": visits[r.visit],
                  "a": f"{r.group_a}: {r.a_responders}/{r.a_evaluable}" if _text(r.group_a) else DASH,
                  "b": f"{r.group_b}: {r.b_responders}/{r.b_evaluable}" if _text(r.group_b) else DASH,
                  "or": DASH if _val(r.odds_ratio) is None else
@@ -282,13 +293,21 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
         "rows": rows, "rules": sorted(set(rates["response_rule"].dropna().astype(str))),
         "denominators": sorted(set(rates["orr_denominator"].dropna().astype(str))),
         "best": [{"response": code, "value": n_pct(best.get(code, 0), n)} for code in RESPONSES],
-        "n_patients": n, "responders_by_6": n_pct(len(responders), n),
+        "n_patients": n, "responders_by_endpoint": n_pct(len(responders), n),
         "time_to_response": f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
         "lost": f"{int(_true(summary['lost_response']).sum())} of {len(responders)} responders",
         "regained": int(_true(summary["regained_response"]).sum()) if "regained_response" in summary else 0,
         "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
         "subgroups": sub_rows, "friedman": fried_rows,
     }
+
+
+def _date_text(value: Any) -> str:
+    """2024-08-31 for a date or a midnight timestamp; the text itself otherwise."""
+    try:
+        return str(pd.Timestamp(value).date()) if value is not None and not pd.isna(value) else DASH
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def km_median(r: Any) -> str:
@@ -371,7 +390,12 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
         "other_itp": sorted({d.strip() for v in follow_up["other_itp_drugs"].dropna() for d in str(v).split(",")}),
         "n_dependent": n_pct(int(_true(follow_up["is_corticosteroid_dependent"]).sum()), n),
         "observation_ends": [(reason, int(k)) for reason, k in ends.items()],
-        "cutoff": "; ".join(f"{r.data_cutoff_date} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
+        "cutoff": "; ".join(f"{_date_text(r.data_cutoff_date)} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
+        # STROBE 14c: day 0 to the last contact, at most the cut-off (fct_patient_follow_up.follow_up_days)
+        "follow_up": (f"{median_iqr(_floats(follow_up['follow_up_days']) / MONTH_DAYS, one)} months"
+                      if "follow_up_days" in follow_up and follow_up["follow_up_days"].notna().any() else DASH),
+        "follow_up_total": (DASH if "follow_up_days" not in follow_up or patient_months(follow_up["follow_up_days"]) is None
+                            else f"{patient_months(follow_up['follow_up_days']):.1f}"),
     }
 
 
@@ -395,12 +419,15 @@ def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str]
             **{k: pval(v) for k, v in p_values.items()}, **{f"{k}_sig": _significant(v) for k, v in p_values.items()}}
 
 
-def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, dict]:
-    """Paired-test rows per analyte for the immunology, cytokine and other-lab tables, each with
-    lettered footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
+def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str],
+               report_panels: Sequence[Mapping[str, Any]] = ()) -> dict[str, dict]:
+    """Paired-test rows per analyte for each lab section of the study (var report_panels: a
+    section id and the analyte panels it holds) and the other-lab table, each with lettered
+    footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
     meta = analytes.set_index("analyte")
     order = {a: i for i, a in enumerate(analytes["analyte"])}
-    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in ("immunology", "cytokines", "other-labs")}
+    PANELS = {str(p["section"]): tuple(p.get("panels") or ()) for p in report_panels}
+    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in (*PANELS, "other-labs")}
     for analyte, rows in sorted(paired.groupby("analyte"), key=lambda kv: order.get(kv[0], len(order))):
         info = meta.loc[analyte] if analyte in meta.index else pd.Series(dtype=object)
         decimals = _val(info.get("decimals"))
@@ -414,7 +441,19 @@ def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str
     return out
 
 
-def safety_section(events: pd.DataFrame, n_patients: int) -> dict[str, Any]:
+MONTH_DAYS = 30.4375  # days per month (365.25 / 12): patient-months = days / MONTH_DAYS
+
+
+def patient_months(days: pd.Series) -> float | None:
+    """Total patient-months of a day count column; None when any value is missing (an exposure
+    with no end and no data cut-off): a rate over a partial total would be too high."""
+    values = _floats(days)
+    return None if values.size == 0 or np.isnan(values).any() else float(values.sum()) / MONTH_DAYS
+
+
+def safety_section(events: pd.DataFrame, n_patients: int, exposure_months: float | None = None) -> dict[str, Any]:
+    """Adverse events; the exposure-adjusted rate counts treatment-emergent events per 100
+    patient-months of index-drug exposure (fct_drug_exposure.exposure_days, closed at the cut-off)."""
     ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"))
     rows = [{"term": term, "grade": short(grade), "events": len(g),
              "patients": n_pct(g["patient_id"].nunique(), n_patients)}
@@ -425,43 +464,46 @@ def safety_section(events: pd.DataFrame, n_patients: int) -> dict[str, Any]:
         return "none" if k == 0 else f"{k} event(s) in {ev.loc[mask, 'patient_id'].nunique()} patient(s)"
 
     return {"rows": rows, "any": tally(pd.Series(True, index=ev.index)), "grade3": tally(ev["grade"] >= 3),
-            "serious": tally(_true(ev["is_serious"])), "related": tally(_true(ev["is_related_to_sirolimus"])),
-            "emergent": tally(_true(ev["is_treatment_emergent"]))}
+            "serious": tally(_true(ev["is_serious"])), "related": tally(_true(ev["is_related_to_study_drug"])),
+            "emergent": tally(_true(ev["is_treatment_emergent"])),
+            "exposure_months": DASH if exposure_months is None else f"{exposure_months:.1f}",
+            "rate": (DASH if not exposure_months else
+                     f"{100 * int(_true(ev['is_treatment_emergent']).sum()) / exposure_months:.1f}")}
 
 
 def on_treatment_troughs(troughs: pd.DataFrame) -> pd.DataFrame:
-    """The trough levels drawn during a sirolimus period (fct_trough_levels.is_on_treatment):
+    """The trough levels drawn during an index-drug period (fct_trough_levels.is_on_treatment):
     the rows both the exposure card and the trough figure count."""
     return troughs[_true(troughs["is_on_treatment"])]
 
 
 def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: pd.DataFrame,
-                     target: tuple[float, float], visits: Mapping[str, str]) -> dict[str, Any]:
+                     target: tuple[float, float] | None, visits: Mapping[str, str], index_drug: str,
+                     trough_unit: str = "") -> dict[str, Any]:
     drug = exposure["drug"].astype(str).str.lower()
-    siro = exposure[drug == "sirolimus"].sort_values(["patient_id", "start_study_day"])
+    siro = exposure[drug == index_drug.lower()].sort_values(["patient_id", "start_study_day"])
     n = siro["patient_id"].nunique()
     start = siro.groupby("patient_id")["daily_dose_mg"].first().value_counts().sort_index()
     previous = siro.groupby("patient_id")["daily_dose_mg"].shift()
     changed = siro[previous.notna() & (siro["daily_dose_mg"] != previous)]
     steps = Counter(zip(previous[changed.index], changed["daily_dose_mg"]))
-    lo, hi = target
     per_visit = []
     post = visit_rows[visit_rows["visit"] != "baseline"].sort_values("visit_order")
     for visit, g in post.groupby("visit", sort=False):
-        dose, trough = _floats(g["sirolimus_daily_dose_mg"]), _floats(g["sirolimus_trough"])
-        in_target = g["is_sirolimus_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
+        dose, trough = _floats(g["index_drug_daily_dose_mg"]), _floats(g["index_drug_trough"])
+        in_target = g["is_index_drug_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
         per_visit.append({"visit": visits[visit], "n_dose": dose.size, "dose": median_range(dose),
                           "doses": [f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}" for k, v in sorted(Counter(dose).items())],
                           "trough": median_iqr(trough, one), "n_trough": trough.size,
                           "in_target": n_pct(int(in_target.sum()), in_target.size)})
     treated = on_treatment_troughs(troughs)
     k, m = int(_true(treated["is_in_target"]).sum()), len(treated)
-    others = exposure[drug != "sirolimus"]
+    others = exposure[drug != index_drug.lower()]
     return {"n": n, "start": [f"{short(d)} mg/day: {c} patient(s)" for d, c in start.items()],
             "changed": f"{changed['patient_id'].nunique()} of {n}",
             "changes": [f"{short(a)} \u2192 {short(b)} mg/day ({c}\u00d7)" for (a, b), c in sorted(steps.items())],
             "per_visit": per_visit, "troughs": f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
-            "target": f"{short(lo)}{EN}{short(hi)} ng/mL",
+            "target": f"{short(target[0])}{EN}{short(target[1])} {trough_unit}".strip() if target else "no target range",
             "concomitant": [{"drug": name, "patients": g["patient_id"].nunique(), "dose": median_range(g["daily_dose_mg"])}
                             for name, g in others.groupby(drug[others.index])]}
 
@@ -535,37 +577,36 @@ def _odds_ratio_methods(subgroups: pd.DataFrame, visits: Mapping[str, str]) -> l
 
 
 # --------------------------------------------------------------------------- figures (pure)
-def _thresholds(rules: list[str]) -> tuple[float, ...]:
-    """The CR and PR platelet thresholds, read from the mart's response rule text."""
-    found = {float(m) for rule in rules for m in re.findall(r"(?:CR|PR): platelets >= ([\d.]+)", rule)}
-    return tuple(sorted(found)) or (30.0, 100.0)
-
-
-def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float],
-                  visits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def build_figures(frames: Mapping[str, pd.DataFrame], study: Study,
+                  visits: Mapping[str, str], trough_unit: str = "") -> dict[str, dict[str, Any]]:
     summary = frames["marts.fct_patient_response_summary"]
-    month_6 = summary.set_index("patient_id")["month_6_response"]
+    endpoint = summary.set_index("patient_id")["primary_endpoint_response"]
     labs, rates = frames[LAB_VALUES], frames["marts.rpt_response_rates"]
-    plt = labs[(labs["analyte"] == "PLT") & labs["patient_id"].isin(month_6.index)]
-    plt = plt.rename(columns={"value": "platelet_count"}).assign(response_group=lambda d: d["patient_id"].map(month_6))
-    windows = frames["reference.visit_windows"].sort_values("visit_order")
-    post = [str(v) for v in windows.loc[~_true(windows["is_baseline"]), "visit"]] or ["month_6"]
+    plt = labs[(labs["analyte"] == study.response_analyte) & labs["patient_id"].isin(endpoint.index)]
+    plt = plt.rename(columns={"value": "platelet_count"}).assign(response_group=lambda d: d["patient_id"].map(endpoint))
+    post = list(study.post_baseline_visits)
+    at = study.primary_endpoint_visit
     changes, names = frames["marts.fct_lab_changes"], frames["reference.analytes"].set_index("analyte")
     panels, units = {}, {}
-    for code in (c for c in PAIRED_FIGURE_ANALYTES if c in names.index):
+    for code in (c for c in study.paired_figure_analytes if c in names.index):
         label = re.sub(r"\s*\(.*\)$", "", str(names.at[code, "analyte_name"]))  # "B cells (CD19+)" -> "B cells"
-        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == post[-1])]
+        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == at)]
         units[label] = unit_text(names.at[code, "unit"])
     troughs = on_treatment_troughs(frames["marts.fct_trough_levels"])
     ci = frames["analysis.response_rate_ci"].merge(rates[["visit", "visit_order"]], on="visit").sort_values("visit_order")
-    rules = sorted(set(rates["response_rule"].dropna().astype(str)))
+    endpoint_label = visits[at]
     made = {  # in page order, which numbers them
         "rates": figures.response_rate_bars(ci, "fig-rates"),
         "heatmap": figures.response_heatmap(frames["marts.fct_platelet_response"], "fig-heatmap", visits=post),
-        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories", thresholds=_thresholds(rules)),
-        "waterfall": figures.waterfall(summary.rename(columns={"month_6_response": "response_group"}), "fig-waterfall"),
-        "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=visits[post[-1]]),
-        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=target),
+        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories",
+                                                      thresholds=tuple(sorted({study.pr_threshold, study.cr_threshold})),
+                                                      endpoint_label=endpoint_label),
+        "waterfall": figures.waterfall(summary.rename(columns={"primary_endpoint_response": "response_group"}),
+                                       "fig-waterfall", endpoint_label=endpoint_label, pr_fold=study.pr_fold,
+                                       pr_threshold=study.pr_threshold),
+        "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=endpoint_label),
+        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=study.trough_target, drug=study.index_drug,
+                                            unit=trough_unit),
     }
     # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
     return {name: {"svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1), "alt": fig.alt,
@@ -576,20 +617,23 @@ def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float
 def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str, Any]:
     """The template context from data frames keyed "schema.table" and the run info. Pure."""
     frames = {name: plain_frame(frame) for name, frame in frames.items()}  # pd.NA -> NaN / None
-    patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
+    patients, windows = frames["marts.dim_patients"], frames["marts.dim_visit_schedule"]
+    study = Study.from_frames(frames["marts.dim_study"], windows)
     visits = _Visits((str(r.visit), str(r.visit_label)) for r in windows.itertuples())
     analytes = frames["reference.analytes"].set_index("analyte", drop=False)
-    target = ((float(analytes.at["SIRO_TROUGH", "reference_low"]), float(analytes.at["SIRO_TROUGH", "reference_high"]))
-              if "SIRO_TROUGH" in analytes.index else (4.0, 15.0))
+    trough_unit = (unit_text(analytes.at[study.trough_analyte, "unit"])
+                   if study.trough_analyte and study.trough_analyte in analytes.index else "")
     ci, rates, paired = (frames[t] for t in ("analysis.response_rate_ci", "marts.rpt_response_rates",
                                              "analysis.paired_tests"))
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
-    n_set = int(_true(patients["has_sirolimus_start"]).sum())
+    n_set = int(_true(patients["has_index_drug_start"]).sum())
     stamp = ci.iloc[0] if len(ci) else pd.Series(dtype=object)
     generated = info.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     fingerprint = info.data_fingerprint or str(stamp.get("data_fingerprint", "unknown"))
     provenance = [
-        ("Cohort source", cohort), ("Patients (with a first sirolimus dose)", f"{len(patients)} ({n_set})"),
+        ("Study", f"{study.title} ({study.short_name})"),
+        ("Cohort source", cohort), (f"Patients (with a first {study.index_drug} dose)", f"{len(patients)} ({n_set})"),
+        ("Data cut-off", f"{study.data_cutoff_date or 'none'} ({study.data_cutoff_source or 'unknown'})"),
         ("Data fingerprint (marts)", fingerprint), ("Warehouse built", info.build_time),
         ("Warehouse file", info.db_path or "unknown"),
         ("Statistics run", f"{stamp.get('run_id', 'unknown')} at {stamp.get('computed_at', 'unknown')}"),
@@ -597,10 +641,16 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         ("Software", ", ".join(f"{k} {v}" for k, v in info.versions.items()) or "unknown"),
     ]
     return {
-        "title": "Sirolimus in connective tissue disease-associated refractory thrombocytopenia (CTD-RTP)",
-        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(), "sections": SECTIONS,
+        "title": f"{study.title} ({study.short_name})",
+        "study": {"drug": study.index_drug, "drug_title": study.drug_label, "population": study.population,
+                  "endpoint": visits[study.primary_endpoint_visit], "short_name": study.short_name,
+                  "subgroups": ", ".join(str(g.get("label") or g["name"]) for g in study.subgroups) or "none"},
+        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(),
+        "sections": report_sections(study),
+        "lab_sections": [{"id": str(p["section"]), "caption": str(p.get("caption") or p.get("title") or p["section"])}
+                         for p in study.report_panels],
         "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
-        "table1": baseline_table(patients), "n_analysis": n_set,
+        "table1": baseline_table(patients, study.index_drug), "n_analysis": n_set,
         "response": response_section(rates, ci, frames["marts.fct_patient_response_summary"],
                                      frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits,
                                      frames["marts.fct_platelet_response"]),
@@ -608,16 +658,19 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
                                      frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
                                      frames["marts.fct_patient_follow_up"], visits),
         "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
-        "labs": lab_tables(paired, frames["reference.analytes"], visits),
-        "safety": safety_section(frames["marts.fct_adverse_events"], n_set),
+        "labs": lab_tables(paired, frames["reference.analytes"], visits, study.report_panels),
+        "safety": safety_section(frames["marts.fct_adverse_events"], n_set, patient_months(
+            frames["marts.fct_drug_exposure"].loc[lambda e: e["drug"].astype(str).str.lower() == study.index_drug.lower(),
+                                                  "exposure_days"])),
         "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"],
-                                     frames["marts.fct_trough_levels"], target, visits),
+                                     frames["marts.fct_trough_levels"], study.trough_target, visits, study.index_drug,
+                                     trough_unit),
         "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation,
                                    frames["quarantine.quarantined_fields"]),
         "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
                                    frames["analysis.subgroup_response"], visits),
         "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
-        "figures": build_figures(frames, target, visits),
+        "figures": build_figures(frames, study, visits, trough_unit),
     }
 
 
@@ -636,6 +689,9 @@ def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[di
         for name in (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES):
             schema, table = name.split(".")
             columns, where = QUERIES.get(name, (None, None))
+            if where and "{response_analyte}" in where:  # the study in force, read before (REFERENCE_TABLES)
+                analyte = str(frames["marts.dim_study"]["response_analyte"].iloc[0]).replace("'", "''")
+                where = where.format(response_analyte=f"'{analyte}'")
             try:
                 frame = current.read_mart(table, schema, columns=columns, where=where,
                                           categorical=name in QUERIES, order_by=ROW_ORDER.get(name))
