@@ -1,4 +1,4 @@
-{#- Incremental lab models (README "Incremental loads").
+{#- Incremental lab models (docs/incremental-builds.md; their config: dbt_project.yml).
 
     Lab results arrive as append-only extract files (lab_results.csv, lab_results_<extract>.csv,
     ...; macros/raw_table.sql). Every row carries `source_file`, and `int_lab_results_checked`
@@ -20,11 +20,6 @@
     extract file edited or removed) needs `--full-refresh`; `ctd-rtp build` decides that by
     itself from a fingerprint of the inputs (python/ctd_rtp/incremental.py). Spark tables are
     Parquet (no DELETE): there the models are plain tables, rebuilt in full each run. -#}
-
-{#- Incremental where the engine can delete rows; a full table elsewhere. -#}
-{% macro lab_materialization() -%}
-    {{ return('incremental' if target.type == 'duckdb' else 'table') }}
-{%- endmacro %}
 
 {#- The stamp of this run's rows. -#}
 {% macro load_batch_stamp() -%}

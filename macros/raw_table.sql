@@ -7,6 +7,9 @@
     (empty, not UTF-8, a column missing, a line with the wrong number of fields) stops the
     build with a message naming the file, the line and the rule (docs/data-rejection.md). -#}
 {% macro raw_table(name) -%}
+    {#- the staging model reads the source `raw.<name>` (lineage and docs start at the files); the
+        relation it renders is used only for the demo seeds, which are that relation -#}
+    {%- do source('raw', name) -%}
     {%- set raw_dir = env_var('CTD_RTP_RAW_DIR', '') -%}
     {%- if raw_dir == '' and name in appendable_raw_tables() -%}
         {#- the demo seed is one extract; its name stands in for the file name -#}
@@ -26,22 +29,19 @@
     {{ return(['lab_results']) }}
 {%- endmacro %}
 
-{#- The raw input contract (docs: /work/shared/STUDY.md section 4): the columns each file must have. -#}
+{#- The raw input contract: the columns each file must have, in contract order. They live in one
+    place, the dbt source `raw` (models/staging/_raw__sources.yml), read here from the graph. At
+    parse time the graph is not loaded yet and the list is not needed (no SQL runs). -#}
 {% macro raw_table_columns(name) -%}
-    {%- set contract = {
-        'patients': ['patient_id', 'sex', 'birth_year', 'ctd_diagnosis', 'ctd_diagnosed_on',
-                     'thrombocytopenia_diagnosed_on', 'prior_therapy_lines'],
-        'drug_exposures': ['exposure_id', 'patient_id', 'drug', 'started_on', 'ended_on', 'daily_dose_mg'],
-        'lab_results': ['result_id', 'patient_id', 'collected_on', 'test_code', 'value', 'unit'],
-        'visit_assessments': ['patient_id', 'assessed_on', 'who_bleeding_grade', 'prednisone_equivalent_mg_day',
-                              'rescue_therapy'],
-        'adverse_events': ['ae_id', 'patient_id', 'onset_on', 'resolved_on', 'term', 'ctcae_grade', 'serious',
-                           'related_to_study_drug'],
-    } -%}
-    {%- if name not in contract -%}
-        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' is not part of the input contract") }}
+    {%- if not execute -%}
+        {{ return([]) }}
     {%- endif -%}
-    {{ return(contract[name]) }}
+    {%- set node = graph.sources.get('source.' ~ project_name ~ '.raw.' ~ name) -%}
+    {%- if node is none or not node.columns -%}
+        {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' is not part of the input contract"
+            ~ " (source raw in models/staging/_raw__sources.yml)") }}
+    {%- endif -%}
+    {{ return(node.columns.keys() | list) }}
 {%- endmacro %}
 
 {% macro default__list_raw_files(raw_dir, name) -%}
@@ -143,7 +143,7 @@
 
 {% macro duckdb__read_raw_file(raw_dir, name) -%}
     {%- set expected = raw_table_columns(name) -%}
-    {%- set columns_sql = expected | join(', ') -%}
+    {%- set columns_sql = expected | join(', ') or '*' -%}
     {%- set appendable = name in appendable_raw_tables() -%}
     {%- if not execute -%}
         {#- parsing only: the SQL is not run, the file need not exist yet -#}
@@ -275,7 +275,7 @@
     {%- set appendable = name in appendable_raw_tables() -%}
     {%- if not execute -%}
         {#- parsing only: the SQL is not run, the file need not exist yet -#}
-        {{ return("(select " ~ expected | join(', ') ~ (", '' as source_file" if appendable else "") ~ " from " ~ table ~ ")") }}
+        {{ return("(select " ~ (expected | join(', ') or '*') ~ (", '' as source_file" if appendable else "") ~ " from " ~ table ~ ")") }}
     {%- endif -%}
 
     {#- which of the two files the folder holds (Spark lists it; only the names are read) -#}

@@ -14,53 +14,9 @@ assessments as (
 
 ),
 
-patient_index as (
-
-    select * from {{ ref('int_patient_index') }}
-
-),
-
-windows as (
-
-    select * from {{ ref('int_visit_windows') }}
-
-),
-
-with_study_day as (
-
-    select
-        assessments.*,
-        {{ dbt.datediff('patient_index.index_date', 'assessments.assessed_on', 'day') }} as study_day
-    from assessments
-    inner join patient_index
-        on assessments.patient_id = patient_index.patient_id
-
-),
-
-ranked as (
-
-    select
-        with_study_day.patient_id,
-        with_study_day.assessed_on,
-        with_study_day.study_day,
-        with_study_day.rejection_reason,
-        with_study_day.who_bleeding_grade,
-        with_study_day.who_bleeding_grade_issue,
-        with_study_day.prednisone_equivalent_mg_day,
-        with_study_day.rescue_therapy,
-        windows.visit,
-        row_number() over (
-            partition by with_study_day.patient_id, windows.visit
-            order by
-                {{ visit_window_order('with_study_day.study_day', 'windows.target_day', 'with_study_day.assessed_on') }},
-                -- a quarantined twin of the chosen date wins the tie: its evidence is lost
-                case when with_study_day.rejection_reason is null then 1 else 0 end
-        ) as rank_in_window
-    from with_study_day
-    inner join windows
-        on with_study_day.study_day between windows.window_start_day and windows.window_end_day
-
-),
+{{ visit_windowed('assessments', 'assessed_on', ['patient_id'], 'assessed_on',
+    extra_order="-- a quarantined twin of the chosen date wins the tie: its evidence is lost
+                case when with_study_day.rejection_reason is null then 1 else 0 end") }},
 
 final as (
 
@@ -78,7 +34,7 @@ final as (
             else 'recorded'
         end as bleeding_evidence,
         coalesce(rejection_reason, who_bleeding_grade_issue) as bleeding_evidence_issue
-    from ranked
+    from windowed
     where rank_in_window = 1
 
 )

@@ -1,13 +1,6 @@
 {#- Incremental on DuckDB (macros/incremental_labs.sql): a run rebuilds the patient x analyte
     pairs that have lab rows loaded after this table's newest load_batch. -#}
 -- depends_on: {{ ref('int_lab_results_checked') }}
-{{ config(
-    materialized=lab_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_touched_lab_pairs() }}"
-) }}
-
 with
 
 visit_values as (

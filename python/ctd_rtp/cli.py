@@ -24,7 +24,9 @@ Exit codes (for schedulers):
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +55,26 @@ def step(name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     log(f"{name} done in {time.perf_counter() - started:.1f}s")
+
+
+def _writable_folder(folder: Path, what: str) -> None:
+    """Stop before any work (exit 2) when `folder` cannot be created or written to."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ctd-rtp-write-check-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{what} {folder} is not writable ({exc.strerror or exc}): "
+                         "choose a writable folder") from None
+
+
+def _usable_warehouse_path(settings: Settings) -> None:
+    """dbt-duckdb writes the warehouse path into SQL unescaped: a quote in it would fail deep in
+    dbt, so it is refused here, naming the path. Spaces and other characters work."""
+    if any(q in str(settings.db_path) for q in "'\""):
+        raise UsageError(f"the warehouse path {settings.db_path} contains a quote character, which dbt "
+                         "cannot use in a DuckDB path; set CTD_RTP_DB to a path without quotes")
+    _writable_folder(settings.db_path.parent, "the warehouse folder")
 
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
@@ -110,6 +132,7 @@ def _fold_study_vars(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("build")
     _check_vars(args, settings)
+    _usable_warehouse_path(settings)
     with exclusive_run(settings.db_path):
         if _unchanged(args, settings):
             return EXIT_OK
@@ -235,6 +258,9 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if _engine() == "spark":  # the Spark catalog: analysis tables replaced in place (no staged copy)
         _stats(settings)
         return EXIT_OK
+    if not settings.db_path.exists():  # before the lock: no stray <db>.run.lock beside no warehouse
+        raise WarehouseMissing(f"no warehouse at {settings.db_path}: run `ctd-rtp build` (or `make run`) first")
+    _usable_warehouse_path(settings)
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
         _stats(working)
     return EXIT_OK
@@ -262,6 +288,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     _engine()  # a bad CTD_RTP_ENGINE is a usage error
     out_dir = Path(args.out_dir) if args.out_dir else default_report_dir(settings)
+    _writable_folder(out_dir, "the report folder")
     result = generate_report(settings, out_dir, log=log)
     log(f"report written: {result.dated_path}")
     log(f"latest report:  {result.latest_path}")
@@ -271,6 +298,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("run")
     _check_vars(args, settings)
+    _usable_warehouse_path(settings)
+    _writable_folder(Path(args.out_dir) if args.out_dir else default_report_dir(settings), "the report folder")
     started = time.perf_counter()
     # build and statistics on a private copy, published together: readers never see marts
     # from one run beside statistics from another
@@ -411,6 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(exc, kind):
                 print(f"error: {render(exc)}", file=sys.stderr)
                 return code
+        if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            # a folder that turned read-only after the checks above: configuration, not a bug
+            print(f"error: cannot write {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
         raise
 
 

@@ -1,4 +1,4 @@
-"""Deterministic synthesis of a cohort in the raw input contract (STUDY.md section 4).
+"""Deterministic synthesis of a cohort in the raw input contract (the dbt source `raw`, models/staging/_raw__sources.yml).
 
 The bundled demo cohort is SYNTHETIC: no row describes a real person. It is calibrated so
 that the warehouse, computing from raw rows, reproduces the published figures (month 3:
@@ -20,11 +20,12 @@ from __future__ import annotations
 import csv
 import math
 import random
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from contextlib import ExitStack
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 SYNTHETIC_NOTICE = "SYNTHETIC demo cohort (no real patient data)"
 DEMO_SEED = 20201101
@@ -33,16 +34,32 @@ DEMO_PATIENTS = 13
 # Column order of each raw table, as in the input contract.
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": (
-        "patient_id", "sex", "birth_year", "ctd_diagnosis", "ctd_diagnosed_on",
-        "thrombocytopenia_diagnosed_on", "prior_therapy_lines",
+        "patient_id",
+        "sex",
+        "birth_year",
+        "ctd_diagnosis",
+        "ctd_diagnosed_on",
+        "thrombocytopenia_diagnosed_on",
+        "prior_therapy_lines",
     ),
     "drug_exposures": ("exposure_id", "patient_id", "drug", "started_on", "ended_on", "daily_dose_mg"),
     "lab_results": ("result_id", "patient_id", "collected_on", "test_code", "value", "unit"),
     "visit_assessments": (
-        "patient_id", "assessed_on", "who_bleeding_grade", "prednisone_equivalent_mg_day", "rescue_therapy",
+        "patient_id",
+        "assessed_on",
+        "who_bleeding_grade",
+        "prednisone_equivalent_mg_day",
+        "rescue_therapy",
     ),
     "adverse_events": (
-        "ae_id", "patient_id", "onset_on", "resolved_on", "term", "ctcae_grade", "serious", "related_to_study_drug",
+        "ae_id",
+        "patient_id",
+        "onset_on",
+        "resolved_on",
+        "term",
+        "ctcae_grade",
+        "serious",
+        "related_to_study_drug",
     ),
 }
 
@@ -133,27 +150,67 @@ def _add_lab(t: _Tables, pid: str, on: date, code: str, value: str, unit: str) -
     t.next_lab_id += 1
 
 
-def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str, str, str] | None,
-             diagnosis: str | None, sex: str | None) -> None:
+def _patient(
+    t: _Tables,
+    index: int,
+    n: int,
+    rng: random.Random,
+    plan: tuple[str, str, str] | None,
+    diagnosis: str | None,
+    sex: str | None,
+) -> None:
+    """One patient's rows in every raw table. The steps draw from `rng` in a fixed order (the
+    demo cohort depends on it): demographics, blood counts, immunology panel, sirolimus,
+    assessments, adverse events."""
+    pid, day0, path, diagnosis = _demographics(t, index, n, rng, plan, diagnosis, sex)
+    lymph0 = _blood_counts(t, pid, day0, path, rng)
+    _immunology_panel(t, pid, day0, lymph0, rng)
+    _sirolimus(t, pid, day0, diagnosis, rng)
+    _visit_assessments(t, pid, day0, path, rng)
+    _adverse_events(t, pid, day0, rng)
+
+
+def _demographics(
+    t: _Tables,
+    index: int,
+    n: int,
+    rng: random.Random,
+    plan: tuple[str, str, str] | None,
+    diagnosis: str | None,
+    sex: str | None,
+) -> tuple[str, date, tuple[str, str, str], str]:
+    """The patients row; returns the id, day 0, the planned response path and the diagnosis."""
     pid = f"P{index + 1:02d}" if n < 100 else f"P{index + 1:07d}"
     # Consecutive enrolment between November 2020 and December 2023.
     enrol_span = (date(2023, 12, 11) - date(2020, 11, 9)).days
     day0 = date(2020, 11, 9) + timedelta(days=round(enrol_span * index / max(n - 1, 1)) + rng.randint(0, 3))
     path = plan or _random_plan(rng)
-    diagnosis = diagnosis or rng.choices(["SLE", "pSS", "RA", "SSc", "MCTD", "UCTD", "IIM"],
-                                         [0.55, 0.18, 0.08, 0.05, 0.05, 0.06, 0.03])[0]
+    diagnosis = (
+        diagnosis
+        or rng.choices(["SLE", "pSS", "RA", "SSc", "MCTD", "UCTD", "IIM"], [0.55, 0.18, 0.08, 0.05, 0.05, 0.06, 0.03])[
+            0
+        ]
+    )
     sex = sex or rng.choices(["F", "M"], [0.85, 0.15])[0]
     age = rng.randint(24, 64)
     ctd_years = rng.uniform(1.5, 14)
     itp_years = rng.uniform(0.5, min(ctd_years, 5))
-    t.rows["patients"].append([
-        pid, sex, str(day0.year - age), diagnosis,
-        (day0 - timedelta(days=round(365.25 * ctd_years))).isoformat(),
-        (day0 - timedelta(days=round(365.25 * itp_years))).isoformat(),
-        str(rng.randint(2, 5)),
-    ])
+    t.rows["patients"].append(
+        [
+            pid,
+            sex,
+            str(day0.year - age),
+            diagnosis,
+            (day0 - timedelta(days=round(365.25 * ctd_years))).isoformat(),
+            (day0 - timedelta(days=round(365.25 * itp_years))).isoformat(),
+            str(rng.randint(2, 5)),
+        ]
+    )
+    return pid, day0, path, diagnosis
 
-    # --- platelets and the rest of the blood count -------------------------------------
+
+def _blood_counts(t: _Tables, pid: str, day0: date, path: tuple[str, str, str], rng: random.Random) -> float:
+    """Platelets and the rest of the blood count; returns the patient's lymphocyte level (10^9/L)."""
     baseline = float(rng.randint(6, 27))
     visit_plt = {"baseline": baseline}
     for visit, category in zip(("month_1", "month_3", "month_6"), path):
@@ -182,8 +239,11 @@ def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str
         _add_lab(t, pid, on, "WBC", _fmt(rng.uniform(3.0, 8.5), 2), "10^9/L")
         _add_lab(t, pid, on, "HGB", _fmt(rng.uniform(95, 140), 0), "g/L")
         _add_lab(t, pid, on, "LYMPH", _fmt(lymph0 * rng.uniform(0.85, 1.15), 2), "10^9/L")
+    return lymph0
 
-    # --- immunology panel, cytokines and lipids at baseline, month 3, month 6 ----------
+
+def _immunology_panel(t: _Tables, pid: str, day0: date, lymph0: float, rng: random.Random) -> None:
+    """Immunology panel, cytokines and lipids at baseline, month 3, month 6."""
     treg0 = rng.uniform(2.0, 4.4)
     treg_gain = {"baseline": 0.0, "month_3": rng.gauss(0.7, 0.6), "month_6": rng.gauss(1.5, 0.8)}
     cd4 = rng.uniform(26, 44)
@@ -203,19 +263,29 @@ def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str
         nk_v = nk * rng.uniform(0.9, 1.1)
         treg_v = max(0.5, treg0 + treg_gain[visit])
         for code, value, dec, unit in (
-            ("CD3_PCT", cd3_v, 1, "%"), ("CD3_ABS", cd3_v / 100 * lymph, 0, "cells/uL"),
-            ("CD4_PCT", cd4_v, 1, "%"), ("CD4_ABS", cd4_v / 100 * lymph, 0, "cells/uL"),
-            ("CD8_PCT", cd8_v, 1, "%"), ("CD8_ABS", cd8_v / 100 * lymph, 0, "cells/uL"),
+            ("CD3_PCT", cd3_v, 1, "%"),
+            ("CD3_ABS", cd3_v / 100 * lymph, 0, "cells/uL"),
+            ("CD4_PCT", cd4_v, 1, "%"),
+            ("CD4_ABS", cd4_v / 100 * lymph, 0, "cells/uL"),
+            ("CD8_PCT", cd8_v, 1, "%"),
+            ("CD8_ABS", cd8_v / 100 * lymph, 0, "cells/uL"),
             ("CD4_CD8", cd4_v / cd8_v, 2, "ratio"),
-            ("CD19_PCT", cd19_v, 1, "%"), ("CD19_ABS", cd19_v / 100 * lymph, 0, "cells/uL"),
-            ("NK_PCT", nk_v, 1, "%"), ("NK_ABS", nk_v / 100 * lymph, 0, "cells/uL"),
-            ("TREG_PCT", treg_v, 2, "%"), ("TREG_ABS", treg_v / 100 * cd4_v / 100 * lymph, 1, "cells/uL"),
+            ("CD19_PCT", cd19_v, 1, "%"),
+            ("CD19_ABS", cd19_v / 100 * lymph, 0, "cells/uL"),
+            ("NK_PCT", nk_v, 1, "%"),
+            ("NK_ABS", nk_v / 100 * lymph, 0, "cells/uL"),
+            ("TREG_PCT", treg_v, 2, "%"),
+            ("TREG_ABS", treg_v / 100 * cd4_v / 100 * lymph, 1, "cells/uL"),
         ):
             _add_lab(t, pid, on, code, _fmt(value, dec), unit)
         cytokines = {
-            "IL2": rng.uniform(0.8, 4.0), "IL4": rng.uniform(0.5, 4.0), "IL6": il6 * (1 - 0.15 * k) * rng.uniform(0.8, 1.2),
-            "IL10": il10 * (1 + 0.1 * k) * rng.uniform(0.85, 1.15), "IL17A": il17 * (1 - 0.1 * k) * rng.uniform(0.8, 1.2),
-            "TNFA": rng.uniform(1.0, 6.0), "IFNG": rng.uniform(2.0, 12.0),
+            "IL2": rng.uniform(0.8, 4.0),
+            "IL4": rng.uniform(0.5, 4.0),
+            "IL6": il6 * (1 - 0.15 * k) * rng.uniform(0.8, 1.2),
+            "IL10": il10 * (1 + 0.1 * k) * rng.uniform(0.85, 1.15),
+            "IL17A": il17 * (1 - 0.1 * k) * rng.uniform(0.8, 1.2),
+            "TNFA": rng.uniform(1.0, 6.0),
+            "IFNG": rng.uniform(2.0, 12.0),
         }
         for code, value in cytokines.items():
             text = _fmt(value, 2)
@@ -230,7 +300,9 @@ def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str
             _add_lab(t, pid, on, "TC", _fmt(tc, 2), "mmol/L")
             _add_lab(t, pid, on, "TG", _fmt(tg, 2), "mmol/L")
 
-    # --- sirolimus: 1 mg/day, titrated once by the month-1 trough ----------------------
+
+def _sirolimus(t: _Tables, pid: str, day0: date, diagnosis: str, rng: random.Random) -> None:
+    """Sirolimus: 1 mg/day, titrated once by the month-1 trough."""
     clearance = rng.uniform(2.6, 8.0)  # trough ng/mL per mg/day for this patient
     dose_periods = [(0, 1.0)]
     first_trough = clearance * 1.0
@@ -243,23 +315,43 @@ def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str
     for i, (start, dose) in enumerate(dose_periods):
         stop = dose_periods[i + 1][0] - 1 if i + 1 < len(dose_periods) else end_day
         ended = "" if (ongoing and i + 1 == len(dose_periods)) else (day0 + timedelta(days=stop)).isoformat()
-        t.rows["drug_exposures"].append([
-            f"E{t.next_exposure_id:06d}", pid, "sirolimus", (day0 + timedelta(days=start)).isoformat(), ended,
-            _fmt(dose, 1),
-        ])
+        t.rows["drug_exposures"].append(
+            [
+                f"E{t.next_exposure_id:06d}",
+                pid,
+                "sirolimus",
+                (day0 + timedelta(days=start)).isoformat(),
+                ended,
+                _fmt(dose, 1),
+            ]
+        )
         t.next_exposure_id += 1
     if diagnosis == "SLE":
-        t.rows["drug_exposures"].append([
-            f"E{t.next_exposure_id:06d}", pid, "hydroxychloroquine",
-            (day0 - timedelta(days=rng.randint(200, 2000))).isoformat(), "", "400.0",
-        ])
+        t.rows["drug_exposures"].append(
+            [
+                f"E{t.next_exposure_id:06d}",
+                pid,
+                "hydroxychloroquine",
+                (day0 - timedelta(days=rng.randint(200, 2000))).isoformat(),
+                "",
+                "400.0",
+            ]
+        )
         t.next_exposure_id += 1
     for d in TROUGH_DAYS:
         dose = [dz for s, dz in dose_periods if s <= d][-1]
-        _add_lab(t, pid, day0 + timedelta(days=d + rng.randint(-2, 2)), "SIRO_TROUGH",
-                 _fmt(clearance * dose * rng.uniform(0.8, 1.2), 1), "ng/mL")
+        _add_lab(
+            t,
+            pid,
+            day0 + timedelta(days=d + rng.randint(-2, 2)),
+            "SIRO_TROUGH",
+            _fmt(clearance * dose * rng.uniform(0.8, 1.2), 1),
+            "ng/mL",
+        )
 
-    # --- visit assessments --------------------------------------------------------------
+
+def _visit_assessments(t: _Tables, pid: str, day0: date, path: tuple[str, str, str], rng: random.Random) -> None:
+    """Visit assessments."""
     pred = rng.choice([5.0, 7.5, 10.0, 15.0, 20.0])
     for k, visit in enumerate(("baseline", "month_1", "month_3", "month_6")):
         if visit == "month_1" and path[0] == "--":
@@ -268,28 +360,46 @@ def _patient(t: _Tables, index: int, n: int, rng: random.Random, plan: tuple[str
         grade = 2 if category == "NRB" else (rng.choice([0, 0, 1]) if k == 0 else rng.choice([0, 0, 0, 1]))
         if category in ("CR", "PR"):
             grade = min(grade, 1)
-        t.rows["visit_assessments"].append([
-            pid, (day0 + timedelta(days=VISIT_DAYS[visit])).isoformat(), str(grade),
-            _fmt(max(2.5, pred * (1 - 0.15 * k)), 1), "false",
-        ])
+        t.rows["visit_assessments"].append(
+            [
+                pid,
+                (day0 + timedelta(days=VISIT_DAYS[visit])).isoformat(),
+                str(grade),
+                _fmt(max(2.5, pred * (1 - 0.15 * k)), 1),
+                "false",
+            ]
+        )
 
-    # --- adverse events: grade 1-2 only ----------------------------------------------
+
+def _adverse_events(t: _Tables, pid: str, day0: date, rng: random.Random) -> None:
+    """Adverse events: grade 1-2 only."""
     for term, probability, related in (
-        ("Oral mucositis", 0.25, True), ("Hypertriglyceridaemia", 0.2, True),
-        ("Upper respiratory tract infection", 0.2, False), ("Diarrhoea", 0.1, True), ("Acne", 0.08, True),
+        ("Oral mucositis", 0.25, True),
+        ("Hypertriglyceridaemia", 0.2, True),
+        ("Upper respiratory tract infection", 0.2, False),
+        ("Diarrhoea", 0.1, True),
+        ("Acne", 0.08, True),
     ):
         if rng.random() < probability:
             onset = rng.randint(10, 170)
-            t.rows["adverse_events"].append([
-                f"AE{t.next_ae_id:05d}", pid, (day0 + timedelta(days=onset)).isoformat(),
-                (day0 + timedelta(days=onset + rng.randint(5, 30))).isoformat(), term,
-                str(rng.choice([1, 1, 2])), "false", "true" if related else "false",
-            ])
+            t.rows["adverse_events"].append(
+                [
+                    f"AE{t.next_ae_id:05d}",
+                    pid,
+                    (day0 + timedelta(days=onset)).isoformat(),
+                    (day0 + timedelta(days=onset + rng.randint(5, 30))).isoformat(),
+                    term,
+                    str(rng.choice([1, 1, 2])),
+                    "false",
+                    "true" if related else "false",
+                ]
+            )
             t.next_ae_id += 1
 
 
-def iter_chunks(n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
-                chunk_size: int = 5000) -> Iterator[dict[str, list[list[str]]]]:
+def iter_chunks(
+    n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED, chunk_size: int = 5000
+) -> Iterator[dict[str, list[list[str]]]]:
     """Rows of the five raw tables, `chunk_size` patients at a time (bounded memory).
 
     One random stream runs across chunks, so the output does not depend on the chunk size.
@@ -307,10 +417,15 @@ def iter_chunks(n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
     t = _Tables()
     for i in range(n_patients):
         first_lab = len(t.rows["lab_results"])
-        _patient(t, i, n_patients, rng,
-                 DEMO_PLAN[i] if calibrated else None,
-                 DEMO_DIAGNOSES[i] if calibrated else None,
-                 DEMO_SEXES[i] if calibrated else None)
+        _patient(
+            t,
+            i,
+            n_patients,
+            rng,
+            DEMO_PLAN[i] if calibrated else None,
+            DEMO_DIAGNOSES[i] if calibrated else None,
+            DEMO_SEXES[i] if calibrated else None,
+        )
         if not calibrated:
             _add_messy_rows(t.rows["lab_results"][first_lab:], rng)
         if (i + 1) % chunk_size == 0 or i + 1 == n_patients:
@@ -352,7 +467,7 @@ def _add_messy_rows(lab_rows: list[list[str]], rng: random.Random) -> None:
 
 
 def _add_demo_imperfections(t: _Tables) -> None:
-    """The realistic mess the demo must show the warehouse handling (STUDY.md section 5)."""
+    """The realistic mess the demo must show the warehouse handling (the bundled cohort, README.md)."""
     labs = t.rows["lab_results"]
     # One platelet count reported per microlitre by an outside lab (x0.001 -> 10^9/L).
     for row in labs:
@@ -376,8 +491,9 @@ def write_csv(rows: dict[str, list[list[str]]], out_dir: Path) -> list[Path]:
     return write_cohort_chunks([rows], out_dir, "csv")
 
 
-def write_cohort(out_dir: Path, n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
-                 fmt: str = "csv", chunk_size: int = 5000) -> list[Path]:
+def write_cohort(
+    out_dir: Path, n_patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED, fmt: str = "csv", chunk_size: int = 5000
+) -> list[Path]:
     """Stream a synthetic cohort to `<table>.csv` or `<table>.parquet` files in `out_dir`."""
     return write_cohort_chunks(iter_chunks(n_patients, seed, chunk_size), out_dir, fmt)
 
@@ -432,10 +548,13 @@ def write_lab_extract(raw_dir: Path, fraction: float = 0.01, seed: int = 1, name
     out = raw_dir / f"lab_results_{name or f'extract{seed}'}.{fmt}"
     if out.exists():
         raise FileExistsError(f"{out} exists: extracts are append-only, pick another name or seed")
-    read = (f"read_parquet('{source}')" if fmt == "parquet"
-            else f"read_csv('{source}', header = true, all_varchar = true, auto_detect = false, "
-                 f"columns = {{'result_id': 'VARCHAR', 'patient_id': 'VARCHAR', 'collected_on': 'VARCHAR', "
-                 f"'test_code': 'VARCHAR', 'value': 'VARCHAR', 'unit': 'VARCHAR'}})")
+    read = (
+        f"read_parquet('{source}')"
+        if fmt == "parquet"
+        else f"read_csv('{source}', header = true, all_varchar = true, auto_detect = false, "
+        f"columns = {{'result_id': 'VARCHAR', 'patient_id': 'VARCHAR', 'collected_on': 'VARCHAR', "
+        f"'test_code': 'VARCHAR', 'value': 'VARCHAR', 'unit': 'VARCHAR'}})"
+    )
     # deterministic per (row, seed): the same call writes the same file
     query = f"""
         select

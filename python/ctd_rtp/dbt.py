@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .delivery import utf8_copy_dir
 from .warehouse import Settings
@@ -83,21 +84,25 @@ def parse_vars(text: str | None, project_dir: Path) -> dict[str, Any]:
         raise BadVars(f"unknown var(s) {', '.join(hints)} in --vars; the project declares: "
                       f"{', '.join(sorted(declared))} (dbt_project.yml, docs/clinical-rules.md)")
     for name, value in given.items():
-        default = declared[name]
-        if name in VAR_CHOICES and str(value).lower() not in VAR_CHOICES[name]:
-            raise BadVars(f"var {name} must be one of {', '.join(VAR_CHOICES[name])}, got {value!r}")
-        if name in DATE_VARS and value not in ("", None) and not _iso_date(value):
-            raise BadVars(f"var {name} must be an ISO date such as 2024-06-30 (or \"\" for the default), got {value!r}")
-        if isinstance(default, list) and not isinstance(value, list):
-            raise BadVars(f"var {name} must be a list (default {default}), got {value!r}")
-        if isinstance(default, str) and name not in DATE_VARS and not isinstance(value, str):
-            raise BadVars(f"var {name} must be text (default {default!r}), got {value!r}")
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise BadVars(f"var {name} must be true or false, got {value!r}")
-        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
-                isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise BadVars(f"var {name} must be a number (default {default}), got {value!r}")
+        _check_var_value(name, value, declared[name])
     return given
+
+
+def _check_var_value(name: str, value: Any, default: Any) -> None:
+    """A --vars value of the kind its default has (BadVars naming the var otherwise)."""
+    if name in VAR_CHOICES and str(value).lower() not in VAR_CHOICES[name]:
+        raise BadVars(f"var {name} must be one of {', '.join(VAR_CHOICES[name])}, got {value!r}")
+    if name in DATE_VARS and value not in ("", None) and not _iso_date(value):
+        raise BadVars(f"var {name} must be an ISO date such as 2024-06-30 (or \"\" for the default), got {value!r}")
+    if isinstance(default, list) and not isinstance(value, list):
+        raise BadVars(f"var {name} must be a list (default {default}), got {value!r}")
+    if isinstance(default, str) and name not in DATE_VARS and not isinstance(value, str):
+        raise BadVars(f"var {name} must be text (default {default!r}), got {value!r}")
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise BadVars(f"var {name} must be true or false, got {value!r}")
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+            isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise BadVars(f"var {name} must be a number (default {default}), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,9 @@ class DbtResult:
     failures: tuple[str, ...]
 
 
-def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a dbt run: profile in the project, absolute warehouse path, no telemetry."""
+def dbt_env(settings: Settings, base: dict[str, str] | None = None, colours: bool | None = None) -> dict[str, str]:
+    """Environment for a dbt run: profile in the project, absolute warehouse path, no telemetry,
+    and no colour codes unless standard output is a terminal (cron logs stay plain text)."""
     env = dict(os.environ if base is None else base)
     env.update({
         "DBT_PROFILES_DIR": str(settings.project_dir),
@@ -116,6 +122,11 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     })
+    if colours is None:
+        colours = sys.stdout.isatty() and not env.get("NO_COLOR")
+    if not colours:
+        env["DBT_USE_COLORS"] = "false"
+        env["DBT_USE_COLORS_FILE"] = "false"
     if settings.raw_dir is not None:
         env["CTD_RTP_RAW_DIR"] = str(settings.raw_dir)
         # UTF-8 copies of the files delivery.yml declares in another encoding (ctd_rtp.delivery)
@@ -145,7 +156,7 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         "--partial-parse",
     )
     proc = subprocess.run(
-        command, cwd=settings.project_dir, env=dbt_env(settings),
+        command, cwd=settings.project_dir, env=dbt_env(settings, colours=False if quiet else None),
         stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None, text=True,
     )
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import codecs
 import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -57,8 +58,10 @@ class Delivery:
             block, where = self.files.get(file_name), f"files.{file_name}"
             if file_name.startswith("lab_results_") and isinstance(block, dict) and set(block) - {"encoding"}:
                 # the extracts of a table are parsed together, in the table's format
-                raise DeliveryError(f"delivery.yml: files.{file_name}: a lab extract file declares only its encoding; the value "
-                                    "formats are those of lab_results.csv (declare them there or at the top level)")
+                raise DeliveryError(
+                    f"delivery.yml: files.{file_name}: a lab extract file declares only its encoding; the value "
+                    "formats are those of lab_results.csv (declare them there or at the top level)"
+                )
         return _merge(self.top, block, where)
 
 
@@ -70,10 +73,61 @@ def _spellings(where: str, value: Any) -> list[str]:
     out = []
     for item in value:
         if item is None or isinstance(item, bool):
-            raise DeliveryError(f"delivery.yml: {where} holds {item}: write each spelling in double quotes "
-                                "(YAML reads an unquoted yes, no, on, off, null as a boolean or empty)")
+            raise DeliveryError(
+                f"delivery.yml: {where} holds {item}: write each spelling in double quotes "
+                "(YAML reads an unquoted yes, no, on, off, null as a boolean or empty)"
+            )
         out.append(str(item))
     return out
+
+
+def _choice(allowed: tuple[str, ...], expected: str) -> Callable[[str, Any], Any]:
+    def check(at: str, value: Any) -> Any:
+        if value not in allowed:
+            raise DeliveryError(f"delivery.yml: {at} is {value}; expected {expected}")
+        return value
+
+    return check
+
+
+def _thousands_separator(at: str, value: Any) -> str:
+    value = "" if value is None else value
+    if value not in ("", ",", ".", " ", "'"):
+        raise DeliveryError(f"""delivery.yml: {at} is {value}; expected "" (none), ",", ".", " " or "'\"""")
+    return str(value)
+
+
+def _encoding(at: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DeliveryError(f"delivery.yml: {at} must be an encoding name (utf-8, latin-1, windows-1252, gbk, ...)")
+    name = value.strip().lower().replace("_", "-")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise DeliveryError(
+            f"delivery.yml: {at}: unknown encoding {value!r} (e.g. utf-8, latin-1, windows-1252, gbk, gb18030)"
+        ) from None
+    return name
+
+
+# One validator per plain setting; the others (booleans, sex) are mappings of spelling lists.
+_SETTING_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "date_order": _choice(("ymd", "dmy", "mdy"), "ymd, dmy or mdy"),
+    "decimal_separator": _choice((".", ","), '"." or ","'),
+    "thousands_separator": _thousands_separator,
+    "encoding": _encoding,
+    "date_formats": lambda at, value: _spellings(at, value),
+    "missing_values": lambda at, value: _spellings(at, value),
+}
+
+
+def _spelling_mapping(key: str, at: str, value: Any, current: dict[str, Any]) -> None:
+    if not isinstance(value, dict):
+        raise DeliveryError(f"delivery.yml: {at} must be a mapping with keys {', '.join(DEFAULTS[key])}")
+    for inner_key, spellings in value.items():
+        if inner_key not in DEFAULTS[key]:
+            raise DeliveryError(f"delivery.yml: unknown key {at}.{inner_key}; expected {', '.join(DEFAULTS[key])}")
+        current[inner_key] = _spellings(f"{at}.{inner_key}", spellings)
 
 
 def _merge(base: Mapping[str, Any], block: Any, where: str) -> dict[str, Any]:
@@ -89,40 +143,15 @@ def _merge(base: Mapping[str, Any], block: Any, where: str) -> dict[str, Any]:
         if key not in DEFAULTS:
             extra = ", files" if where == "" else ""
             raise DeliveryError(f"delivery.yml: unknown setting {at}; the settings are {', '.join(DEFAULTS)}{extra}")
-        if key == "date_order":
-            if value not in ("ymd", "dmy", "mdy"):
-                raise DeliveryError(f"delivery.yml: {at} is {value}; expected ymd, dmy or mdy")
-            out[key] = value
-        elif key == "decimal_separator":
-            if value not in (".", ","):
-                raise DeliveryError(f'delivery.yml: {at} is {value}; expected "." or ","')
-            out[key] = value
-        elif key == "thousands_separator":
-            value = "" if value is None else value
-            if value not in ("", ",", ".", " ", "'"):
-                raise DeliveryError(f"""delivery.yml: {at} is {value}; expected "" (none), ",", ".", " " or "'\"""")
-            out[key] = value
-        elif key == "encoding":
-            if not isinstance(value, str) or not value.strip():
-                raise DeliveryError(f"delivery.yml: {at} must be an encoding name (utf-8, latin-1, windows-1252, gbk, ...)")
-            name = value.strip().lower().replace("_", "-")
-            try:
-                codecs.lookup(name)
-            except LookupError:
-                raise DeliveryError(f"delivery.yml: {at}: unknown encoding {value!r} (e.g. utf-8, latin-1, windows-1252, gbk, gb18030)") from None
-            out[key] = name
-        elif key in ("date_formats", "missing_values"):
-            out[key] = _spellings(at, value)
+        if key in _SETTING_CHECKS:
+            out[key] = _SETTING_CHECKS[key](at, value)
         else:
-            if not isinstance(value, dict):
-                raise DeliveryError(f"delivery.yml: {at} must be a mapping with keys {', '.join(DEFAULTS[key])}")
-            for inner_key, spellings in value.items():
-                if inner_key not in DEFAULTS[key]:
-                    raise DeliveryError(f"delivery.yml: unknown key {at}.{inner_key}; expected {', '.join(DEFAULTS[key])}")
-                out[key][inner_key] = _spellings(f"{at}.{inner_key}", spellings)
+            _spelling_mapping(key, at, value, out[key])
     if out["decimal_separator"] == out["thousands_separator"]:
-        raise DeliveryError(f"delivery.yml: {where or 'the delivery'} uses {out['decimal_separator']} as both the "
-                            "decimal and the thousands separator")
+        raise DeliveryError(
+            f"delivery.yml: {where or 'the delivery'} uses {out['decimal_separator']} as both the "
+            "decimal and the thousands separator"
+        )
     return out
 
 
@@ -146,7 +175,9 @@ def load(folder: Path) -> Delivery:
     top = _merge(DEFAULTS, parsed, "")
     files = parsed.get("files") or {}
     if not isinstance(files, dict):
-        raise DeliveryError("delivery.yml: files must map file names to settings, e.g. files: {lab_results.csv: {date_order: dmy}}")
+        raise DeliveryError(
+            "delivery.yml: files must map file names to settings, e.g. files: {lab_results.csv: {date_order: dmy}}"
+        )
     resolved = {str(name): block for name, block in files.items()}
     delivery = Delivery(folder, top, resolved, declared=True)
     for name in resolved:  # every block is checked now, not when its file is read
@@ -189,5 +220,7 @@ def decode(path: Path, encoding: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise DeliveryError(f"{path.name} line {line}: byte 0x{data[exc.start]:02x} cannot be read as {encoding} "
-                            "(delivery.yml encoding); check the declared encoding") from None
+        raise DeliveryError(
+            f"{path.name} line {line}: byte 0x{data[exc.start]:02x} cannot be read as {encoding} "
+            "(delivery.yml encoding); check the declared encoding"
+        ) from None

@@ -16,9 +16,12 @@ of the published warehouse it starts from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
+
+import duckdb
 
 from .warehouse import connect
 
@@ -73,6 +76,14 @@ class Refusal:
     message: str
 
 
+def _one_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The single row of an aggregate query (which always returns one)."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from: {sql}")
+    return row
+
+
 def _reasons(t: TableDelivery) -> str:
     return f"; top reasons: {t.top_reasons}" if t.top_reasons else ""
 
@@ -80,9 +91,13 @@ def _reasons(t: TableDelivery) -> str:
 def share_refusals(tables: Sequence[TableDelivery], max_share: float) -> list[Refusal]:
     """Rule 1: every table whose quarantined share exceeds max_share."""
     return [
-        Refusal("quarantined share", t.table,
-                f"{t.table}: {t.counts()}, more than max_quarantined_share {max_share:.1%}{_reasons(t)}")
-        for t in tables if t.share > max_share
+        Refusal(
+            "quarantined share",
+            t.table,
+            f"{t.table}: {t.counts()}, more than max_quarantined_share {max_share:.1%}{_reasons(t)}",
+        )
+        for t in tables
+        if t.share > max_share
     ]
 
 
@@ -100,24 +115,33 @@ def core_refusals(delivery: Delivery, previous: Mapping[str, int] | None = None)
     empty_core = [m for m in CORE_MARTS if marts.get(m, 1) == 0]
     if not empty_core:
         return []
-    emptied = [m for m, rows in sorted((previous or {}).items())
-               if rows > 0 and marts.get(m, 0) == 0 and m not in empty_core]
+    emptied = [
+        m for m, rows in sorted((previous or {}).items()) if rows > 0 and marts.get(m, 0) == 0 and m not in empty_core
+    ]
     patients = delivery.table("patients")
     if marts.get("dim_patients", 1) == 0:
-        cause = ("patients holds no rows" if patients.delivered == 0
-                 else f"all patients quarantined: {patients.counts()}{_reasons(patients)}")
+        cause = (
+            "patients holds no rows"
+            if patients.delivered == 0
+            else f"all patients quarantined: {patients.counts()}{_reasons(patients)}"
+        )
     elif delivery.patients_with_index_dose == 0:
         exposures = delivery.table("drug_exposures")
-        cause = (f"no patient has an index dose: 0 of {marts.get('dim_patients', 0)} patients have a clean "
-                 f"exposure to the index drug (drug_exposures: {exposures.delivered} rows, {exposures.clean} clean"
-                 f"{_reasons(exposures)})")
+        cause = (
+            f"no patient has an index dose: 0 of {marts.get('dim_patients', 0)} patients have a clean "
+            f"exposure to the index drug (drug_exposures: {exposures.delivered} rows, {exposures.clean} clean"
+            f"{_reasons(exposures)})"
+        )
     else:  # patients with a day 0 exist: each empty core mart on its own
         out = []
         labs = delivery.table("lab_results")
         for mart in empty_core:
             if mart == "fct_lab_results" and labs.clean == 0:
-                why = ("lab_results holds no rows" if labs.delivered == 0
-                       else f"no clean lab result (all {labs.delivered} rows of lab_results quarantined)")
+                why = (
+                    "lab_results holds no rows"
+                    if labs.delivered == 0
+                    else f"no clean lab result (all {labs.delivered} rows of lab_results quarantined)"
+                )
             else:
                 why = f"{delivery.patients_with_index_dose} patients have a day 0, yet the mart has no row"
             out.append(Refusal("core mart empty", mart, f"{_listing([mart], previous)} would be empty: {why}"))
@@ -126,8 +150,9 @@ def core_refusals(delivery: Delivery, previous: Mapping[str, int] | None = None)
     return [Refusal("core mart empty", ", ".join(affected), f"{_listing(affected, previous)} would be empty: {cause}")]
 
 
-def emptied_refusals(current: Mapping[str, int], previous: Mapping[str, int] | None,
-                     already: Sequence[str] = ()) -> list[Refusal]:
+def emptied_refusals(
+    current: Mapping[str, int], previous: Mapping[str, int] | None, already: Sequence[str] = ()
+) -> list[Refusal]:
     """Rule 2: a mart with rows in the published warehouse that this build leaves empty."""
     return [
         Refusal("mart emptied", mart, f"marts.{mart} had {rows} rows in the published warehouse and would have 0")
@@ -140,35 +165,49 @@ def refusals(delivery: Delivery, previous: Mapping[str, int] | None) -> list[Ref
     """Every rule the delivery breaks, each said once (an empty core mart is not also 'emptied')."""
     core = core_refusals(delivery, previous)
     covered = [m.strip() for r in core for m in r.subject.split(",")]
-    return [*share_refusals(delivery.tables, delivery.max_share), *core,
-            *emptied_refusals(delivery.marts, previous, covered)]
+    return [
+        *share_refusals(delivery.tables, delivery.max_share),
+        *core,
+        *emptied_refusals(delivery.marts, previous, covered),
+    ]
 
 
 def refusal_message(found: Sequence[Refusal], max_share: float) -> str:
     lines = "\n".join(f"  - {r.message}" for r in found)
-    return (f"delivery refused, nothing published (the previous warehouse and report stay as they were):\n{lines}\n"
-            f"Fix the delivery and build again; to publish it anyway: --accept-delivery"
-            + (f" (or raise the threshold, e.g. --vars \"{{max_quarantined_share: {min(1.0, max_share * 4):g}}}\")"
-               if any(r.rule == "quarantined share" for r in found) else ""))
+    return (
+        f"delivery refused, nothing published (the previous warehouse and report stay as they were):\n{lines}\n"
+        f"Fix the delivery and build again; to publish it anyway: --accept-delivery"
+        + (
+            f' (or raise the threshold, e.g. --vars "{{max_quarantined_share: {min(1.0, max_share * 4):g}}}")'
+            if any(r.rule == "quarantined share" for r in found)
+            else ""
+        )
+    )
 
 
 def accepted_line(found: Sequence[Refusal]) -> str:
-    return "warning: delivery accepted with --accept-delivery although the gate would refuse it: " + \
-        " | ".join(r.message for r in found)
+    return "warning: delivery accepted with --accept-delivery although the gate would refuse it: " + " | ".join(
+        r.message for r in found
+    )
 
 
 # --------------------------------------------------------------------------- I/O edge
+
 
 def mart_rows(db_path: Path) -> dict[str, int] | None:
     """Rows per table or view of schema marts; None when the file or the schema does not exist."""
     if not db_path.exists():
         return None
     with connect(db_path) as con:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         if not names:
             return None
-        return {n: con.execute(f'select count(*) from marts."{n}"').fetchone()[0] for n in names}
+        return {n: _one_row(con, f'select count(*) from marts."{n}"')[0] for n in names}
 
 
 def read_delivery(db_path: Path) -> Delivery:
@@ -176,9 +215,9 @@ def read_delivery(db_path: Path) -> Delivery:
     with connect(db_path) as con:
         rows = con.execute(
             "select source_table, rows_delivered, rows_clean, rows_quarantined, top_reasons, max_quarantined_share, "
-            "rows_with_quarantined_fields from quarantine.delivery_summary order by table_order").fetchall()
-        (with_index,) = con.execute(
-            "select count(*) from marts.dim_patients where has_index_drug_start").fetchone()
+            "rows_with_quarantined_fields from quarantine.delivery_summary order by table_order"
+        ).fetchall()
+        (with_index,) = _one_row(con, "select count(*) from marts.dim_patients where has_index_drug_start")
     marts = mart_rows(db_path) or {}
     tables = tuple(TableDelivery(t, int(d), int(c), int(q), r, int(f)) for t, d, c, q, r, _, f in rows)
     max_share = float(rows[0][5]) if rows else 0.05

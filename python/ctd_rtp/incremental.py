@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import duckdb
 import pandas as pd
@@ -92,8 +92,9 @@ def is_lab_extract(name: str) -> bool:
     return f".{suffix}" in RAW_SUFFIXES and any(stem == t or stem.startswith(f"{t}_") for t in APPENDABLE)
 
 
-def current_inputs(project_dir: Path, raw_dir: Path | None, dbt_vars: str | None = None,
-                   environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def current_inputs(
+    project_dir: Path, raw_dir: Path | None, dbt_vars: str | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """name -> fingerprint: 'code' for the project and settings, 'raw_dir', and one entry per raw file."""
     env = os.environ if environ is None else environ
     inputs = {"code": _code_fingerprint(project_dir, dbt_vars, env), "checks": _checks_fingerprint(project_dir),

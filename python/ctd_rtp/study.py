@@ -108,7 +108,7 @@ class Study:
         return self.index_drug[:1].upper() + self.index_drug[1:]
 
     @classmethod
-    def from_frames(cls, study: pd.DataFrame, schedule: pd.DataFrame) -> "Study":
+    def from_frames(cls, study: pd.DataFrame, schedule: pd.DataFrame) -> Study:
         if len(study) != 1:
             raise ValueError(f"marts.dim_study must hold one row, found {len(study)}")
         row = study.iloc[0]

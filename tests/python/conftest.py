@@ -83,3 +83,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if not result.as_expected:
             terminalreporter.write_line(f"  not as expected: {result.name} ({result.batch}): {result.detail}")
     terminalreporter.write_line(faults.summary_line())
+
+
+# Fixtures that build a warehouse with dbt. A test that uses one (directly or through another
+# fixture) is marked slow here, so `pytest -m "not slow"` skips every build whichever file the
+# test is in; a test that builds by itself carries @pytest.mark.slow (or its module's pytestmark).
+BUILDING_FIXTURES = frozenset({"demo_warehouse", "own_cohort_warehouse"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if BUILDING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -19,14 +19,23 @@ French, so that an encoding has something to get wrong.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
-from faults import (DEFAULT_BOOLEAN, DEFAULT_DATE, DEFAULT_NUMBER, BuildFails, Cohort, FieldQuarantined, Quarantined,
-                    write_csv)
+from faults import (
+    DEFAULT_BOOLEAN,
+    DEFAULT_DATE,
+    DEFAULT_NUMBER,
+    BuildFails,
+    Cohort,
+    FieldQuarantined,
+    Quarantined,
+    write_csv,
+)
 
 TERMS = {"AE1": "Ulcération buccale", "AE2": "Hypertriglycéridémie"}
 
@@ -93,7 +102,9 @@ def flags_and_unit_spellings(c: Cohort) -> None:
     by_id["D2"]["test_code"] = "PLT (10^3/uL)"  # the unit in the test name as well
 
 
-CHINESE = {"PLT": "血小板计数", "PLT#": "血小板", "Platelet count": "血小板计数", "TREG_PCT": "调节性T细胞", "IL6": "白细胞介素-6"}
+CHINESE = {
+    "PLT": "血小板计数", "PLT#": "血小板", "Platelet count": "血小板计数", "TREG_PCT": "调节性T细胞", "IL6": "白细胞介素-6",
+}
 
 
 def chinese_names_gbk(c: Cohort) -> None:

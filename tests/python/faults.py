@@ -32,9 +32,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BASE = FIXTURES / "own_cohort"
@@ -80,7 +81,7 @@ class Cohort:
     writers: dict[str, Writer] = field(default_factory=dict)
 
     @classmethod
-    def base(cls) -> "Cohort":
+    def base(cls) -> Cohort:
         tables = {}
         for name in TABLES:
             with (BASE / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
@@ -297,7 +298,7 @@ def responder_at_month_6(pid: str, *, bleeding: str = "0", prednisone: str = "5"
             *extra_visits)
 
 
-def month_6(pid: str, response: str, reason: str) -> "Marts":
+def month_6(pid: str, response: str, reason: str) -> Marts:
     return Marts(f"{pid} month_6 is {response} ({reason})",
                  f"select response, response_reason from marts.fct_platelet_response where patient_id = '{pid}' "
                  "and visit = 'month_6'", ((response, reason),))
@@ -424,7 +425,8 @@ def case(name: str, table: str, mutations: Mutation | Sequence[Mutation], *expec
 RESPONSES_SQL = "select visit, response from marts.fct_platelet_response where patient_id = '{pid}' order by visit"
 ALL_NE = (("month_1", "NE"), ("month_3", "NE"), ("month_6", "NE"))
 # The hand-worked responses of the base cohort (test_warehouse_build.py): unchanged by a harmless fault.
-BASE_RESPONSES_SQL = "select patient_id, visit, response from marts.fct_platelet_response where patient_id in ('A', 'B', 'C', 'D') order by 1, 2"
+BASE_RESPONSES_SQL = ("select patient_id, visit, response from marts.fct_platelet_response"
+                      " where patient_id in ('A', 'B', 'C', 'D') order by 1, 2")
 BASE_RESPONSES = (
     ("A", "month_1", "NE"), ("A", "month_3", "PR"), ("A", "month_6", "CR"),
     ("B", "month_1", "NE"), ("B", "month_3", "NR"), ("B", "month_6", "NR"),
@@ -451,17 +453,21 @@ CASES: tuple[FaultCase, ...] = (
          Marts("build passes with no adverse events", "select count(*) from marts.fct_adverse_events", ((0,),)),
          kept("patients", "A")),
     case("missing_column", "lab_results", drop_column("lab_results", "unit"),
-         *fails("lab_results.csv: missing column(s) unit", "expected result_id, patient_id, collected_on, test_code, value, unit")),
+         *fails("lab_results.csv: missing column(s) unit",
+                "expected result_id, patient_id, collected_on, test_code, value, unit")),
     case("extra_column_ignored", "drug_exposures", extra_column("drug_exposures", "comment", "entered by hand"),
          kept("drug_exposures", "X1", drug="sirolimus", daily_dose_mg=1.0)),
     case("columns_reordered_upper_case", "patients", shuffled_upper_header("patients"),
          kept("patients", "C", sex="F", birth_year=1990, ctd_diagnosis="SLE")),
     case("semicolon_delimiter", "lab_results", file_format("lab_results", "lab_results.csv separated by ';'", delimiter=";"),
          kept("lab_results", "A1", analyte="PLT", value=25.0)),
-    case("utf8_bom", "visit_assessments", file_format("visit_assessments", "visit_assessments.csv starts with a UTF-8 BOM", bom=True),
+    case("utf8_bom", "visit_assessments",
+         file_format("visit_assessments", "visit_assessments.csv starts with a UTF-8 BOM", bom=True),
          kept("visit_assessments", "A@2023-01-01", who_bleeding_grade=1)),
-    case("crlf_line_endings", "adverse_events", file_format("adverse_events", "adverse_events.csv with CRLF line endings", newline="\r\n"),
-         kept("adverse_events", "AE1", is_related_to_study_drug=True), kept("adverse_events", "AE2", is_related_to_study_drug=True)),
+    case("crlf_line_endings", "adverse_events",
+         file_format("adverse_events", "adverse_events.csv with CRLF line endings", newline="\r\n"),
+         kept("adverse_events", "AE1", is_related_to_study_drug=True),
+         kept("adverse_events", "AE2", is_related_to_study_drug=True)),
     case("quoted_newline_in_field", "adverse_events", edit("adverse_events", "ae_id", "AE1", term="Oral\nmucositis, mild"),
          kept("adverse_events", "AE1", term="Oral\nmucositis, mild", ctcae_grade=1)),
     case("ragged_row", "lab_results", append_line("lab_results", "R1,A,2023-01-08,PLT,25,000,10^9/L"),
@@ -480,7 +486,8 @@ CASES: tuple[FaultCase, ...] = (
     case("preamble_before_header", "lab_results",
          csv_text_writer("lab_results", "a report title line above the header", "exclusive",
                          lambda text: "Exported from LIS on 2024-01-01\n" + text),
-         *fails("lab_results.csv: missing column(s)", "found Exported from LIS on 2024-01-01", "the header must be the first line")),
+         *fails("lab_results.csv: missing column(s)", "found Exported from LIS on 2024-01-01",
+                "the header must be the first line")),
     case("unterminated_quote", "adverse_events",
          append_line("adverse_events", 'AE9,A,2023-02-10,2023-02-20,"Oral ulcer,1,false,true'),
          *fails("adverse_events.csv line 4", "unterminated quote")),
@@ -664,21 +671,25 @@ CASES: tuple[FaultCase, ...] = (
          Quarantined("patients", "N", "prior_therapy_lines not an integer")),
     case("sex_lower_case", "patients", new_patient("K", sex="f"), kept("patients", "K", sex="F")),
     case("patient_without_visits", "patients", (new_patient("E"), exposure("XE", "E", "2023-05-01", "")),
-         Marts("E kept in dim_patients with a day 0", "select patient_id, has_index_drug_start from marts.dim_patients where patient_id = 'E'",
+         Marts("E kept in dim_patients with a day 0",
+               "select patient_id, has_index_drug_start from marts.dim_patients where patient_id = 'E'",
                (("E", True),)),
          Marts("E is NE at every visit", RESPONSES_SQL.format(pid="E"), ALL_NE)),
     case("patient_without_sirolimus", "patients",
          (new_patient("F"), exposure("XF", "F", "2023-01-01", "", drug="hydroxychloroquine", dose="400"),
           lab("F1", "F", "2023-01-01", "PLT", "20", "10^9/L"), visit("F", "2023-01-01")),
          kept("lab_results", "F1"), kept("drug_exposures", "XF"),
-         Marts("F kept in dim_patients without a day 0", "select patient_id, has_index_drug_start, index_date from marts.dim_patients where patient_id = 'F'",
+         Marts("F kept in dim_patients without a day 0",
+               "select patient_id, has_index_drug_start, index_date from marts.dim_patients where patient_id = 'F'",
                (("F", False, None),)),
-         Marts("F has no response rows (not in any denominator)", "select count(*) from marts.fct_platelet_response where patient_id = 'F'", ((0,),))),
+         Marts("F has no response rows (not in any denominator)",
+               "select count(*) from marts.fct_platelet_response where patient_id = 'F'", ((0,),))),
 
     # ---- drug exposures ---------------------------------------------------------------
     case("exposure_gap", "drug_exposures", exposure("X_GAP", "C", "2023-10-01", "2023-12-31"),
          kept("drug_exposures", "X_GAP"),
-         Marts("day 0 is still the first start", "select index_date::varchar from marts.dim_patients where patient_id = 'C'", (("2023-03-01",),))),
+         Marts("day 0 is still the first start",
+               "select index_date::varchar from marts.dim_patients where patient_id = 'C'", (("2023-03-01",),))),
     case("exposure_overlap", "drug_exposures", exposure("X_OVER", "B", "2023-03-01", "2023-04-01", dose="2"),
          Quarantined("drug_exposures", "X_OVER", "overlaps an earlier exposure to the same drug")),
     case("exposure_ends_before_start", "drug_exposures", exposure("X_BACK", "A", "2023-05-01", "2023-04-01"),
@@ -723,7 +734,8 @@ CASES: tuple[FaultCase, ...] = (
          *(kept("visit_assessments", f"D@2023-05-{day:02d}", rescue_therapy=value) for day, value in
            ((1, True), (2, False), (3, True), (4, False), (5, True), (6, False), (7, True), (8, False)))),
     case("boolean_maybe", "visit_assessments", visit("C", "2023-03-20", rescue="maybe"),
-         FieldQuarantined("visit_assessments", "C@2023-03-20", "rescue_therapy", f"rescue_therapy not a boolean {DEFAULT_BOOLEAN}"),
+         FieldQuarantined("visit_assessments", "C@2023-03-20", "rescue_therapy",
+                          f"rescue_therapy not a boolean {DEFAULT_BOOLEAN}"),
          kept("visit_assessments", "C@2023-03-20", rescue_therapy=None, who_bleeding_grade=0)),
     case("duplicate_visit", "visit_assessments", (visit("C", "2023-03-25"), visit("C", "2023-03-25", bleeding="1")),
          Quarantined("visit_assessments", "C@2023-03-25", "duplicate key (patient_id, assessed_on)", count=2)),

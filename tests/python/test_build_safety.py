@@ -87,7 +87,8 @@ def test_pseudonymised_build_carries_no_study_id_and_joins_still_work(tmp_path: 
             "select table_schema, table_name from information_schema.columns "
             "where column_name = 'patient_id' and table_schema in ('marts', 'quarantine', 'analysis')"
         ).fetchall():
-            ids[f"{schema}.{table}"] = {r[0] for r in con.execute(f'select distinct patient_id from "{schema}"."{table}"').fetchall()}
+            rows = con.execute(f'select distinct patient_id from "{schema}"."{table}"').fetchall()
+            ids[f"{schema}.{table}"] = {r[0] for r in rows}
         responses = con.execute("select count(*) from marts.fct_platelet_response r "
                                 "join marts.dim_patients p using (patient_id)").fetchone()[0]
     assert ids["marts.dim_patients"] == expected  # an independent hash of the study ids

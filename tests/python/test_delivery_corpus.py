@@ -87,8 +87,9 @@ def marts(db_path: Path) -> dict[str, list[tuple]]:
         tables = [t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'marts' "
                                             "order by 1").fetchall()]
         for table in tables:
-            columns = [c for (c,) in con.execute("select column_name from information_schema.columns where table_schema = 'marts' "
-                                                 "and table_name = ? order by ordinal_position", [table]).fetchall()
+            columns = [c for (c,) in con.execute("select column_name from information_schema.columns"
+                                                 " where table_schema = 'marts' and table_name = ?"
+                                                 " order by ordinal_position", [table]).fetchall()
                        if c not in IGNORED_COLUMNS]
             out[table] = sorted(con.execute(f"select {', '.join(columns)} from marts.{table}").fetchall(), key=repr)
     return out
@@ -135,7 +136,8 @@ def test_value_flags_reach_fct_lab_results(corpus: dict[str, Built]) -> None:
     built = corpus[_delivery_of(flags, declared=True)]
     with duckdb.connect(str(built.db_path), read_only=True) as con:
         got = dict(con.execute("select result_id, lab_flag from marts.fct_lab_results where lab_flag is not null").fetchall())
-        values = dict(con.execute("select result_id, value from marts.fct_lab_results where result_id in ('A1', 'C3', 'B2')").fetchall())
+        values = dict(con.execute("select result_id, value from marts.fct_lab_results"
+                                  " where result_id in ('A1', 'C3', 'B2')").fetchall())
     # the flagged rows of patients with a day 0 (all four) are in fct_lab_results
     assert got == ev.FLAGGED
     assert values == {"A1": 25.0, "C3": 50.0, "B2": 25.0}

@@ -21,8 +21,20 @@ import pytest
 import faults
 from conftest import cli_env, run_cli
 from ctd_rtp.warehouse import table_fingerprint
-from faults import (CASES, TABLES, Batch, BuildFails, Cohort, FaultCase, FieldQuarantined, Kept, Logged, Marts,
-                    Quarantined, Refused)
+from faults import (
+    CASES,
+    TABLES,
+    Batch,
+    BuildFails,
+    Cohort,
+    FaultCase,
+    FieldQuarantined,
+    Kept,
+    Logged,
+    Marts,
+    Quarantined,
+    Refused,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -196,7 +208,8 @@ def test_fault_case(fault: FaultCase, fault_builds: dict[str, BuildRun]) -> None
     try:
         if not fault.fails_build and fault.refused is None:
             assert run.returncode == 0, f"build of {run.batch.name} exited {run.returncode}:\n{run.stderr[-4000:]}"
-            assert run.rows_lost == 0, f"rows lost in {run.batch.name}: written {run.written_rows}, (read, clean, quarantined) {run.row_counts}"
+            assert run.rows_lost == 0, (f"rows lost in {run.batch.name}: written {run.written_rows}, "
+                                        f"(read, clean, quarantined) {run.row_counts}")
         if run.returncode == 0:
             with duckdb.connect(str(run.db_path), read_only=True) as con:
                 for expectation in fault.expected:

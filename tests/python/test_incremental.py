@@ -103,6 +103,7 @@ def appended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "logs": (first.stdout, second.stdout, full.stdout)}
 
 
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
 def test_first_build_is_full_and_the_extract_run_is_incremental(appended: dict) -> None:
     first, second, full = appended["logs"]
     assert "full refresh: no previous build to add to" in first
@@ -111,10 +112,12 @@ def test_first_build_is_full_and_the_extract_run_is_incremental(appended: dict) 
     assert "full refresh: no previous build to add to" in full
 
 
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
 def test_incremental_marts_equal_a_full_refresh(appended: dict) -> None:
     assert_same(appended["db"], appended["full_db"])
 
 
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
 def test_the_extract_changed_what_it_should(appended: dict) -> None:
     db = appended["db"]
     # C6 is closer to day 90 than C2: it becomes C's month-3 count
@@ -131,11 +134,13 @@ def test_the_extract_changed_what_it_should(appended: dict) -> None:
     assert query(db, "select rejection_reason from quarantine.quarantined_rows where row_key = 'Z1'") == [("unknown patient",)]
     # a line repeated exactly by the extract: the copy already loaded stays clean, B keeps its baseline
     assert query(db, "select source_file, rejection_reason from intermediate.int_lab_results_checked "
-                     "where result_id = 'B1' order by 1") == [("lab_results.csv", None), ("lab_results_2023-08.csv", "exact duplicate")]
+                     "where result_id = 'B1' order by 1") == [("lab_results.csv", None),
+                                                               ("lab_results_2023-08.csv", "exact duplicate")]
     assert query(db, "select baseline_platelet_count from marts.fct_platelet_response "
                      "where patient_id = 'B' and visit = 'month_3'") == [(10.0,)]
 
 
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
 def test_untouched_pairs_were_not_reprocessed(appended: dict) -> None:
     db = appended["db"]
     (first_batch,) = appended["before"]["batches"]
@@ -147,6 +152,7 @@ def test_untouched_pairs_were_not_reprocessed(appended: dict) -> None:
         == [(7 + 3,)]  # the 7 new rows and the 3 old rows sharing their result_ids
 
 
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
 def test_a_removed_extract_stops_a_hand_run_and_the_cli_rebuilds_in_full(appended: dict, tmp_path: Path) -> None:
     raw = appended["raw"]  # the same folder (a moved folder is rebuilt in full for that reason alone)
     extract = raw / "lab_results_2023-08.csv"
@@ -167,6 +173,7 @@ def test_a_removed_extract_stops_a_hand_run_and_the_cli_rebuilds_in_full(appende
     assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [(35.0,)]
 
 
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
 def test_a_synthetic_cohort_with_a_random_extract(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     cohort.write_cohort(raw, 300, seed=7, fmt="parquet")

@@ -143,7 +143,8 @@ def test_the_report_names_its_own_study(second_study) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    ("primary_endpoint_visit_typo: week_12\n", "unknown var(s) primary_endpoint_visit_typo (did you mean primary_endpoint_visit?)"),
+    ("primary_endpoint_visit_typo: week_12\n",
+     "unknown var(s) primary_endpoint_visit_typo (did you mean primary_endpoint_visit?)"),
     ("comparison_visits: week_12\n", "var comparison_visits must be a list"),
     ("- not a mapping\n", "must be a mapping"),
 ])

@@ -23,7 +23,8 @@ SCANNED = ("models", "macros", "analyses", "python/ctd_rtp")
 SUFFIXES = (".sql", ".py", ".j2")
 # path (relative to the project) -> why it may hold the demo's literals
 EXCEPTIONS = {
-    "python/ctd_rtp/cohort.py": "the generator of the synthetic demo cohort itself (`ctd-rtp synth`): its data are the demo study's",
+    "python/ctd_rtp/cohort.py": "the generator of the synthetic demo cohort itself (`ctd-rtp synth`): "
+                                "its data are the demo study's",
 }
 
 

@@ -26,7 +26,8 @@ def rates(db: Path) -> dict[str, dict]:
 
 def test_demo_cohort_reproduces_the_published_response_rates(demo_warehouse: Built) -> None:
     r = rates(demo_warehouse.db_path)
-    assert (r["month_3"]["n_cr"], r["month_3"]["n_pr"], r["month_3"]["n_responders"], r["month_3"]["n_evaluable"]) == (1, 7, 8, 13)
+    month_3 = r["month_3"]
+    assert (month_3["n_cr"], month_3["n_pr"], month_3["n_responders"], month_3["n_evaluable"]) == (1, 7, 8, 13)
     assert r["month_3"]["orr"] == pytest.approx(8 / 13)
     assert (r["month_6"]["n_responders"], r["month_6"]["n_evaluable"]) == (10, 13)
     assert r["month_6"]["orr"] == pytest.approx(10 / 13)

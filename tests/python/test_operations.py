@@ -1,0 +1,86 @@
+"""Operations: plain-text logs off a terminal, read-only folders and odd warehouse paths are clear
+usage errors (exit 2, the path named, no traceback), and `stats` without a warehouse leaves no
+lock file behind."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, run_cli
+from ctd_rtp.dbt import dbt_env
+from ctd_rtp.warehouse import Settings
+
+EXIT_USAGE, EXIT_MISSING = 2, 6
+
+
+def unwritable_folder() -> Path:
+    """A folder this process cannot create, even as root (sysfs refuses new entries)."""
+    folder = Path("/sys") / f"ctd-rtp-test-{uuid.uuid4().hex[:8]}"
+    try:
+        folder.mkdir()
+    except OSError:
+        return folder
+    folder.rmdir()
+    pytest.skip("/sys accepts new folders here: no unwritable folder to test with")
+
+
+def test_dbt_gets_no_colour_codes_off_a_terminal(tmp_path: Path) -> None:
+    settings = Settings(project_dir=tmp_path, db_path=tmp_path / "w.duckdb", raw_dir=None)
+    # pytest captures standard output, so it is not a terminal here
+    env = dbt_env(settings, base={})
+    assert env["DBT_USE_COLORS"] == "false" and env["DBT_USE_COLORS_FILE"] == "false"
+    assert "DBT_USE_COLORS" not in dbt_env(settings, base={}, colours=True)
+    assert dbt_env(settings, base={"NO_COLOR": "1"}, colours=None)["DBT_USE_COLORS"] == "false"
+
+
+@pytest.mark.parametrize("command", ["build", "run"])
+def test_unwritable_warehouse_folder_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    folder = unwritable_folder()
+    env = cli_env(tmp_path)
+    env["CTD_RTP_DB"] = str(folder / "warehouse.duckdb")
+    proc = run_cli([command, "--quiet"], env, check=False)
+    assert proc.returncode == EXIT_USAGE, proc.stdout + proc.stderr
+    assert f"the warehouse folder {folder} is not writable" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_unwritable_report_folder_is_a_usage_error(tmp_path: Path) -> None:
+    folder = unwritable_folder()
+    proc = run_cli(["report", "--out-dir", str(folder / "reports")], cli_env(tmp_path), check=False)
+    assert proc.returncode == EXIT_USAGE, proc.stdout + proc.stderr
+    assert f"the report folder {folder / 'reports'} is not writable" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_stats_without_a_warehouse_leaves_nothing_behind(tmp_path: Path) -> None:
+    work = tmp_path / "empty"
+    work.mkdir()
+    proc = run_cli(["stats"], cli_env(work), check=False)
+    assert proc.returncode == EXIT_MISSING, proc.stdout + proc.stderr
+    assert f"no warehouse at {work / 'warehouse.duckdb'}" in proc.stderr
+    assert sorted(os.listdir(work)) == [], "stats left files beside a warehouse that does not exist"
+
+
+@pytest.mark.parametrize("name", ["o'neil.duckdb", 'say "hi".duckdb'])
+def test_a_quote_in_the_warehouse_path_is_refused_up_front(name: str, tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    env["CTD_RTP_DB"] = str(tmp_path / name)
+    proc = run_cli(["build", "--quiet"], env, check=False)
+    assert proc.returncode == EXIT_USAGE, proc.stdout + proc.stderr
+    assert f"the warehouse path {tmp_path / name} contains a quote character" in proc.stderr
+    assert "dbt build" not in proc.stdout  # refused before dbt runs
+    assert not (tmp_path / f"{name}.run.lock").exists()
+
+
+@pytest.mark.slow
+def test_a_warehouse_path_with_spaces_builds_with_plain_output(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    env["CTD_RTP_DB"] = str(tmp_path / "my cohort" / "ward 3 warehouse.duckdb")
+    proc = run_cli(["build"], env)  # not --quiet: dbt's own output goes to the (captured) stdout
+    assert "\x1b[" not in proc.stdout + proc.stderr, "colour codes in output that is not a terminal"
+    assert "Completed successfully" in proc.stdout
+    assert (tmp_path / "my cohort" / "ward 3 warehouse.duckdb").exists()
