@@ -1,0 +1,127 @@
+"""The template context, pure: data frames keyed "schema.table" and the run info in, every
+section, table and figure the page shows out (so every number can be unit-tested on small frames)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .. import figures
+from ..validation import ValidationSummary, plain_frame
+from .formatting import _true, _Visits, unit_text
+from .sections import (baseline_table, exposure_section, lab_tables, methods_section, on_treatment_troughs,
+                       outcomes_section, quality_section, response_section, safety_section)
+
+LAB_VALUES = "marts.fct_lab_results"
+SECTIONS = {  # id -> heading, in reading order
+    "provenance": "Study and provenance", "baseline": "Baseline characteristics",
+    "response": "Platelet response", "immunology": "Lymphocyte subsets and regulatory T cells",
+    "cytokines": "Cytokines", "other-labs": "Other laboratory values", "safety": "Safety",
+    "exposure": "Sirolimus exposure", "quality": "Data quality", "methods": "Methods",
+}
+PAIRED_FIGURE_ANALYTES = ("TREG_PCT", "CD4_PCT", "CD8_PCT", "CD19_PCT", "NK_PCT")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Provenance from around the data (gathered by :func:`ctd_rtp.report.loading.collect_run_info`)."""
+
+    generated_at: datetime
+    data_fingerprint: str = ""
+    build_time: str = "unknown"
+    git_revision: str = "unknown"
+    versions: Mapping[str, str] = field(default_factory=dict)
+    run_results: Mapping[str, Any] | None = None
+    validation: ValidationSummary | None = None
+    db_path: str = ""
+
+
+def _thresholds(rules: list[str]) -> tuple[float, ...]:
+    """The CR and PR platelet thresholds, read from the mart's response rule text."""
+    found = {float(m) for rule in rules for m in re.findall(r"(?:CR|PR): platelets >= ([\d.]+)", rule)}
+    return tuple(sorted(found)) or (30.0, 100.0)
+
+
+def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float],
+                  visits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    summary = frames["marts.fct_patient_response_summary"]
+    month_6 = summary.set_index("patient_id")["month_6_response"]
+    labs, rates = frames[LAB_VALUES], frames["marts.rpt_response_rates"]
+    plt = labs[(labs["analyte"] == "PLT") & labs["patient_id"].isin(month_6.index)]
+    plt = plt.rename(columns={"value": "platelet_count"}).assign(response_group=lambda d: d["patient_id"].map(month_6))
+    windows = frames["reference.visit_windows"].sort_values("visit_order")
+    post = [str(v) for v in windows.loc[~_true(windows["is_baseline"]), "visit"]] or ["month_6"]
+    changes, names = frames["marts.fct_lab_changes"], frames["reference.analytes"].set_index("analyte")
+    panels, units = {}, {}
+    for code in (c for c in PAIRED_FIGURE_ANALYTES if c in names.index):
+        label = re.sub(r"\s*\(.*\)$", "", str(names.at[code, "analyte_name"]))  # "B cells (CD19+)" -> "B cells"
+        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == post[-1])]
+        units[label] = unit_text(names.at[code, "unit"])
+    troughs = on_treatment_troughs(frames["marts.fct_trough_levels"])
+    ci = frames["analysis.response_rate_ci"].merge(rates[["visit", "visit_order"]], on="visit").sort_values("visit_order")
+    rules = sorted(set(rates["response_rule"].dropna().astype(str)))
+    made = {  # in page order, which numbers them
+        "rates": figures.response_rate_bars(ci, "fig-rates"),
+        "heatmap": figures.response_heatmap(frames["marts.fct_platelet_response"], "fig-heatmap", visits=post),
+        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories", thresholds=_thresholds(rules)),
+        "waterfall": figures.waterfall(summary.rename(columns={"month_6_response": "response_group"}), "fig-waterfall"),
+        "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=visits[post[-1]]),
+        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=target),
+    }
+    # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
+    return {name: {"svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1), "alt": fig.alt,
+                   "caption": fig.caption, "number": number}
+            for number, (name, fig) in enumerate(made.items(), start=1)}
+
+
+def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str, Any]:
+    """The template context from data frames keyed "schema.table" and the run info. Pure."""
+    frames = {name: plain_frame(frame) for name, frame in frames.items()}  # pd.NA -> NaN / None
+    patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
+    visits = _Visits((str(r.visit), str(r.visit_label)) for r in windows.itertuples())
+    analytes = frames["reference.analytes"].set_index("analyte", drop=False)
+    target = ((float(analytes.at["SIRO_TROUGH", "reference_low"]), float(analytes.at["SIRO_TROUGH", "reference_high"]))
+              if "SIRO_TROUGH" in analytes.index else (4.0, 15.0))
+    ci, rates, paired = (frames[t] for t in ("analysis.response_rate_ci", "marts.rpt_response_rates",
+                                             "analysis.paired_tests"))
+    cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
+    n_set = int(_true(patients["has_sirolimus_start"]).sum())
+    stamp = ci.iloc[0] if len(ci) else pd.Series(dtype=object)
+    generated = info.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    fingerprint = info.data_fingerprint or str(stamp.get("data_fingerprint", "unknown"))
+    provenance = [
+        ("Cohort source", cohort), ("Patients (with a first sirolimus dose)", f"{len(patients)} ({n_set})"),
+        ("Data fingerprint (marts)", fingerprint), ("Warehouse built", info.build_time),
+        ("Warehouse file", info.db_path or "unknown"),
+        ("Statistics run", f"{stamp.get('run_id', 'unknown')} at {stamp.get('computed_at', 'unknown')}"),
+        ("Report generated", generated), ("Git revision", info.git_revision),
+        ("Software", ", ".join(f"{k} {v}" for k, v in info.versions.items()) or "unknown"),
+    ]
+    return {
+        "title": "Sirolimus in connective tissue disease-associated refractory thrombocytopenia (CTD-RTP)",
+        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(), "sections": SECTIONS,
+        "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
+        "table1": baseline_table(patients), "n_analysis": n_set,
+        "response": response_section(rates, ci, frames["marts.fct_patient_response_summary"],
+                                     frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits,
+                                     frames["marts.fct_platelet_response"]),
+        "outcomes": outcomes_section(frames["analysis.time_to_event_km"], frames["analysis.time_to_event_km_timepoints"],
+                                     frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
+                                     frames["marts.fct_patient_follow_up"], visits),
+        "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
+        "labs": lab_tables(paired, frames["reference.analytes"], visits),
+        "safety": safety_section(frames["marts.fct_adverse_events"], n_set),
+        "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"],
+                                     frames["marts.fct_trough_levels"], target, visits),
+        "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation,
+                                   frames["quarantine.quarantined_fields"]),
+        "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
+                                   frames["analysis.subgroup_response"], visits),
+        "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
+        "figures": build_figures(frames, target, visits),
+    }
+
