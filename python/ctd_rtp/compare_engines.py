@@ -140,6 +140,7 @@ ANALYSIS = {
     "time_to_event_km_timepoints": ["paramcd", "day"],
     "time_in_response": ["population"],
     "steroid_sparing": ["visit"],
+    "report_results": ["table_id", "row_id", "column_id"],
 }
 STAMPS = ("data_fingerprint", "run_id", "computed_at")
 REPORT_SECTIONS = ("baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")

@@ -36,7 +36,7 @@ VALIDATED_TABLES: tuple[str, ...] = (
     "marts.fct_concomitant_drugs", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
     "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
     "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
-    "analysis.time_in_response", "analysis.steroid_sparing",
+    "analysis.time_in_response", "analysis.steroid_sparing", "analysis.report_results",
 )
 TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
 #: Tables the suites need for reference values (not validated themselves).
@@ -210,6 +210,11 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             *unique("population"), in_set("population", ["all patients", "responders"]),
             *probabilities("share_of_time_in_response", "median_share"),
             a_ge_b("total_days_observed", "total_days_in_response"), *stamped(),
+        ],
+        "analysis.report_results": [
+            *unique("table_id", "row_id", "column_id"), *not_null("formatted", "source", "statistic", "row_order"),
+            gxe.ExpectColumnValuesToMatchRegex(column="source", regex=r"^(marts|analysis)\.[a-z_]+(,(marts|analysis)\.[a-z_]+)*$"),
+            gxe.ExpectTableRowCountToBeBetween(min_value=1), *stamped(),
         ],
         "analysis.steroid_sparing": [
             *unique("visit"), in_set("visit", post), between("n_pairs", 0, n_day0),

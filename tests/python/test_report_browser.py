@@ -110,7 +110,7 @@ def test_hostile_term_stays_text(browser, hostile_report) -> None:
     page, errors, requests = open_report(browser, html, "report-hostile.png")
     check_common(page, errors, requests, db)
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    cell = page.locator("#ae-table td", has_text="window.__pwned=1")
+    cell = page.locator("#ae-table tbody th", has_text="window.__pwned=1")
     assert cell.count() == 1 and cell.first.inner_text() == HOSTILE and cell.first.is_visible()
     # month 1 has no evaluable patient in this cohort: the rate is shown as a dash
     month_1 = page.locator("#response-table tr", has_text="Month 1")

@@ -13,8 +13,9 @@ import pandas as pd
 from .. import figures
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
+from .results import RESULTS_TABLE, Results
 from .sections import (baseline_table, exposure_section, lab_tables, methods_section, on_treatment_troughs,
-                       outcomes_section, quality_section, response_section, safety_section)
+                       outcomes_section, quality_section, response_section, safety_section, study_drug_exposure)
 
 LAB_VALUES = "marts.fct_lab_results"
 SECTIONS = {  # id -> heading, in reading order
@@ -78,16 +79,74 @@ def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float
             for number, (name, fig) in enumerate(made.items(), start=1)}
 
 
+#: The tables the result sections read (``ctd-rtp stats`` reads them back to write the results table).
+RESULT_INPUTS: tuple[str, ...] = (
+    "marts.dim_patients", "reference.visit_windows", "reference.analytes", "marts.rpt_response_rates",
+    "marts.fct_patient_response_summary", "marts.fct_platelet_response", "marts.fct_patient_follow_up",
+    "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_visits", "marts.fct_trough_levels",
+    "analysis.response_rate_ci", "analysis.paired_tests", "analysis.subgroup_response", "analysis.friedman_tests",
+    "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints", "analysis.time_in_response",
+    "analysis.steroid_sparing",
+)
+RESULTS = f"analysis.{RESULTS_TABLE}"
+
+
+def _visit_labels(windows: pd.DataFrame) -> _Visits:
+    return _Visits((str(r.visit), str(r.visit_label)) for r in windows.itertuples())
+
+
+def _trough_target(analytes: pd.DataFrame) -> tuple[float, float]:
+    analytes = analytes.set_index("analyte", drop=False)
+    return ((float(analytes.at["SIRO_TROUGH", "reference_low"]), float(analytes.at["SIRO_TROUGH", "reference_high"]))
+            if "SIRO_TROUGH" in analytes.index else (4.0, 15.0))
+
+
+def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[str, Any]:
+    """The sections whose every number is a cell of the results table (pure; frames as plain frames)."""
+    patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
+    visits = _visit_labels(windows)
+    n_set = int(_true(patients["has_sirolimus_start"]).sum())
+    exposure = frames["marts.fct_drug_exposure"]
+    table1 = baseline_table(patients, res)
+    return {
+        "table1": table1, "n_analysis": table1[0]["value"],
+        "response": response_section(frames["marts.rpt_response_rates"], frames["analysis.response_rate_ci"],
+                                     frames["marts.fct_patient_response_summary"], frames["analysis.subgroup_response"],
+                                     frames["analysis.friedman_tests"], visits, frames["marts.fct_platelet_response"],
+                                     res),
+        "outcomes": outcomes_section(frames["analysis.time_to_event_km"], frames["analysis.time_to_event_km_timepoints"],
+                                     frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
+                                     frames["marts.fct_patient_follow_up"], visits, res),
+        "labs": lab_tables(frames["analysis.paired_tests"], frames["reference.analytes"], visits, res),
+        "safety": safety_section(frames["marts.fct_adverse_events"], n_set,
+                                 float(pd.to_numeric(study_drug_exposure(exposure)["exposure_days"],
+                                                     errors="coerce").sum()), res),
+        "exposure": exposure_section(exposure, frames["marts.fct_visits"], frames["marts.fct_trough_levels"],
+                                     _trough_target(frames["reference.analytes"]), visits, res),
+    }
+
+
+def build_results(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The results table (one row per printed cell) from the frames of :data:`RESULT_INPUTS`. Pure."""
+    res = Results()
+    result_sections({name: plain_frame(frame) for name, frame in frames.items()}, res)
+    return res.frame()
+
+
 def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str, Any]:
-    """The template context from data frames keyed "schema.table" and the run info. Pure."""
+    """The template context from data frames keyed "schema.table" and the run info. Pure.
+
+    With the results table among the frames, every result cell prints its stored text, and
+    :class:`ResultsMismatch` (a validation failure) stops the report when the data would print
+    anything else."""
     frames = {name: plain_frame(frame) for name, frame in frames.items()}  # pd.NA -> NaN / None
     patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
-    visits = _Visits((str(r.visit), str(r.visit_label)) for r in windows.itertuples())
-    analytes = frames["reference.analytes"].set_index("analyte", drop=False)
-    target = ((float(analytes.at["SIRO_TROUGH", "reference_low"]), float(analytes.at["SIRO_TROUGH", "reference_high"]))
-              if "SIRO_TROUGH" in analytes.index else (4.0, 15.0))
-    ci, rates, paired = (frames[t] for t in ("analysis.response_rate_ci", "marts.rpt_response_rates",
-                                             "analysis.paired_tests"))
+    visits = _visit_labels(windows)
+    target = _trough_target(frames["reference.analytes"])
+    ci, paired = frames["analysis.response_rate_ci"], frames["analysis.paired_tests"]
+    res = Results(frames.get(RESULTS))
+    results = result_sections(frames, res)
+    res.check()
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
     n_set = int(_true(patients["has_sirolimus_start"]).sum())
     stamp = ci.iloc[0] if len(ci) else pd.Series(dtype=object)
@@ -105,18 +164,8 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         "title": "Sirolimus in connective tissue disease-associated refractory thrombocytopenia (CTD-RTP)",
         "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(), "sections": SECTIONS,
         "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
-        "table1": baseline_table(patients), "n_analysis": n_set,
-        "response": response_section(rates, ci, frames["marts.fct_patient_response_summary"],
-                                     frames["analysis.subgroup_response"], frames["analysis.friedman_tests"], visits,
-                                     frames["marts.fct_platelet_response"]),
-        "outcomes": outcomes_section(frames["analysis.time_to_event_km"], frames["analysis.time_to_event_km_timepoints"],
-                                     frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
-                                     frames["marts.fct_patient_follow_up"], visits),
+        **results, "results_table": RESULTS, "sources": res.sources(),
         "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
-        "labs": lab_tables(paired, frames["reference.analytes"], visits),
-        "safety": safety_section(frames["marts.fct_adverse_events"], n_set),
-        "exposure": exposure_section(frames["marts.fct_drug_exposure"], frames["marts.fct_visits"],
-                                     frames["marts.fct_trough_levels"], target, visits),
         "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation,
                                    frames["quarantine.quarantined_fields"]),
         "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
@@ -124,4 +173,3 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
         "figures": build_figures(frames, target, visits),
     }
-

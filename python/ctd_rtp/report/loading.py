@@ -8,7 +8,7 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
@@ -52,21 +52,27 @@ ROW_ORDER = {
 }
 
 
+def read_tables(current: Reader, names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Tables keyed "schema.table", as the report reads them (columns, filters and row order of
+    QUERIES and ROW_ORDER), from one snapshot of a reader."""
+    frames: dict[str, pd.DataFrame] = {}
+    for name in names:
+        schema, table = name.split(".")
+        columns, where = QUERIES.get(name, (None, None))
+        try:
+            frames[name] = current.read_mart(table, schema, columns=columns, where=where,
+                                             categorical=name in QUERIES, order_by=ROW_ORDER.get(name))
+        except (WarehouseMissing, duckdb.CatalogException) as exc:
+            step = "stats" if schema == "analysis" else "build"
+            raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
+    return frames
+
+
 def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Every table the report needs and the current marts fingerprint, through a Reader (default:
     the engine CTD_RTP_ENGINE names; DuckDB reads everything through one read-only connection)."""
-    frames: dict[str, pd.DataFrame] = {}
     with (reader or reader_from_env(settings=settings)).snapshot() as current:
-        for name in (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES):
-            schema, table = name.split(".")
-            columns, where = QUERIES.get(name, (None, None))
-            try:
-                frame = current.read_mart(table, schema, columns=columns, where=where,
-                                          categorical=name in QUERIES, order_by=ROW_ORDER.get(name))
-            except (WarehouseMissing, duckdb.CatalogException) as exc:
-                step = "stats" if schema == "analysis" else "build"
-                raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
-            frames[name] = frame
+        frames = read_tables(current, (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES))
         fingerprint = marts_fingerprint(current)
     return frames, fingerprint
 

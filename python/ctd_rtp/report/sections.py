@@ -3,45 +3,63 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .. import stats
 from ..validation import ValidationSummary
+from .results import Results
 from .formatting import (DASH, EN, _floats, _significant, _text, _true, _val, ci_pct, fixed, median_iqr,
                          median_range, n_pct, one, pct, pval, short, sig, unit_text, value_range)
 
+# Study facts the report needs that the data do not carry; the study definition (issue 13) replaces them.
+STUDY: dict[str, Any] = {"drug": "sirolimus", "ctcae_version": None}
 PANELS = {"immunology": ("lymphocyte subsets", "regulatory T cells"), "cytokines": ("cytokines",)}
 RESPONSES = ("CR", "PR", "NR", "NE")
 
 
-def baseline_table(patients: pd.DataFrame) -> list[dict[str, Any]]:
+def baseline_table(patients: pd.DataFrame, res: Results | None = None) -> list[dict[str, Any]]:
     """Table 1 rows (label, value, indent) for the analysis set (patients with a day 0)."""
+    res = res or Results()
     p = patients[_true(patients["has_sirolimus_start"])] if "has_sirolimus_start" in patients else patients
     n, rows = len(p), []
+    src = "marts.dim_patients"
 
-    def add(label: str, value: str, indent: bool = False) -> None:
-        rows.append({"label": label, "value": value, "indent": indent})
+    def add(row_id: str, label: str, value: str, number: Any = None, statistic: str = "", indent: bool = False,
+            group: str = "") -> None:
+        cell = res.cell("baseline", row_id, "value", value, number, statistic, src, group, label) if value else value
+        rows.append({"label": label, "value": cell, "indent": indent})
+
+    def summary(row_id: str, label: str, values: Any, fmt: Any = short) -> None:
+        arr = _floats(values)
+        add(row_id, label, median_iqr(arr, fmt), float(np.median(arr)) if arr.size else None, "median [IQR]")
 
     def counts(label: str, column: str, names: Mapping[str, str] | None = None) -> None:
-        add(label, "")
+        add(column, label, "")
         for level, k in p[column].fillna("missing").astype(str).value_counts().items():
-            add((names or {}).get(level, level), n_pct(k, n), indent=True)
+            add(f"{column}={level}", (names or {}).get(level, level), n_pct(k, n), k, "n (%)", True, label)
 
     plt = "Baseline platelets, \u00d710\u2079/L"
-    add("Patients, n", str(n))
-    add("Age at first sirolimus dose, years, median [IQR]", median_iqr(p["age_at_index"]))
+    add("n", "Patients, n", str(n), n, "n")
+    summary("age_at_index", "Age at first sirolimus dose, years, median [IQR]", p["age_at_index"])
     counts("Sex, n (%)", "sex", {"F": "Female", "M": "Male"})
     counts("Connective tissue disease, n (%)", "ctd_diagnosis")
-    add("CTD duration, years, median [IQR]", median_iqr(p["ctd_duration_years"], one))
-    add("Thrombocytopenia duration, years, median [IQR]", median_iqr(p["thrombocytopenia_duration_years"], one))
-    add("Prior therapy lines, median [IQR]", median_iqr(p["prior_therapy_lines"]))
-    add(f"{plt}, median [IQR]", median_iqr(p["baseline_platelet_count"]))
-    add(f"{plt}, range", value_range(p["baseline_platelet_count"]))
+    summary("ctd_duration_years", "CTD duration, years, median [IQR]", p["ctd_duration_years"], one)
+    summary("thrombocytopenia_duration_years", "Thrombocytopenia duration, years, median [IQR]",
+            p["thrombocytopenia_duration_years"], one)
+    summary("prior_therapy_lines", "Prior therapy lines, median [IQR]", p["prior_therapy_lines"])
+    summary("baseline_platelet_count", f"{plt}, median [IQR]", p["baseline_platelet_count"])
+    arr = _floats(p["baseline_platelet_count"])
+    add("baseline_platelet_count_range", f"{plt}, range", value_range(arr), arr.min() if arr.size else None,
+        "minimum (range)")
     if "baseline_bleeding_grade" in p:
-        add("WHO bleeding grade \u2265 1 at baseline, n (%)", n_pct((p["baseline_bleeding_grade"].fillna(0) >= 1).sum(), n))
-    add("Prednisone-equivalent dose at baseline, mg/day, median [IQR]", median_iqr(p["baseline_prednisone_mg_day"], one))
+        k = int((p["baseline_bleeding_grade"].fillna(0) >= 1).sum())
+        add("baseline_bleeding", "WHO bleeding grade \u2265 1 at baseline, n (%)", n_pct(k, n), k, "n (%)")
+    summary("baseline_prednisone_mg_day", "Prednisone-equivalent dose at baseline, mg/day, median [IQR]",
+            p["baseline_prednisone_mg_day"], one)
     return rows
 
 
@@ -57,36 +75,66 @@ def bleeding_evidence_counts(visit_responses: pd.DataFrame) -> dict[str, int]:
 
 def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFrame, subgroups: pd.DataFrame,
                      friedman: pd.DataFrame, visits: Mapping[str, str],
-                     visit_responses: pd.DataFrame | None = None) -> dict[str, Any]:
+                     visit_responses: pd.DataFrame | None = None, res: Results | None = None) -> dict[str, Any]:
+    res = res or Results()
     merged = rates.sort_values("visit_order").merge(ci[["visit", "orr", "ci_low", "ci_high"]], on="visit",
                                                     how="left", suffixes=("_mart", ""))
-    rows = [{"visit": visits[r.visit], "cr": r.n_cr, "pr": r.n_pr, "nr": r.n_nr, "ne": r.n_ne,
-             "evaluable": r.n_evaluable, "responders": f"{r.n_responders}/{r.n_evaluable}", "orr": pct(r.orr),
-             "ci": ci_pct(r.ci_low, r.ci_high), "orr_all": pct(r.orr_all_patients)}
-            for r in merged.itertuples(index=False)]
+    src, src_ci = "marts.rpt_response_rates", "marts.rpt_response_rates,analysis.response_rate_ci"
+    rows = []
+    for r in merged.itertuples(index=False):
+        c = partial(res.cell, "response_by_visit", r.visit, row_label=visits[r.visit])
+        rows.append({"visit": visits[r.visit], "cr": c("cr", short(r.n_cr), r.n_cr, "n", src),
+                     "pr": c("pr", short(r.n_pr), r.n_pr, "n", src), "nr": c("nr", short(r.n_nr), r.n_nr, "n", src),
+                     "ne": c("ne", short(r.n_ne), r.n_ne, "n", src),
+                     "evaluable": c("evaluable", short(r.n_evaluable), r.n_evaluable, "n", src),
+                     "responders": c("responders", f"{short(r.n_responders)}/{short(r.n_evaluable)}", r.n_responders,
+                                     "n/N", src),
+                     "orr": c("orr", pct(r.orr), r.orr, "proportion", src_ci),
+                     "ci": c("ci", ci_pct(r.ci_low, r.ci_high), r.ci_low, "95% CI (lower bound)", src_ci),
+                     "orr_all": c("orr_all", pct(r.orr_all_patients), r.orr_all_patients, "proportion", src)})
     n = len(summary)
+    s_src = "marts.fct_patient_response_summary"
     best = summary["best_response"].fillna("NE").astype(str).value_counts()
     responders = summary[_true(summary["is_responder_by_month_6"])]
     days = _floats(responders["days_to_first_response"])
-    sub_rows = [{"visit": visits[r.visit],
-                 "a": f"{r.group_a}: {r.a_responders}/{r.a_evaluable}" if _text(r.group_a) else DASH,
-                 "b": f"{r.group_b}: {r.b_responders}/{r.b_evaluable}" if _text(r.group_b) else DASH,
-                 "or": DASH if _val(r.odds_ratio) is None else
-                 f"{sig(r.odds_ratio)} ({sig(r.odds_ratio_ci_low)} to {sig(r.odds_ratio_ci_high)})",
-                 "p": pval(r.p_value), "sig": _significant(r.p_value), "note": _text(r.note)}
-                for r in subgroups.itertuples(index=False)]
-    fried_rows = [{"measure": "Platelet count" if r.measure == "platelet_count" else visits[r.measure],
-                   "visits": ", ".join(visits[v] for v in str(r.visits).split(",")), "n": r.n_patients,
-                   "statistic": sig(r.statistic), "df": short(r.df), "p": pval(r.p_value),
-                   "sig": _significant(r.p_value), "w": sig(r.kendalls_w), "note": _text(r.note)}
-                  for r in friedman.itertuples(index=False)]
+    sub_rows = []
+    for r in subgroups.itertuples(index=False):
+        c = partial(res.cell, "subgroups", r.visit, row_label=visits[r.visit], source="analysis.subgroup_response")
+        sub_rows.append({
+            "visit": visits[r.visit],
+            "a": c("a", f"{r.group_a}: {short(r.a_responders)}/{short(r.a_evaluable)}" if _text(r.group_a) else DASH,
+                   r.a_responders, "n/N"),
+            "b": c("b", f"{r.group_b}: {short(r.b_responders)}/{short(r.b_evaluable)}" if _text(r.group_b) else DASH,
+                   r.b_responders, "n/N"),
+            "or": c("odds_ratio", DASH if _val(r.odds_ratio) is None else
+                    f"{sig(r.odds_ratio)} ({sig(r.odds_ratio_ci_low)} to {sig(r.odds_ratio_ci_high)})",
+                    r.odds_ratio, "odds ratio (95% CI)"),
+            "p": c("p", pval(r.p_value), r.p_value, "p (Fisher)"), "sig": _significant(r.p_value),
+            "note": c("note", _text(r.note), statistic="note")})
+    fried_rows = []
+    for r in friedman.itertuples(index=False):
+        c = partial(res.cell, "friedman", r.measure, source="analysis.friedman_tests")
+        fried_rows.append({"measure": "Platelet count" if r.measure == "platelet_count" else visits[r.measure],
+                           "visits": ", ".join(visits[v] for v in str(r.visits).split(",")),
+                           "n": c("n", short(r.n_patients), r.n_patients, "n"),
+                           "statistic": c("statistic", sig(r.statistic), r.statistic, "chi-squared"),
+                           "df": c("df", short(r.df), r.df, "df"), "p": c("p", pval(r.p_value), r.p_value, "p"),
+                           "sig": _significant(r.p_value), "w": c("w", sig(r.kendalls_w), r.kendalls_w, "Kendall's W"),
+                           "note": c("note", _text(r.note), statistic="note")})
+    b = partial(res.cell, "best_response", source=s_src)
+    k = partial(res.cell, "response_summary", source=s_src)
+    n_lost = int(_true(summary["lost_response"]).sum())
     return {
         "rows": rows, "rules": sorted(set(rates["response_rule"].dropna().astype(str))),
         "denominators": sorted(set(rates["orr_denominator"].dropna().astype(str))),
-        "best": [{"response": code, "value": n_pct(best.get(code, 0), n)} for code in RESPONSES],
-        "n_patients": n, "responders_by_6": n_pct(len(responders), n),
-        "time_to_response": f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
-        "lost": f"{int(_true(summary['lost_response']).sum())} of {len(responders)} responders",
+        "best": [{"response": code, "value": b("patients", code, n_pct(best.get(code, 0), n), best.get(code, 0), "n (%)")}
+                 for code in RESPONSES],
+        "n_patients": res.cell("best_response", "all", "n", short(n), n, "n", s_src),
+        "responders_by_6": k("responders", "value", n_pct(len(responders), n), len(responders), "n (%)"),
+        "time_to_response": k("time_to_first_response", "value",
+                              f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
+                              float(np.median(days)) if days.size else None, "median (range), days"),
+        "lost": k("lost_response", "value", f"{n_lost} of {len(responders)} responders", n_lost, "n of responders"),
         "regained": int(_true(summary["regained_response"]).sum()) if "regained_response" in summary else 0,
         "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
         "subgroups": sub_rows, "friedman": fried_rows,
@@ -112,8 +160,10 @@ KM_PARAMETERS = {"TTRESP": ("Time to first response (CR or PR)", "responded by d
 
 
 def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.DataFrame,
-                     steroids: pd.DataFrame, follow_up: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, Any]:
+                     steroids: pd.DataFrame, follow_up: pd.DataFrame, visits: Mapping[str, str],
+                     res: Results | None = None) -> dict[str, Any]:
     """Outcomes over time, every number read from the analysis tables and marts (no recomputation)."""
+    res = res or Results()
     by_param = {str(r.paramcd): r for r in km.itertuples(index=False)}
     days = sorted({int(d) for d in km_points["day"]}) if len(km_points) else []
     points = {(str(r.paramcd), int(r.day)): r for r in km_points.itertuples(index=False)}
@@ -122,11 +172,12 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
         r = by_param.get(code)
         if r is None:
             continue
+        c = partial(res.cell, "time_to_event", code, row_label=label, source="analysis.time_to_event_km")
         estimates = []
         for day in days:
             p = points.get((code, day))
             if p is None:
-                estimates.append(DASH)
+                estimates.append(c(f"day_{day}", DASH, source="analysis.time_to_event_km_timepoints"))
             else:  # DOR: still in response, S(t); times to response: responded by then, 1 - S(t)
                 value, low, high = ((p.survival, p.survival_ci_low, p.survival_ci_high) if code == "DOR" else
                                     (p.cumulative_incidence, p.cumulative_incidence_ci_low,
@@ -134,101 +185,189 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
                 # no event yet: S = 1 with a zero-width interval, which says nothing
                 interval = "" if int(p.n_events_by_day) == 0 and code != "DOR" or low == high else \
                     f" ({ci_pct(low, high)})"
-                estimates.append(f"{pct(value)}{interval}")
-        rows.append({"parameter": label, "reading": reading, "n": r.n, "events": r.n_events,
-                     "censored": r.n_censored, "total_days": short(r.total_days), "median": km_median(r),
+                estimates.append(c(f"day_{day}", f"{pct(value)}{interval}", value,
+                                   "S(t)" if code == "DOR" else "1 - S(t)",
+                                   source="analysis.time_to_event_km_timepoints"))
+        rows.append({"parameter": label, "reading": reading, "n": c("n", short(r.n), r.n, "n"),
+                     "events": c("events", short(r.n_events), r.n_events, "n"),
+                     "censored": c("censored", short(r.n_censored), r.n_censored, "n"),
+                     "total_days": c("total_days", short(r.total_days), r.total_days, "sum of days"),
+                     "median": c("median", km_median(r), r.median_days, "Kaplan-Meier median (95% CI), days"),
                      "estimates": estimates, "note": _text(r.note)})
     shares = {str(r.population): r for r in time_share.itertuples(index=False)}
+    k = partial(res.cell, "outcomes_summary", column_id="value")
 
     def share_text(population: str) -> str:
         r = shares.get(population)
         if r is None or _val(r.share_of_time_in_response) is None:
-            return DASH
-        return (f"{pct(r.share_of_time_in_response)} of {short(r.total_days_observed)} observed days "
-                f"(n = {r.n_patients})")
+            text, value = DASH, None
+        else:
+            text, value = (f"{pct(r.share_of_time_in_response)} of {short(r.total_days_observed)} observed days "
+                           f"(n = {short(r.n_patients)})"), r.share_of_time_in_response
+        return k(f"share_in_response_{population.replace(' ', '_')}", text=text, value=value,
+                 statistic="share of observed days", source="analysis.time_in_response")
 
-    steroid_rows = [{"visit": visits[r.visit], "n": r.n_pairs,
-                     "doses": f"{short(r.baseline_median)} → {short(r.visit_median)}",
-                     "change": f"{short(r.median_change)} [{short(r.change_q1)}{EN}{short(r.change_q3)}]",
-                     "p": pval(r.wilcoxon_p_value), "sig": _significant(r.wilcoxon_p_value),
-                     "method": _text(r.wilcoxon_method),
-                     "tapered": (f"{r.n_tapered}/{r.n_above_taper_at_baseline} ({pct(r.tapered_share)}; "
-                                 f"{ci_pct(r.tapered_ci_low, r.tapered_ci_high)})"
-                                 if r.n_above_taper_at_baseline else DASH),
-                     "off": (f"{r.n_off_steroids}/{r.n_above_taper_at_baseline} ({pct(r.off_share)})"
-                             if r.n_above_taper_at_baseline else DASH)}
-                    for r in steroids.itertuples(index=False)]
+    steroid_rows = []
+    for r in steroids.itertuples(index=False):
+        c = partial(res.cell, "steroid_sparing", r.visit, row_label=visits[r.visit], source="analysis.steroid_sparing")
+        steroid_rows.append({
+            "visit": visits[r.visit], "n": c("n", short(r.n_pairs), r.n_pairs, "n pairs"),
+            "doses": c("doses", f"{short(r.baseline_median)} → {short(r.visit_median)}", r.visit_median,
+                       "median dose at the visit, mg/day"),
+            "change": c("change", f"{short(r.median_change)} [{short(r.change_q1)}{EN}{short(r.change_q3)}]",
+                        r.median_change, "median [IQR] change, mg/day"),
+            "p": c("p", pval(r.wilcoxon_p_value), r.wilcoxon_p_value, "p (Wilcoxon)"),
+            "sig": _significant(r.wilcoxon_p_value), "method": _text(r.wilcoxon_method),
+            "tapered": c("tapered", f"{short(r.n_tapered)}/{short(r.n_above_taper_at_baseline)} ({pct(r.tapered_share)}; "
+                         f"{ci_pct(r.tapered_ci_low, r.tapered_ci_high)})" if r.n_above_taper_at_baseline else DASH,
+                         r.n_tapered, "n/N (%; 95% CI)"),
+            "off": c("off", f"{short(r.n_off_steroids)}/{short(r.n_above_taper_at_baseline)} ({pct(r.off_share)})"
+                     if r.n_above_taper_at_baseline else DASH, r.n_off_steroids, "n/N (%)")})
     taper = [short(v) for v in steroids["taper_mg_day"].dropna().unique()] if "taper_mg_day" in steroids else []
     n = len(follow_up)
     ends = follow_up["observation_end_reason"].fillna("unknown").astype(str).value_counts()
     cutoff = follow_up[["data_cutoff_date", "data_cutoff_source"]].drop_duplicates()
+    f_src = "marts.fct_patient_follow_up"
+
+    def count(row_id: str, column: str) -> str:
+        m = int(_true(follow_up[column]).sum())
+        return k(row_id, text=n_pct(m, n), value=m, statistic="n (%)", source=f_src)
+
+    km_src = "analysis.time_to_event_km"
     return {
         "km": rows, "days": days,
-        "median_time_to_response": km_median(by_param["TTRESP"]) if "TTRESP" in by_param else DASH,
-        "median_duration": km_median(by_param["DOR"]) if "DOR" in by_param else "no responders",
+        "median_time_to_response": k("km_median_TTRESP", text=km_median(by_param["TTRESP"]) if "TTRESP" in by_param
+                                     else DASH, value=getattr(by_param.get("TTRESP"), "median_days", None),
+                                     statistic="Kaplan-Meier median (95% CI), days", source=km_src),
+        "median_duration": k("km_median_DOR", text=km_median(by_param["DOR"]) if "DOR" in by_param else "no responders",
+                             value=getattr(by_param.get("DOR"), "median_days", None),
+                             statistic="Kaplan-Meier median (95% CI), days", source=km_src),
         "share_all": share_text("all patients"), "share_responders": share_text("responders"),
         "steroids": steroid_rows, "taper": ", ".join(taper) or DASH,
-        "n_rescue": n_pct(int(_true(follow_up["had_rescue_therapy"]).sum()), n),
-        "n_other_itp": n_pct(int(_true(follow_up["has_other_itp_treatment"]).sum()), n),
+        "n_rescue": count("rescue_therapy", "had_rescue_therapy"),
+        "n_other_itp": count("other_itp_treatment", "has_other_itp_treatment"),
         "other_itp": sorted({d.strip() for v in follow_up["other_itp_drugs"].dropna() for d in str(v).split(",")}),
-        "n_dependent": n_pct(int(_true(follow_up["is_corticosteroid_dependent"]).sum()), n),
-        "observation_ends": [(reason, int(k)) for reason, k in ends.items()],
+        "n_dependent": count("corticosteroid_dependent", "is_corticosteroid_dependent"),
+        "observation_ends": [(reason, int(m)) for reason, m in ends.items()],
         "cutoff": "; ".join(f"{r.data_cutoff_date} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
     }
 
 
-def _describe(r: Any, prefix: str, d: int) -> tuple[str, str]:
-    get = lambda s: getattr(r, f"{prefix}_{s}")  # noqa: E731
-    return (f"{fixed(get('mean'), d)}\u00a0\u00b1\u00a0{fixed(get('sd'), d)}",
-            f"{fixed(get('median'), d)} [{fixed(get('q1'), d)}{EN}{fixed(get('q3'), d)}]")
-
-
-def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str]) -> dict[str, Any]:
+def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str], c: Any,
+                compact: bool) -> dict[str, Any]:
     test, method, note = _text(r.test_used), _text(r.wilcoxon_method), _text(r.note)
     test += f" ({method})" if test.startswith("Wilcoxon") and method else ""
     mark = notes.setdefault(note, "abcdefghijklmnopqrstuvwxyz"[len(notes) % 26]) if note else ""
     p_values = {k: getattr(r, k) for k in ("p_value", "p_value_holm", "p_value_bh")}
-    return {"visit": visits[r.visit], "n": r.n_pairs, "test": test, "mark": mark,
-            "base": _describe(r, "baseline", d), "follow": _describe(r, "followup", d),
-            "change": f"{fixed(r.mean_difference, d)} ({fixed(r.mean_difference_ci_low, d)} to "
-                      f"{fixed(r.mean_difference_ci_high, d)})",
-            "hl": f"{fixed(r.hodges_lehmann, d)} ({fixed(r.hodges_lehmann_ci_low, d)} to "
-                  f"{fixed(r.hodges_lehmann_ci_high, d)})",
-            **{k: pval(v) for k, v in p_values.items()}, **{f"{k}_sig": _significant(v) for k, v in p_values.items()}}
+
+    def describe(prefix: str) -> tuple[str, str]:
+        get = lambda s: getattr(r, f"{prefix}_{s}")  # noqa: E731
+        iqr = c(f"{prefix}_median_iqr", f"{fixed(get('median'), d)} [{fixed(get('q1'), d)}{EN}{fixed(get('q3'), d)}]",
+                get("median"), "median [IQR]")
+        if compact:
+            return "", iqr
+        return c(f"{prefix}_mean_sd", f"{fixed(get('mean'), d)}\u00a0\u00b1\u00a0{fixed(get('sd'), d)}", get("mean"),
+                 "mean \u00b1 SD"), iqr
+
+    hl = "" if compact else c("hodges_lehmann", f"{fixed(r.hodges_lehmann, d)} ({fixed(r.hodges_lehmann_ci_low, d)} "
+                                                f"to {fixed(r.hodges_lehmann_ci_high, d)})", r.hodges_lehmann,
+                              "Hodges-Lehmann shift (95% CI)")
+    return {"visit": visits[r.visit], "n": c("n", short(r.n_pairs), r.n_pairs, "n pairs"), "test": test,
+            "mark": mark, "base": describe("baseline"), "follow": describe("followup"),
+            "change": c("mean_change", f"{fixed(r.mean_difference, d)} ({fixed(r.mean_difference_ci_low, d)} to "
+                                       f"{fixed(r.mean_difference_ci_high, d)})", r.mean_difference,
+                        "mean difference (95% CI)"),
+            "hl": hl, **{k: c(k, pval(v), v, k.replace("_", " ")) for k, v in p_values.items()},
+            **{f"{k}_sig": _significant(v) for k, v in p_values.items()}}
 
 
-def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, dict]:
+LAB_TABLES = {"immunology": "labs_immunology", "cytokines": "labs_cytokines", "other-labs": "labs_other"}
+COMPACT_LAB_TABLES = ("other-labs",)  # the template shows median [IQR] and the mean change only
+
+
+def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str],
+               res: Results | None = None) -> dict[str, dict]:
     """Paired-test rows per analyte for the immunology, cytokine and other-lab tables, each with
     lettered footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
+    res = res or Results()
     meta = analytes.set_index("analyte")
     order = {a: i for i, a in enumerate(analytes["analyte"])}
-    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in ("immunology", "cytokines", "other-labs")}
+    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in LAB_TABLES}
     for analyte, rows in sorted(paired.groupby("analyte"), key=lambda kv: order.get(kv[0], len(order))):
         info = meta.loc[analyte] if analyte in meta.index else pd.Series(dtype=object)
         decimals = _val(info.get("decimals"))
-        table = out[next((k for k, panels in PANELS.items() if info.get("panel") in panels), "other-labs")]
-        comparisons = [_paired_row(r, 2 if decimals is None else int(decimals), visits, table["notes"])
+        key = next((k for k, panels in PANELS.items() if info.get("panel") in panels), "other-labs")
+        table = out[key]
+        name = str(info.get("analyte_name", analyte))
+        comparisons = [_paired_row(r, 2 if decimals is None else int(decimals), visits, table["notes"],
+                                   partial(res.cell, LAB_TABLES[key], f"{analyte}:{r.comparison}",
+                                           source="analysis.paired_tests", group=name,
+                                           row_label=f"{name}, {visits[r.visit]}"),
+                                   key in COMPACT_LAB_TABLES)
                        for r in rows.itertuples(index=False)]
-        table["groups"].append({"code": analyte, "name": str(info.get("analyte_name", analyte)),
+        table["groups"].append({"code": analyte, "name": name,
                                 "unit": unit_text(info.get("unit", "")), "comparisons": comparisons})
     for table in out.values():
         table["notes"] = [(mark, note) for note, mark in table["notes"].items()]
     return out
 
 
-def safety_section(events: pd.DataFrame, n_patients: int) -> dict[str, Any]:
-    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"))
-    rows = [{"term": term, "grade": short(grade), "events": len(g),
-             "patients": n_pct(g["patient_id"].nunique(), n_patients)}
-            for (term, grade), g in ev.groupby(["term", "grade"], dropna=False, sort=True)]
+DAYS_PER_MONTH = 365.25 / 12
+SAFETY_COLUMNS = (  # column id -> (heading, which patients count: worst grade of the term, flags)
+    ("any", "Any grade"), ("grade_1", "Grade 1"), ("grade_2", "Grade 2"), ("grade_3", "Grade 3"),
+    ("grade_3_plus", "Grade \u2265 3"), ("serious", "Serious"), ("related", "Related"))
 
-    def tally(mask: pd.Series) -> str:
+
+def _patients_by_column(g: pd.DataFrame) -> dict[str, int]:
+    """Patients with the term per journal column: by the worst grade a patient had (grade 1, 2, 3
+    and >= 3 split the any-grade patients), and with a serious or related event of the term."""
+    worst = g.groupby("patient_id")["grade"].max()
+    return {"any": int(g["patient_id"].nunique()), "grade_1": int((worst == 1).sum()), "grade_2": int((worst == 2).sum()),
+            "grade_3": int((worst == 3).sum()), "grade_3_plus": int((worst >= 3).sum()),
+            "serious": int(g.loc[_true(g["is_serious"]), "patient_id"].nunique()),
+            "related": int(g.loc[_true(g["is_related_to_sirolimus"]), "patient_id"].nunique())}
+
+
+def safety_section(events: pd.DataFrame, n_patients: int, exposure_days: float | None = None,
+                   res: Results | None = None) -> dict[str, Any]:
+    """Adverse events in journal format: one row per preferred term (most patients first), with
+    patients n (%) at any grade, by worst grade (1, 2, 3, >= 3), serious and related; the
+    exposure-adjusted incidence (patients with the term per 100 patient-months of study-drug
+    exposure, `exposure_days` summed over patients); an "any adverse event" row on top."""
+    res = res or Results()
+    src = "marts.fct_adverse_events"
+    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"),
+                       term=events["term"].astype(object).where(events["term"].notna(), "term not recorded"))
+    months = None if not exposure_days else float(exposure_days) / DAYS_PER_MONTH
+    per_term = {str(term): _patients_by_column(g) for term, g in ev.groupby("term", sort=False)}
+    order = sorted(per_term, key=lambda t: (-per_term[t]["any"], -per_term[t]["grade_3_plus"], t.lower()))
+    rows = []
+    for row_id, label, counts, n_events in (
+            [("any_adverse_event", "Any adverse event", _patients_by_column(ev) if len(ev) else
+              {c: 0 for c, _ in SAFETY_COLUMNS}, len(ev))]
+            + [(f"term={t}", t, per_term[t], int((ev["term"] == t).sum())) for t in order]):
+        c = partial(res.cell, "adverse_events", row_id, source=src, row_label=label)
+        cells = {col: c(col, n_pct(counts[col], n_patients), counts[col], "patients n (%)") for col, _ in SAFETY_COLUMNS}
+        rate = None if months is None else 100 * counts["any"] / months
+        rows.append({"term": label, "total": row_id == "any_adverse_event", "cells": [cells[col] for col, _ in SAFETY_COLUMNS],
+                     "events": c("events", str(n_events), n_events, "events"),
+                     "rate": c("rate_per_100_patient_months", DASH if rate is None else f"{rate:.1f}", rate,
+                               "patients per 100 patient-months", source=f"{src},marts.fct_drug_exposure")})
+
+    def tally(row_id: str, mask: pd.Series) -> str:
         k = int(mask.sum())
-        return "none" if k == 0 else f"{k} event(s) in {ev.loc[mask, 'patient_id'].nunique()} patient(s)"
+        text = "none" if k == 0 else f"{k} event(s) in {ev.loc[mask, 'patient_id'].nunique()} patient(s)"
+        return res.cell("safety_summary", row_id, "value", text, k, "events (patients)", src)
 
-    return {"rows": rows, "any": tally(pd.Series(True, index=ev.index)), "grade3": tally(ev["grade"] >= 3),
-            "serious": tally(_true(ev["is_serious"])), "related": tally(_true(ev["is_related_to_sirolimus"])),
-            "emergent": tally(_true(ev["is_treatment_emergent"]))}
+    return {"rows": rows, "columns": [h for _, h in SAFETY_COLUMNS], "n": n_patients,
+            "patient_months": res.cell("safety_summary", "patient_months", "value",
+                                       DASH if months is None else f"{months:.1f}", months, "patient-months",
+                                       "marts.fct_drug_exposure"),
+            "ctcae_version": STUDY["ctcae_version"] or "not recorded in the delivery",
+            "any": tally("any", pd.Series(True, index=ev.index)), "grade3": tally("grade_3_plus", ev["grade"] >= 3),
+            "serious": tally("serious", _true(ev["is_serious"])),
+            "related": tally("related", _true(ev["is_related_to_sirolimus"])),
+            "emergent": tally("treatment_emergent", _true(ev["is_treatment_emergent"]))}
 
 
 def on_treatment_troughs(troughs: pd.DataFrame) -> pd.DataFrame:
@@ -237,10 +376,17 @@ def on_treatment_troughs(troughs: pd.DataFrame) -> pd.DataFrame:
     return troughs[_true(troughs["is_on_treatment"])]
 
 
+def study_drug_exposure(exposure: pd.DataFrame) -> pd.DataFrame:
+    """The study drug's exposure periods (fct_drug_exposure), by the drug named in STUDY."""
+    return exposure[exposure["drug"].astype(str).str.lower() == STUDY["drug"]]
+
+
 def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: pd.DataFrame,
-                     target: tuple[float, float], visits: Mapping[str, str]) -> dict[str, Any]:
+                     target: tuple[float, float], visits: Mapping[str, str],
+                     res: Results | None = None) -> dict[str, Any]:
+    res = res or Results()
     drug = exposure["drug"].astype(str).str.lower()
-    siro = exposure[drug == "sirolimus"].sort_values(["patient_id", "start_study_day"])
+    siro = exposure[drug == STUDY["drug"]].sort_values(["patient_id", "start_study_day"])
     n = siro["patient_id"].nunique()
     start = siro.groupby("patient_id")["daily_dose_mg"].first().value_counts().sort_index()
     previous = siro.groupby("patient_id")["daily_dose_mg"].shift()
@@ -249,22 +395,41 @@ def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: 
     lo, hi = target
     per_visit = []
     post = visit_rows[visit_rows["visit"] != "baseline"].sort_values("visit_order")
+    v_src = "marts.fct_visits"
     for visit, g in post.groupby("visit", sort=False):
+        c = partial(res.cell, "exposure_by_visit", visit, source=v_src, row_label=visits[visit])
         dose, trough = _floats(g["sirolimus_daily_dose_mg"]), _floats(g["sirolimus_trough"])
         in_target = g["is_sirolimus_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
-        per_visit.append({"visit": visits[visit], "n_dose": dose.size, "dose": median_range(dose),
-                          "doses": [f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}" for k, v in sorted(Counter(dose).items())],
-                          "trough": median_iqr(trough, one), "n_trough": trough.size,
-                          "in_target": n_pct(int(in_target.sum()), in_target.size)})
+        per_visit.append({"visit": visits[visit], "n_dose": c("n_dose", str(dose.size), dose.size, "n"),
+                          "dose": c("dose", median_range(dose), np.median(dose) if dose.size else None,
+                                    "median (range), mg/day"),
+                          "doses": [c(f"dose={short(k)}", f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}", v, "n at dose")
+                                    for k, v in sorted(Counter(dose).items())],
+                          "trough": c("trough", median_iqr(trough, one), np.median(trough) if trough.size else None,
+                                      "median [IQR], ng/mL"),
+                          "n_trough": c("n_trough", str(trough.size), trough.size, "n"),
+                          "in_target": c("in_target", n_pct(int(in_target.sum()), in_target.size), int(in_target.sum()),
+                                         "n (%)")})
     treated = on_treatment_troughs(troughs)
     k, m = int(_true(treated["is_in_target"]).sum()), len(treated)
-    others = exposure[drug != "sirolimus"]
-    return {"n": n, "start": [f"{short(d)} mg/day: {c} patient(s)" for d, c in start.items()],
-            "changed": f"{changed['patient_id'].nunique()} of {n}",
-            "changes": [f"{short(a)} \u2192 {short(b)} mg/day ({c}\u00d7)" for (a, b), c in sorted(steps.items())],
-            "per_visit": per_visit, "troughs": f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
+    others = exposure[drug != STUDY["drug"]]
+    e = partial(res.cell, "exposure_summary", column_id="value", source="marts.fct_drug_exposure")
+    return {"n": e("patients", text=str(n), value=n, statistic="n"),
+            "start": [e(f"start_dose={short(d)}", text=f"{short(d)} mg/day: {c} patient(s)", value=c, statistic="n")
+                      for d, c in start.items()],
+            "changed": e("dose_changed", text=f"{changed['patient_id'].nunique()} of {n}",
+                         value=changed["patient_id"].nunique(), statistic="n of N"),
+            "changes": [e(f"dose_change={short(a)}->{short(b)}", text=f"{short(a)} \u2192 {short(b)} mg/day ({c}\u00d7)",
+                          value=c, statistic="n changes") for (a, b), c in sorted(steps.items())],
+            "per_visit": per_visit,
+            "troughs": e("troughs_in_target", text=f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
+                         value=k, statistic="n (%) of levels", source="marts.fct_trough_levels"),
             "target": f"{short(lo)}{EN}{short(hi)} ng/mL",
-            "concomitant": [{"drug": name, "patients": g["patient_id"].nunique(), "dose": median_range(g["daily_dose_mg"])}
+            "concomitant": [{"drug": name,
+                             "patients": res.cell("other_drugs", name, "patients", str(g["patient_id"].nunique()),
+                                                  g["patient_id"].nunique(), "n", "marts.fct_drug_exposure"),
+                             "dose": res.cell("other_drugs", name, "dose", median_range(g["daily_dose_mg"]),
+                                              None, "median (range), mg/day", "marts.fct_drug_exposure")}
                             for name, g in others.groupby(drug[others.index])]}
 
 

@@ -1,0 +1,119 @@
+"""Results as data: every number the report's result sections print, as one long table.
+
+The analysis-results dataset `analysis.report_results` has one row per printed cell: which
+table (``table_id``, its title), which row and column, the group the row belongs to, the
+statistic, its numeric value (when it has one), the formatted text exactly as printed, and the
+relation(s) it was computed from. ``ctd-rtp stats`` writes it (:func:`ctd_rtp.report.context.build_results`);
+``ctd-rtp report`` prints the stored text of each cell and stops (exit 4, "statistics are stale")
+when the current data would print anything else, so SQL users read exactly the numbers on the page.
+
+Section builders take a :class:`Results` and call :meth:`Results.cell` for every number they
+print; a :class:`Cell` is the printed text (a ``str``) that also knows its key, which the
+template writes as ``data-result`` so tests can match every cell of the page to its row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from ..validation import STALE_HINT, ValidationFailed
+
+RESULTS_TABLE = "report_results"  # in schema analysis
+COLUMNS = ("table_id", "table_title", "row_id", "row_label", "column_id", "group_label", "statistic", "value",
+           "formatted", "source", "row_order")
+
+
+class ResultsMismatch(ValidationFailed):
+    """The stored results table does not hold what the current data would print (stale)."""
+
+
+class Cell(str):
+    """Printed text that knows its results key (table_id, row_id, column_id)."""
+
+    key: tuple[str, str, str]
+
+    def __new__(cls, text: str, key: tuple[str, str, str]) -> "Cell":
+        obj = super().__new__(cls, text)
+        obj.key = key
+        return obj
+
+    @property
+    def ref(self) -> str:
+        """The key as one attribute value, ``table_id|row_id|column_id``."""
+        return "|".join(self.key)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value is pd.NA or isinstance(value, (str, bytes)):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+class Results:
+    """Collects the cells of the result sections. With ``stored`` (a frame of the results
+    table), every cell returns the stored text and a differing or missing one is recorded; call
+    :meth:`check` once everything is built."""
+
+    def __init__(self, stored: pd.DataFrame | None = None) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._keys: set[tuple[str, str, str]] = set()
+        self._titles: dict[str, str] = {}
+        self._stored = None if stored is None else {
+            (str(r.table_id), str(r.row_id), str(r.column_id)): str(r.formatted) for r in stored.itertuples(index=False)}
+        self.mismatches: list[str] = []
+
+    def title(self, table_id: str, title: str) -> None:
+        self._titles[table_id] = title
+
+    def cell(self, table_id: str, row_id: Any, column_id: str, text: str, value: Any = None, statistic: str = "",
+             source: str = "", group: str = "", row_label: str = "") -> Cell:
+        key = (table_id, str(row_id), column_id)
+        if key in self._keys:
+            raise ValueError(f"results cell {key} printed twice")
+        self._keys.add(key)
+        text = str(text)
+        self.records.append({"table_id": table_id, "table_title": self._titles.get(table_id, ""), "row_id": key[1],
+                             "row_label": str(row_label or row_id), "column_id": column_id, "group_label": group,
+                             "statistic": statistic, "value": _number(value), "formatted": text, "source": source,
+                             "row_order": len(self.records)})
+        if self._stored is not None:
+            stored = self._stored.get(key)
+            if stored != text:
+                self.mismatches.append(f"{'|'.join(key)}: the page would print {text!r}, the results table holds "
+                                       f"{stored!r}")
+                text = text if stored is None else stored
+            else:
+                text = stored
+        return Cell(text, key)
+
+    def check(self) -> None:
+        """ResultsMismatch when the stored table differs from what the data print (either way)."""
+        if self._stored is None:
+            return
+        extra = sorted(set(self._stored) - self._keys)
+        problems = self.mismatches + [f"{'|'.join(k)}: in the results table, not on the page" for k in extra[:20]]
+        if problems:
+            raise ResultsMismatch(f"validation failed: analysis.{RESULTS_TABLE} does not match the current data ({STALE_HINT}; "
+                                  f"{len(problems)} cell(s)), e.g.\n  - " + "\n  - ".join(problems[:10]))
+
+    def frame(self) -> pd.DataFrame:
+        out = pd.DataFrame(self.records, columns=list(COLUMNS))
+        out["value"] = out["value"].astype("float64")
+        out["row_order"] = out["row_order"].astype("int64")
+        return out
+
+    def sources(self) -> dict[str, str]:
+        """table_id -> the relations its cells were computed from (for the "Source:" line)."""
+        found: dict[str, list[str]] = {}
+        for r in self.records:
+            for s in str(r["source"]).split(","):
+                if s.strip() and s.strip() not in found.setdefault(r["table_id"], []):
+                    found[r["table_id"]].append(s.strip())
+        return {t: ", ".join(v) for t, v in found.items()}
