@@ -43,6 +43,8 @@ ALL_TABLES = {
     "fct_lab_results": ["result_id"],
     "fct_platelet_count_response": ["result_id"],
     "fct_concomitant_drugs": ["exposure_id"],
+    "rpt_patient_flow": ["step", "visit", "reason"],
+    "rpt_missing_data": ["analyte", "visit"],
     "quarantine.quarantined_rows": ["source_table", "row_key", "rejection_reason", "occurrence"],
     "quarantine.delivery_summary": ["source_table"],
 }
@@ -143,7 +145,7 @@ ANALYSIS = {
     "report_results": ["table_id", "row_id", "column_id"],
 }
 STAMPS = ("data_fingerprint", "run_id", "computed_at")
-REPORT_SECTIONS = ("baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
+REPORT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
 
 
 def report_sections(html: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ VALIDATED_TABLES: tuple[str, ...] = (
     "marts.fct_patient_response_summary", "marts.rpt_response_rates", "marts.fct_lab_changes",
     "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_trough_levels",
     "marts.fct_platelet_count_response", "marts.fct_time_to_event", "marts.fct_patient_follow_up",
-    "marts.fct_concomitant_drugs", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
+    "marts.fct_concomitant_drugs", "marts.rpt_patient_flow", "marts.rpt_missing_data", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
     "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
     "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
     "analysis.time_in_response", "analysis.steroid_sparing", "analysis.report_results",
@@ -170,6 +170,18 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             rows(n_day0, f"{n_day0} patients with a day 0"),
         ],
         "marts.fct_concomitant_drugs": [*unique("exposure_id"), *not_null("patient_id", "drug", "drug_class")],
+        "marts.rpt_patient_flow": [
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["step", "visit", "reason"]),  # visit, reason: may be null
+            *not_null("step", "step_order", "step_label", "n_patients"),
+            in_set("step", ["delivered", "quarantined", "accepted", "no_index_dose", "with_index_dose", "evaluable",
+                            "not_evaluable", "analysed"]),
+            in_set("visit", post), between("n_patients", 0, None),
+        ],
+        "marts.rpt_missing_data": [
+            *unique("analyte", "visit"), in_set("analyte", analytes), in_set("visit", visits),
+            between("n_expected", n_day0, n_day0, meta={"hint": f"dim_patients has {n_day0} patients with a day 0"}),
+            a_ge_b("n_expected", "n_present"), a_ge_b("n_missing", "n_quarantined"), between("n_quarantined", 0, None),
+        ],
         "quarantine.quarantined_fields": [
             *unique("source_table", "row_key", "field_name", "occurrence"), *not_null("rejection_reason", "field_name"),
         ],

@@ -14,12 +14,13 @@ from .. import figures
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
 from .results import RESULTS_TABLE, Results
-from .sections import (baseline_table, exposure_section, lab_tables, methods_section, on_treatment_troughs,
+from .sections import (baseline_table, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
                        outcomes_section, quality_section, response_section, safety_section, study_drug_exposure)
 
 LAB_VALUES = "marts.fct_lab_results"
 SECTIONS = {  # id -> heading, in reading order
-    "provenance": "Study and provenance", "baseline": "Baseline characteristics",
+    "provenance": "Study and provenance", "participants": "Participants, missing data and follow-up",
+    "baseline": "Baseline characteristics",
     "response": "Platelet response", "immunology": "Lymphocyte subsets and regulatory T cells",
     "cytokines": "Cytokines", "other-labs": "Other laboratory values", "safety": "Safety",
     "exposure": "Sirolimus exposure", "quality": "Data quality", "methods": "Methods",
@@ -86,7 +87,7 @@ RESULT_INPUTS: tuple[str, ...] = (
     "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_visits", "marts.fct_trough_levels",
     "analysis.response_rate_ci", "analysis.paired_tests", "analysis.subgroup_response", "analysis.friedman_tests",
     "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints", "analysis.time_in_response",
-    "analysis.steroid_sparing",
+    "analysis.steroid_sparing", "marts.rpt_patient_flow", "marts.rpt_missing_data",
 )
 RESULTS = f"analysis.{RESULTS_TABLE}"
 
@@ -110,6 +111,9 @@ def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[st
     table1 = baseline_table(patients, res)
     return {
         "table1": table1, "n_analysis": table1[0]["value"],
+        "flow": flow_section(frames["marts.rpt_patient_flow"], visits, res),
+        "missing": missing_data_section(frames["marts.rpt_missing_data"], frames["reference.analytes"], visits, res),
+        "follow_up": follow_up_section(frames["marts.fct_patient_follow_up"], frames["marts.fct_visits"], visits, res),
         "response": response_section(frames["marts.rpt_response_rates"], frames["analysis.response_rate_ci"],
                                      frames["marts.fct_patient_response_summary"], frames["analysis.subgroup_response"],
                                      frames["analysis.friedman_tests"], visits, frames["marts.fct_platelet_response"],

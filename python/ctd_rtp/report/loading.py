@@ -46,6 +46,8 @@ ROW_ORDER = {
     "marts.fct_time_to_event": ("patient_id", "paramcd"),
     "marts.fct_patient_follow_up": ("patient_id",),
     "marts.fct_concomitant_drugs": ("exposure_id",),
+    "marts.rpt_patient_flow": ("step_order", "step", "visit", "reason"),
+    "marts.rpt_missing_data": ("analyte", "visit_order"),
     "quarantine.quarantined_fields": ("source_table", "row_key", "field_name", "occurrence"),
     "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
     LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import stats
 from ..validation import ValidationSummary
-from .results import Results
+from .results import Cell, Results
 from .formatting import (DASH, EN, _floats, _significant, _text, _true, _val, ci_pct, fixed, median_iqr,
                          median_range, n_pct, one, pct, pval, short, sig, unit_text, value_range)
 
@@ -500,3 +500,114 @@ def _odds_ratio_methods(subgroups: pd.DataFrame, visits: Mapping[str, str]) -> l
             used.setdefault(str(r.odds_ratio_method), []).append(visits[r.visit])
     return [f"{ODDS_RATIO_CI_TEXT.get(m, m)} ({', '.join(v)})" for m, v in used.items()]
 
+
+
+def flow_section(flow: pd.DataFrame, visits: Mapping[str, str], res: Results | None = None) -> dict[str, Any]:
+    """The patient flow diagram (STROBE 13) from marts.rpt_patient_flow: main boxes top to bottom,
+    each with the patients leaving the flow beside it (quarantined by reason, no day 0, NE by reason)."""
+    res = res or Results()
+    src = "marts.rpt_patient_flow"
+    f = flow.sort_values(["step_order", "step"], kind="stable")
+
+    def n(row: Any) -> Cell:
+        row_id = "|".join(x for x in (str(row.step), _text(row.visit), _text(row.reason)) if x).replace("|", ":")
+        return res.cell("patient_flow", row_id, "n", str(int(row.n_patients)), row.n_patients, "patients", src,
+                        row_label=" ".join(x for x in (str(row.step_label), _text(row.visit), _text(row.reason)) if x))
+
+    def side(step: str, visit: str | None = None) -> list[dict[str, Any]]:
+        rows = f[(f["step"] == step) & ((f["visit"].astype(object) == visit) if visit else True)]
+        return [{"label": _text(r.reason) or str(r.step_label), "n": n(r)} for r in rows.itertuples(index=False)]
+
+    def box(step: str, visit: str | None = None) -> dict[str, Any] | None:
+        rows = f[(f["step"] == step) & ((f["visit"].astype(object) == visit) if visit else True)]
+        if not len(rows):
+            return None
+        r = next(rows.itertuples(index=False))
+        label = f"{r.step_label} at {visits[visit]}" if visit and step == "evaluable" else str(r.step_label)
+        if step == "analysed":
+            label = f"Analysed at {visits[_text(r.visit)]} (the last visit)"
+        return {"label": label, "n": n(r)}
+
+    boxes = []
+    for step, out in (("delivered", "quarantined"), ("accepted", "no_index_dose"), ("with_index_dose", None)):
+        b = box(step)
+        if b is not None:
+            leaving = side(out) if out else []
+            if out == "quarantined" and not leaving:
+                leaving = [{"label": "Patients quarantined", "n": res.cell("patient_flow", "quarantined", "n", "0", 0,
+                                                                          "patients", src)}]
+            boxes.append({**b, "side_title": "Excluded", "side": leaving})
+    visit_rows = f[f["step"] == "evaluable"].drop_duplicates("visit")
+    for r in visit_rows.itertuples(index=False):
+        b = box("evaluable", str(r.visit))
+        boxes.append({**b, "side_title": "Not evaluable", "side": side("not_evaluable", str(r.visit))})
+    last = box("analysed")
+    if last is not None:
+        boxes.append({**last, "side_title": "", "side": []})
+    return {"boxes": boxes}
+
+
+def missing_data_section(missing: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str],
+                         res: Results | None = None) -> dict[str, Any]:
+    """Missing data per analyte x visit (STROBE 14b) from marts.rpt_missing_data: one row per
+    analyte, one column group per visit (expected, present, missing, of which quarantined)."""
+    res = res or Results()
+    order = {a: i for i, a in enumerate(analytes["analyte"])}
+    names = dict(zip(analytes["analyte"], analytes["analyte_name"]))
+    m = missing.assign(_o=missing["analyte"].map(order).fillna(len(order))).sort_values(["_o", "visit_order"])
+    visit_codes = [str(v) for v in m.drop_duplicates("visit").sort_values("visit_order")["visit"]]
+    rows = []
+    for analyte, g in m.groupby("analyte", sort=False):
+        by_visit = {str(r.visit): r for r in g.itertuples(index=False)}
+        cells = []
+        for v in visit_codes:
+            r = by_visit.get(v)
+            if r is None:
+                cells.append(None)
+                continue
+            c = partial(res.cell, "missing_data", f"{analyte}:{v}", source="marts.rpt_missing_data", group=str(analyte),
+                        row_label=f"{names.get(analyte, analyte)}, {visits[v]}")
+            cells.append({"present": c("present", f"{int(r.n_present)}/{int(r.n_expected)}", r.n_present, "n/N present"),
+                          "missing": c("missing", str(int(r.n_missing)), r.n_missing, "n missing"),
+                          "quarantined": c("quarantined", str(int(r.n_quarantined)), r.n_quarantined,
+                                           "n missing with a quarantined result")})
+        rows.append({"code": str(analyte), "name": str(names.get(analyte, analyte)), "cells": cells})
+    return {"visits": [visits[v] for v in visit_codes], "rows": rows}
+
+
+def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits: Mapping[str, str],
+                      res: Results | None = None) -> dict[str, Any]:
+    """Follow-up (STROBE 14c: day 0 to the end of observation, marts.fct_patient_follow_up) and
+    outcomes by visit (STROBE 15, marts.fct_visits): platelet count median [IQR], prednisone-
+    equivalent dose, WHO bleeding grade and rescue therapy per visit."""
+    res = res or Results()
+    src = "marts.fct_patient_follow_up"
+    start = pd.to_datetime(follow_up["index_date"], errors="coerce")
+    end = pd.to_datetime(follow_up["observation_ends_on"], errors="coerce")
+    months = ((end - start).dt.days / DAYS_PER_MONTH).to_numpy(dtype="float64")
+    months = months[np.isfinite(months)]
+    k = partial(res.cell, "follow_up", column_id="value", source=src)
+    summary = {"median": k("median_months", text=median_iqr(months, one),
+                           value=float(np.median(months)) if months.size else None, statistic="median [IQR], months"),
+               "total": k("total_patient_months", text=one(months.sum()) if months.size else DASH,
+                          value=float(months.sum()) if months.size else None, statistic="sum, patient-months"),
+               "n": k("patients", text=str(months.size), value=months.size, statistic="n")}
+    per_visit = []
+    v_src = "marts.fct_visits"
+    for visit, g in visit_rows.sort_values("visit_order").groupby("visit", sort=False):
+        c = partial(res.cell, "outcomes_by_visit", visit, source=v_src, row_label=visits[visit])
+        plt, dose = _floats(g["platelet_count"]), _floats(g["prednisone_equivalent_mg_day"])
+        grade = pd.to_numeric(g["who_bleeding_grade"], errors="coerce").dropna()
+        rescue = g["rescue_therapy"].dropna().astype(bool)
+        per_visit.append({
+            "visit": visits[visit],
+            "n_plt": c("n_platelets", str(plt.size), plt.size, "n"),
+            "plt": c("platelets", median_iqr(plt), float(np.median(plt)) if plt.size else None, "median [IQR]"),
+            "dose": c("prednisone", median_iqr(dose, one), float(np.median(dose)) if dose.size else None,
+                      "median [IQR], mg/day"),
+            "bleeding_1": c("bleeding_grade_1_plus", n_pct(int((grade >= 1).sum()), grade.size), int((grade >= 1).sum()),
+                            "n (%) of assessed"),
+            "bleeding_2": c("bleeding_grade_2_plus", n_pct(int((grade >= 2).sum()), grade.size), int((grade >= 2).sum()),
+                            "n (%) of assessed"),
+            "rescue": c("rescue_therapy", n_pct(int(rescue.sum()), rescue.size), int(rescue.sum()), "n (%) of assessed")})
+    return {**summary, "per_visit": per_visit}
