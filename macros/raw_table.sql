@@ -36,7 +36,7 @@
         'visit_assessments': ['patient_id', 'assessed_on', 'who_bleeding_grade', 'prednisone_equivalent_mg_day',
                               'rescue_therapy'],
         'adverse_events': ['ae_id', 'patient_id', 'onset_on', 'resolved_on', 'term', 'ctcae_grade', 'serious',
-                           'related_to_sirolimus'],
+                           'related_to_study_drug'],
     } -%}
     {%- if name not in contract -%}
         {{ exceptions.raise_compiler_error("raw table '" ~ name ~ "' is not part of the input contract") }}

@@ -34,7 +34,7 @@ patient_index as (
 
 windows as (
 
-    select * from {{ ref('visit_windows') }}
+    select * from {{ ref('int_visit_windows') }}
 
 ),
 

@@ -1,10 +1,10 @@
-{#- Day 0 per patient: the first sirolimus dose. Patients without one have no study days. -#}
+{#- Day 0 per patient: the first dose of the index drug (var index_drug). Patients without one have no study days. -#}
 with
 
 exposures as (
 
     select * from {{ ref('int_drug_exposures_checked') }}
-    where rejection_reason is null and drug = 'sirolimus'
+    where rejection_reason is null and drug = {{ index_drug() }}
 
 ),
 

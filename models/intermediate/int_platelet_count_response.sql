@@ -11,7 +11,7 @@ with
 platelet_counts as (
 
     select * from {{ ref('int_lab_results_windowed') }}
-    where analyte = 'PLT' and study_day >= 1
+    where analyte = {{ response_analyte() }} and study_day >= 1
 
 ),
 

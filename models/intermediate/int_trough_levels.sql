@@ -1,4 +1,4 @@
-{#- One row per clean sirolimus trough level of a patient with a day 0: the exposure period it
+{#- One row per clean trough level of the index drug (var trough_analyte) of a patient with a day 0: the exposure period it
     falls in (null = off treatment), that period's daily dose and whether the level is in the
     target range (the analyte's reference range, one place: the analytes seed). The exposure
     card, the trough figure and fct_visits all count these rows. -#}
@@ -7,14 +7,14 @@ with
 troughs as (
 
     select * from {{ ref('int_lab_results_windowed') }}
-    where analyte = 'SIRO_TROUGH'
+    where analyte = {{ trough_analyte() }}
 
 ),
 
 exposures as (
 
     select * from {{ ref('int_drug_exposures_checked') }}
-    where rejection_reason is null and drug = 'sirolimus'
+    where rejection_reason is null and drug = {{ index_drug() }}
 
 ),
 
@@ -24,7 +24,7 @@ trough_target as (
         reference_low,
         reference_high
     from {{ ref('analytes') }}
-    where analyte = 'SIRO_TROUGH'
+    where analyte = {{ trough_analyte() }}
 
 ),
 

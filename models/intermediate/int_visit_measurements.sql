@@ -1,6 +1,6 @@
-{#- One row per patient x visit (baseline, month_1, month_3, month_6) for every patient with
+{#- One row per patient x visit of the schedule (var visit_schedule) for every patient with
     a day 0, whether or not the visit happened: the platelet count, bleeding, steroid dose,
-    sirolimus trough and dose that represent the visit. -#}
+    index drug trough and dose that represent the visit. -#}
 with
 
 patient_index as (
@@ -11,7 +11,7 @@ patient_index as (
 
 windows as (
 
-    select * from {{ ref('visit_windows') }}
+    select * from {{ ref('int_visit_windows') }}
 
 ),
 
@@ -41,10 +41,10 @@ undated_assessments as (
 
 ),
 
-sirolimus as (
+index_drug as (
 
     select * from {{ ref('int_drug_exposures_checked') }}
-    where rejection_reason is null and drug = 'sirolimus'
+    where rejection_reason is null and drug = {{ index_drug() }}
 
 ),
 
@@ -64,14 +64,14 @@ grid as (
 platelets as (
 
     select * from visit_labs
-    where analyte = 'PLT'
+    where analyte = {{ response_analyte() }}
 
 ),
 
 troughs as (
 
     select * from visit_labs
-    where analyte = 'SIRO_TROUGH'
+    where analyte = {{ trough_analyte() }}
 
 ),
 
@@ -100,7 +100,7 @@ joined as (
         end as bleeding_evidence_issue,
         assessments.prednisone_equivalent_mg_day,
         assessments.rescue_therapy,
-        troughs.value as sirolimus_trough,
+        troughs.value as index_drug_trough,
         coalesce(
             platelets.collected_on,
             assessments.assessed_on,
@@ -124,12 +124,12 @@ with_dose as (
 
     select
         joined.*,
-        sirolimus.daily_dose_mg as sirolimus_daily_dose_mg
+        index_drug.daily_dose_mg as index_drug_daily_dose_mg
     from joined
-    left join sirolimus
-        on joined.patient_id = sirolimus.patient_id
-            and cast(joined.visit_date as date) >= sirolimus.started_on
-            and (sirolimus.ended_on is null or cast(joined.visit_date as date) <= sirolimus.ended_on)
+    left join index_drug
+        on joined.patient_id = index_drug.patient_id
+            and cast(joined.visit_date as date) >= index_drug.started_on
+            and (index_drug.ended_on is null or cast(joined.visit_date as date) <= index_drug.ended_on)
 
 ),
 
@@ -151,14 +151,14 @@ final as (
         bleeding_evidence_issue,
         prednisone_equivalent_mg_day,
         rescue_therapy,
-        sirolimus_trough,
+        index_drug_trough,
         -- overlapping dose periods on one day: take the highest dose, never two rows
-        max(sirolimus_daily_dose_mg) as sirolimus_daily_dose_mg
+        max(index_drug_daily_dose_mg) as index_drug_daily_dose_mg
     from with_dose
     group by
         patient_id, visit, visit_order, target_day, visit_date, index_date, platelet_collected_on,
         platelet_study_day, platelet_count, baseline_platelet_count, who_bleeding_grade, bleeding_evidence,
-        bleeding_evidence_issue, prednisone_equivalent_mg_day, rescue_therapy, sirolimus_trough
+        bleeding_evidence_issue, prednisone_equivalent_mg_day, rescue_therapy, index_drug_trough
 
 )
 

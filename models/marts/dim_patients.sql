@@ -28,7 +28,6 @@ final as (
         patients.birth_year,
         {% call as_contract_type('bigint') %}extract(year from patient_index.index_date) - patients.birth_year{% endcall %} as age_at_index,
         patients.ctd_diagnosis,
-        case when patients.ctd_diagnosis = 'SLE' then 'SLE' else 'other CTD' end as ctd_group,
         patients.ctd_diagnosed_on,
         patients.thrombocytopenia_diagnosed_on,
         {% call as_contract_type('double') %}round({{ dbt.datediff('patients.ctd_diagnosed_on', 'patient_index.index_date', 'day') }} / 365.25, 1){% endcall %}
@@ -37,7 +36,7 @@ final as (
             as thrombocytopenia_duration_years,
         patients.prior_therapy_lines,
         patient_index.index_date,
-        patient_index.index_date is not null as has_sirolimus_start,
+        patient_index.index_date is not null as has_index_drug_start,
         baseline.platelet_count as baseline_platelet_count,
         baseline.who_bleeding_grade as baseline_bleeding_grade,
         baseline.prednisone_equivalent_mg_day as baseline_prednisone_mg_day,

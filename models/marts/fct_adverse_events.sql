@@ -21,7 +21,7 @@ final as (
         events.term,
         events.ctcae_grade,
         events.is_serious,
-        events.is_related_to_sirolimus,
+        events.is_related_to_study_drug,
         events.onset_on,
         events.resolved_on,
         events.resolved_on is null as is_ongoing,

@@ -1,13 +1,13 @@
-{#- One row per clean exposure to a drug other than sirolimus: its class from
+{#- One row per clean exposure to a drug other than the index drug: its class from
     seeds/reference/drug_classes.csv (`unclassified` when the seed does not know it), whether
     it is rescue therapy or another ITP-directed treatment, and whether it overlaps the
-    sirolimus follow-up (day 0 to the data cut-off). -#}
+    follow-up (day 0 to the data cut-off). -#}
 with
 
 exposures as (
 
     select * from {{ ref('int_drug_exposures_checked') }}
-    where rejection_reason is null and drug != 'sirolimus'
+    where rejection_reason is null and drug != {{ index_drug() }}
 
 ),
 

@@ -27,7 +27,7 @@ analytes as (
 
 windows as (
 
-    select * from {{ ref('visit_windows') }}
+    select * from {{ ref('int_visit_windows') }}
 
 ),
 

@@ -1,10 +1,12 @@
 {#- One row per patient with a day 0: the observation window that time-to-event censoring and
     the share of time in response use, and the treatments that explain or confound a response.
-    Observation ends at the earliest of the data cut-off (int_data_cutoff), the end of sirolimus
+    Observation ends at the earliest of the data cut-off (int_data_cutoff), the end of index_drug
     (every clean exposure ended), and the start of rescue therapy (int_rescue_episodes, on or
     after day 0). Time in response (IWG 2009, duration of response as the share of observed time):
     each evaluable count (CR/PR/NR, int_platelet_count_response) holds until the next one; days
-    observed run from day 0 to the last evaluable count in the window. -#}
+    observed run from day 0 to the last evaluable count in the window. Follow-up (STROBE 14c)
+    runs from day 0 to the last contact (any clean dated record; an ongoing exposure counts up to
+    the cut-off), at most the data cut-off. -#}
 with
 
 patient_index as (
@@ -25,14 +27,14 @@ cutoff as (
 
 ),
 
-sirolimus as (
+index_drug as (
 
     select
         patient_id,
         max(ended_on) as last_ended_on,
         max(case when ended_on is null then 1 else 0 end) = 1 as is_ongoing
     from {{ ref('int_drug_exposures_checked') }}
-    where rejection_reason is null and drug = 'sirolimus'
+    where rejection_reason is null and drug = {{ index_drug() }}
     group by patient_id
 
 ),
@@ -76,12 +78,12 @@ windows as (
         patient_index.patient_id,
         patient_index.index_date,
         cutoff.data_cutoff_date,
-        case when not sirolimus.is_ongoing then sirolimus.last_ended_on end as end_of_treatment_on,
+        case when not index_drug.is_ongoing then index_drug.last_ended_on end as end_of_treatment_on,
         rescue.first_rescue_on
     from patient_index
     cross join cutoff
-    left join sirolimus
-        on patient_index.patient_id = sirolimus.patient_id
+    left join index_drug
+        on patient_index.patient_id = index_drug.patient_id
     left join rescue
         on patient_index.patient_id = rescue.patient_id
 
@@ -150,6 +152,43 @@ time_in_response as (
 
 ),
 
+contacts as (
+
+    -- every clean dated record of the patient; an index-drug exposure ongoing at the cut-off
+    -- counts as contact up to the cut-off
+    select patient_id, collected_on as contact_on from {{ ref('int_lab_results_checked') }}
+    where rejection_reason is null
+    union all
+    select patient_id, assessed_on as contact_on from {{ ref('int_visit_assessments_checked') }}
+    where rejection_reason is null
+    union all
+    select patient_id, coalesce(resolved_on, onset_on) as contact_on from {{ ref('int_adverse_events_checked') }}
+    where rejection_reason is null
+    union all
+    select
+        exposures.patient_id,
+        case
+            when exposures.ended_on is not null then exposures.ended_on
+            when exposures.drug = {{ index_drug() }} then cutoff.data_cutoff_date
+            else exposures.started_on
+        end as contact_on
+    from {{ ref('int_drug_exposures_checked') }} as exposures
+    cross join cutoff
+    where exposures.rejection_reason is null
+
+),
+
+last_contact as (
+
+    select
+        contacts.patient_id,
+        max(case when contacts.contact_on <= cutoff.data_cutoff_date then contacts.contact_on end) as last_contact_on
+    from contacts
+    cross join cutoff
+    group by contacts.patient_id
+
+),
+
 steroid_dependence as (
 
     -- a count meeting the response thresholds while steroid dependent
@@ -178,6 +217,10 @@ final as (
         {% call as_contract_type('double') -%}
         cast(time_in_response.days_in_response as double) / nullif(time_in_response.days_observed, 0)
         {%- endcall %} as share_of_time_in_response,
+        -- follow-up: day 0 to the last contact, at most the data cut-off (STROBE 14c)
+        least(last_contact.last_contact_on, observation_end.data_cutoff_date) as follow_up_ends_on,
+        {{ dbt.datediff('observation_end.index_date', 'least(last_contact.last_contact_on, observation_end.data_cutoff_date)', 'day') }}
+            as follow_up_days,
         other_drugs.other_itp_drugs,
         other_drugs.patient_id is not null as has_other_itp_treatment,
         steroid_dependence.patient_id is not null as is_corticosteroid_dependent,
@@ -188,6 +231,8 @@ final as (
         on observation_end.patient_id = time_in_response.patient_id
     left join other_drugs
         on observation_end.patient_id = other_drugs.patient_id
+    left join last_contact
+        on observation_end.patient_id = last_contact.patient_id
     left join steroid_dependence
         on observation_end.patient_id = steroid_dependence.patient_id
 

@@ -32,13 +32,19 @@ baseline as (
 
 ),
 
+endpoint_window as (
+
+    select window_end_day from {{ ref('int_visit_windows') }}
+    where visit = {{ primary_endpoint_visit() }}
+
+),
+
 per_patient as (
 
-    -- the visit responses (fct_platelet_response) at the visits the report tabulates
+    -- the visit response (fct_platelet_response) at the primary endpoint (var primary_endpoint_visit)
     select
         patient_id,
-        max(case when visit = 'month_6' then response end) as month_6_response,
-        max(case when visit = 'month_3' then response end) as month_3_response
+        max(case when visit = {{ primary_endpoint_visit() }} then response end) as primary_endpoint_response
     from responses
     group by patient_id
 
@@ -49,7 +55,14 @@ best as (
     -- best response over every count in a visit window (ADaM best overall response)
     select
         patient_id,
-        max(case response when 'CR' then 3 when 'PR' then 2 when 'NR' then 1 else 0 end) as best_rank
+        max(case response when 'CR' then 3 when 'PR' then 2 when 'NR' then 1 else 0 end) as best_rank,
+        -- up to the end of the primary endpoint window
+        max(
+            case
+                when study_day <= (select window_end_day from endpoint_window)
+                    then case response when 'CR' then 3 when 'PR' then 2 when 'NR' then 1 else 0 end
+            end
+        ) as best_rank_by_endpoint
     from counts
     group by patient_id
 
@@ -157,7 +170,7 @@ count_summary as (
         patient_id,
         max(platelet_count) as max_platelet_count
     from counts
-    where study_day <= (select max(window_end_day) from {{ ref('visit_windows') }})
+    where study_day <= (select max(window_end_day) from {{ ref('int_visit_windows') }})
     group by patient_id
 
 ),
@@ -168,9 +181,9 @@ final as (
         patient_index.patient_id,
         case best.best_rank when 3 then 'CR' when 2 then 'PR' when 1 then 'NR' else 'NE' end
             as best_response,
-        coalesce(best.best_rank >= 2, false) as is_responder_by_month_6,
-        per_patient.month_3_response,
-        coalesce(per_patient.month_6_response, 'NE') as month_6_response,
+        coalesce(best.best_rank_by_endpoint >= 2, false) as is_responder_by_primary_endpoint,
+        cast({{ primary_endpoint_visit() }} as {{ text_type() }}) as primary_endpoint_visit,
+        coalesce(per_patient.primary_endpoint_response, 'NE') as primary_endpoint_response,
         first_response.first_response_visit,
         first_response.days_to_first_response,
         first_loss.patient_id is not null as lost_response,

@@ -31,9 +31,9 @@ final as (
         measurements.prednisone_equivalent_mg_day <= {{ var('steroid_taper_mg_day') }} as is_steroid_tapered,
         cast({{ var('steroid_taper_mg_day') }} as double) as steroid_taper_mg_day,
         measurements.rescue_therapy,
-        measurements.sirolimus_trough,
-        visit_troughs.is_in_target as is_sirolimus_trough_in_target,
-        measurements.sirolimus_daily_dose_mg,
+        measurements.index_drug_trough,
+        visit_troughs.is_in_target as is_index_drug_trough_in_target,
+        measurements.index_drug_daily_dose_mg,
         {{ cohort_label() }} as cohort
     from measurements
     left join visit_troughs

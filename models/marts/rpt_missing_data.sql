@@ -12,7 +12,7 @@ patient_index as (
 
 windows as (
 
-    select visit, visit_order, window_start_day, window_end_day from {{ ref('visit_windows') }}
+    select visit, visit_order, window_start_day, window_end_day from {{ ref('int_visit_windows') }}
 
 ),
 

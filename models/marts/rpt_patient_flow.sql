@@ -12,7 +12,7 @@ delivered as (
 
 patients as (
 
-    select patient_id, has_sirolimus_start from {{ ref('dim_patients') }}
+    select patient_id, has_index_drug_start from {{ ref('dim_patients') }}
 
 ),
 
@@ -48,14 +48,14 @@ steps as (
 
     union all
 
-    select 40, 'no_index_dose', 'Without a first sirolimus dose (no day 0)', null, null,
-        sum(case when has_sirolimus_start then 0 else 1 end)
+    select 40, 'no_index_dose', 'Without a first index-drug dose (no day 0)', null, null,
+        sum(case when has_index_drug_start then 0 else 1 end)
     from patients
 
     union all
 
-    select 50, 'with_index_dose', 'With a first sirolimus dose (day 0): analysis set', null, null,
-        sum(case when has_sirolimus_start then 1 else 0 end)
+    select 50, 'with_index_dose', 'With a first index-drug dose (day 0): analysis set', null, null,
+        sum(case when has_index_drug_start then 1 else 0 end)
     from patients
 
     union all

@@ -17,7 +17,7 @@ renamed as (
         trim(cast(term as {{ text_type() }})) as term,
         {{ parse_integer('ctcae_grade', fmt) }} as ctcae_grade,
         {{ parse_boolean('serious', fmt) }} as is_serious,
-        {{ parse_boolean('related_to_sirolimus', fmt) }} as is_related_to_sirolimus,
+        {{ parse_boolean('related_to_study_drug', fmt) }} as is_related_to_study_drug,
         {{ is_blank('resolved_on', fmt) }} as resolved_on_blank
     from source
 
@@ -33,7 +33,7 @@ final as (
         term,
         ctcae_grade,
         is_serious,
-        is_related_to_sirolimus,
+        is_related_to_study_drug,
         case
             when ae_id is null or ae_id = '' then 'missing ae_id'
             when onset_on is null then 'onset_on missing or not a date' || {{ format_note(fmt, 'date') }}
@@ -43,7 +43,7 @@ final as (
             when ctcae_grade is null then 'ctcae_grade missing or not an integer'
             when ctcae_grade not between 1 and 5 then 'ctcae_grade outside 1-5'
             when is_serious is null then 'serious not a boolean' || {{ format_note(fmt, 'boolean') }}
-            when is_related_to_sirolimus is null then 'related_to_sirolimus not a boolean' || {{ format_note(fmt, 'boolean') }}
+            when is_related_to_study_drug is null then 'related_to_study_drug not a boolean' || {{ format_note(fmt, 'boolean') }}
         end as row_issue
     from renamed
 

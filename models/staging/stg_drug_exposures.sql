@@ -26,8 +26,8 @@ final as (
     select
         exposure_id,
         patient_id,
-        -- rapamycin is sirolimus: one name downstream
-        case when drug = 'rapamycin' then 'sirolimus' else drug end as drug,
+        -- the index drug's aliases (var index_drug_aliases): one name downstream
+        case when drug in {{ index_drug_aliases() }} then {{ index_drug() }} else drug end as drug,
         started_on,
         ended_on,
         ended_on_blank as is_ongoing,

@@ -41,7 +41,7 @@ final as (
             -- ages 0-120 (the dim_patients age test): a later year or a century-old one is a typo
             when birth_year not between extract(year from current_date) - 120 and extract(year from current_date)
                 then 'birth_year not within the last 120 years'
-            when ctd_diagnosis not in ('SLE', 'pSS', 'RA', 'SSc', 'MCTD', 'UCTD', 'IIM', 'other')
+            when ctd_diagnosis not in {{ quoted_list(var('diagnoses')) }}
                 or ctd_diagnosis is null then 'unknown ctd_diagnosis'
             when ctd_diagnosed_on is null and not ctd_diagnosed_on_blank then 'ctd_diagnosed_on not a date' || {{ format_note(fmt, 'date') }}
             when thrombocytopenia_diagnosed_on is null and not thrombocytopenia_diagnosed_on_blank

@@ -1,4 +1,4 @@
-"""Statistics on the marts, written back to schema `analysis` (STUDY.md sections 6-7).
+"""Statistics on the marts, written back to schema `analysis` (docs/clinical-rules.md).
 
 Reads the marts through a Reader (DuckDB by default, Spark with CTD_RTP_ENGINE=spark), hands
 data frames to `stats` (pure), stamps every result row with which data and which run produced
@@ -17,11 +17,12 @@ import duckdb
 import pandas as pd
 
 from . import stats
+from .study import Study
 from .warehouse import DuckDBReader, Reader, Settings, reader_from_env
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients",
-               "fct_time_to_event", "fct_patient_follow_up")
+               "fct_time_to_event", "fct_patient_follow_up", "fct_patient_subgroups", "dim_study", "dim_visit_schedule")
 # Long marts are read with only the (text and float) columns `compute` uses, text as
 # categoricals: fct_lab_changes has ~60 rows per patient and 17 columns.
 INPUT_COLUMNS = {"fct_lab_changes": ("patient_id", "analyte", "visit", "baseline_value", "value")}
@@ -52,20 +53,36 @@ def marts_fingerprint(source: Reader | duckdb.DuckDBPyConnection) -> str:
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
+def subgroup_response(responses: pd.DataFrame, subgroups: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """stats.subgroup_response for each subgroup definition of the study (var response_subgroups),
+    one block of rows per subgroup, levels from marts.fct_patient_subgroups."""
+    blocks = []
+    for definition in study.subgroups:
+        levels = subgroups.loc[subgroups["subgroup"].astype(str) == str(definition["name"]), ["patient_id", "subgroup_level"]]
+        block = stats.subgroup_response(responses, levels.astype({"subgroup_level": object}), group_column="subgroup_level")
+        block.insert(0, "subgroup_label", str(definition.get("label") or definition["name"]))
+        block.insert(0, "subgroup", str(definition["name"]))
+        blocks.append(block)
+    columns = ["subgroup", "subgroup_label", *stats.SUBGROUP_COLUMNS]
+    return pd.concat(blocks, ignore_index=True)[columns] if blocks else pd.DataFrame(columns=columns)
+
+
 def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """All analysis tables from the mart frames (no I/O)."""
+    study = Study.from_frames(marts["dim_study"], marts["dim_visit_schedule"])
     changes = marts["fct_lab_changes"][["patient_id", "analyte", "visit", "baseline_value", "value"]]
-    # STUDY.md section 6: analytes measured at baseline (drug troughs have no baseline).
+    # analytes measured at baseline (drug troughs have no baseline).
     with_baseline = changes["baseline_value"].notna().groupby(changes["analyte"]).transform("any")
     tte = marts["fct_time_to_event"]
     km, km_timepoints = stats.kaplan_meier(tte)
     return {
-        "paired_tests": stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)]),
+        "paired_tests": stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)], study.comparison_visits),
         "response_rate_ci": stats.response_rate_ci(
             marts["rpt_response_rates"].sort_values("visit_order")
         ),
-        "friedman_tests": stats.friedman_test(marts["fct_visits"]),
-        "subgroup_response": stats.subgroup_response(marts["fct_platelet_response"], marts["dim_patients"]),
+        "friedman_tests": stats.friedman_test(marts["fct_visits"], visits=tuple(v.visit for v in study.visits),
+                                              measure="platelet_count"),
+        "subgroup_response": subgroup_response(marts["fct_platelet_response"], marts["fct_patient_subgroups"], study),
         "time_to_event_km": km,
         "time_to_event_km_timepoints": km_timepoints,
         "time_in_response": stats.time_in_response(marts["fct_patient_follow_up"], tte),

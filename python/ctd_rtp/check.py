@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import duckdb
 
@@ -34,7 +34,7 @@ CONTRACT = {
     "visit_assessments": ["patient_id", "assessed_on", "who_bleeding_grade", "prednisone_equivalent_mg_day",
                           "rescue_therapy"],
     "adverse_events": ["ae_id", "patient_id", "onset_on", "resolved_on", "term", "ctcae_grade", "serious",
-                       "related_to_sirolimus"],
+                       "related_to_study_drug"],
 }
 DATE_COLUMNS = {
     "patients": ["ctd_diagnosed_on", "thrombocytopenia_diagnosed_on"],
@@ -43,7 +43,6 @@ DATE_COLUMNS = {
     "visit_assessments": ["assessed_on"],
     "adverse_events": ["onset_on", "resolved_on"],
 }
-DIAGNOSES = ("SLE", "pSS", "RA", "SSc", "MCTD", "UCTD", "IIM", "other")
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
 
 # macros/parsing.sql, restated (date_patterns, lab_flag_regex, normalize_unit)
@@ -213,7 +212,8 @@ class Rule:
     field: bool = False  # nulls the field only; the row goes on (quarantine.quarantined_fields)
 
 
-def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: float) -> tuple[str, list[Rule]]:
+def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: float,
+              diagnoses: Sequence[str] = ()) -> tuple[str, list[Rule]]:
     """`select` of the raw table with the typed columns the rules read, and the rules in staging order."""
     key = lambda c: f"nullif(trim({c}), '')"  # noqa: E731 - patient_key / id columns
     blank = lambda c: f"({text_sql(c, fmt)} is null)"  # noqa: E731
@@ -228,7 +228,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
                  Rule("sex not F or M" + note(fmt, "sex"), "v_sex not in ('F', 'M') or v_sex is null", "sex", "sex"),
                  Rule("birth_year not an integer", "v_birth_year is null", "birth_year"),
                  Rule("birth_year not within the last 120 years", f"v_birth_year not between {year - 120} and {year}", "birth_year"),
-                 Rule("unknown ctd_diagnosis", f"trim(ctd_diagnosis) not in ({', '.join(lit(x) for x in DIAGNOSES)}) or ctd_diagnosis is null",
+                 Rule("unknown ctd_diagnosis", f"trim(ctd_diagnosis) not in ({', '.join(lit(x) for x in diagnoses) or lit('')}) or ctd_diagnosis is null",
                       "ctd_diagnosis"),
                  Rule("ctd_diagnosed_on not a date" + d, f"v_ctd_diagnosed_on is null and not {blank('ctd_diagnosed_on')}",
                       "ctd_diagnosed_on", "date"),
@@ -282,7 +282,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
     else:
         cols = {"k_ae_id": key("ae_id"), "k_pid": key("patient_id"), "v_onset_on": date_sql("onset_on", fmt), "v_resolved_on": date_sql("resolved_on", fmt),
                 "v_term": "trim(term)", "v_grade": integer_sql("ctcae_grade", fmt), "v_serious": boolean_sql("serious", fmt),
-                "v_related": boolean_sql("related_to_sirolimus", fmt)}
+                "v_related": boolean_sql("related_to_study_drug", fmt)}
         rules = [Rule("missing ae_id", "k_ae_id is null", "ae_id"),
                  Rule("onset_on missing or not a date" + d, "v_onset_on is null", "onset_on", "date"),
                  Rule("resolved_on not a date" + d, f"v_resolved_on is null and not {blank('resolved_on')}", "resolved_on", "date"),
@@ -291,7 +291,7 @@ def typed_sql(table: str, fmt: Mapping[str, Any], map_sql: str, per_ul_min: floa
                  Rule("ctcae_grade missing or not an integer", "v_grade is null", "ctcae_grade"),
                  Rule("ctcae_grade outside 1-5", "v_grade not between 1 and 5", "ctcae_grade"),
                  Rule("serious not a boolean" + b, "v_serious is null", "serious", "boolean"),
-                 Rule("related_to_sirolimus not a boolean" + b, "v_related is null", "related_to_sirolimus", "boolean")]
+                 Rule("related_to_study_drug not a boolean" + b, "v_related is null", "related_to_study_drug", "boolean")]
     select = ", ".join(f"{expr} as {name}" for name, expr in cols.items())
     sql = f"select raw.*, {select} from raw_{table} as raw"
     if table == "lab_results":
@@ -628,7 +628,8 @@ def read_threshold(project_dir: Path, dbt_vars: str | None) -> float:
 
 
 def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path | None, per_ul_min: float = 1000,
-              study_earliest_date: str = "2000-01-01", scratch: Path | None = None) -> Report:
+              study_earliest_date: str = "2000-01-01", scratch: Path | None = None,
+              diagnoses: Sequence[str] | None = None) -> Report:
     import tempfile
 
     if not folder.is_dir():
@@ -669,7 +670,8 @@ def run_check(folder: Path, project_dir: Path, threshold: float, stub_path: Path
             if len(selects) != len(paths):
                 continue
             con.execute(f"create table raw_{table} as " + " union all ".join(selects))
-            typed, rules = typed_sql(table, fmt, map_sql, per_ul_min)
+            typed, rules = typed_sql(table, fmt, map_sql, per_ul_min,
+                                     read_var(project_dir, None, "diagnoses", []) if diagnoses is None else diagnoses)
             issue = "case " + " ".join(f"when {r.condition} then {i}" for i, r in enumerate(rules) if not r.field) + " end"
             con.execute(f"create table checked_{table} as select *, {issue} as rule_index from ({typed})")
             for report in table_reports:
@@ -772,6 +774,6 @@ def main(folder: Path, project_dir: Path, dbt_vars: str | None, stub_path: Path 
     threshold = read_threshold(project_dir, dbt_vars)
     report = run_check(folder, project_dir, threshold, stub_path, study_earliest_date=read_var(project_dir, dbt_vars,
                        "study_earliest_date", "2000-01-01"), per_ul_min=float(read_var(project_dir, dbt_vars,
-                       "per_microlitre_min_count", 1000)))
+                       "per_microlitre_min_count", 1000)), diagnoses=read_var(project_dir, dbt_vars, "diagnoses", []))
     out(render(report))
     return EXIT_REFUSED if report.refused else EXIT_OK

@@ -93,6 +93,20 @@ def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(str(exc)) from None
 
 
+def _fold_study_vars(args: argparse.Namespace, settings: Settings) -> None:
+    """CTD_RTP_STUDY=path: the study file's vars go to dbt under the user's --vars, once, here,
+    so every step (the build, the incremental fingerprint, `check`) sees the same vars."""
+    from .study import BadStudy, merged_vars
+
+    if settings.study_path is None or not hasattr(args, "vars"):
+        return
+    try:
+        args.vars = merged_vars(settings.project_dir, settings.study_path, args.vars)
+    except BadStudy as exc:
+        raise UsageError(str(exc)) from None
+    log(f"study definition: {settings.study_path}")
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("build")
     _check_vars(args, settings)
@@ -273,7 +287,7 @@ def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctd-rtp",
-        description="Sirolimus in CTD refractory thrombocytopenia: warehouse build, statistics and report.",
+        description="Single-arm treatment-response study warehouse (the study: dbt_project.yml vars or CTD_RTP_STUDY): build, statistics and report.",
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
                "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
                "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
@@ -353,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:  # validation module not installed yet
         pass
     try:
+        _fold_study_vars(args, settings)
         return args.func(args, settings)
     except Exception as exc:  # noqa: BLE001 - mapped to documented exit codes below
         for kind, code, render in handlers:

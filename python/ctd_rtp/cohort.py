@@ -42,7 +42,7 @@ RAW_COLUMNS: dict[str, tuple[str, ...]] = {
         "patient_id", "assessed_on", "who_bleeding_grade", "prednisone_equivalent_mg_day", "rescue_therapy",
     ),
     "adverse_events": (
-        "ae_id", "patient_id", "onset_on", "resolved_on", "term", "ctcae_grade", "serious", "related_to_sirolimus",
+        "ae_id", "patient_id", "onset_on", "resolved_on", "term", "ctcae_grade", "serious", "related_to_study_drug",
     ),
 }
 

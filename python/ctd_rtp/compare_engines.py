@@ -45,6 +45,9 @@ ALL_TABLES = {
     "fct_concomitant_drugs": ["exposure_id"],
     "rpt_patient_flow": ["step", "visit", "reason"],
     "rpt_missing_data": ["analyte", "visit"],
+    "dim_study": ["study_short_name"],
+    "dim_visit_schedule": ["visit"],
+    "fct_patient_subgroups": ["patient_id", "subgroup"],
     "quarantine.quarantined_rows": ["source_table", "row_key", "rejection_reason", "occurrence"],
     "quarantine.delivery_summary": ["source_table"],
 }

@@ -36,7 +36,7 @@ VAR_CHOICES = {
 
 
 # Vars that hold a date ("" = the default the model derives: the latest date in the delivery).
-DATE_VARS = ("data_cutoff_date",)
+DATE_VARS = ("data_cutoff_date", "study_earliest_date")
 
 
 def _iso_date(value: Any) -> bool:
@@ -88,6 +88,10 @@ def parse_vars(text: str | None, project_dir: Path) -> dict[str, Any]:
             raise BadVars(f"var {name} must be one of {', '.join(VAR_CHOICES[name])}, got {value!r}")
         if name in DATE_VARS and value not in ("", None) and not _iso_date(value):
             raise BadVars(f"var {name} must be an ISO date such as 2024-06-30 (or \"\" for the default), got {value!r}")
+        if isinstance(default, list) and not isinstance(value, list):
+            raise BadVars(f"var {name} must be a list (default {default}), got {value!r}")
+        if isinstance(default, str) and name not in DATE_VARS and not isinstance(value, str):
+            raise BadVars(f"var {name} must be text (default {default!r}), got {value!r}")
         if isinstance(default, bool) and not isinstance(value, bool):
             raise BadVars(f"var {name} must be true or false, got {value!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and (

@@ -7,7 +7,7 @@ is sound. The rules, as pure functions of counts (`refusals`):
    (read from `quarantine.delivery_summary`, which records the value in force for the build);
 2. no mart that had rows in the published warehouse becomes empty;
 3. the core marts never come out empty, first load included, and the refusal names the cause
-   (all patients quarantined, no patient with a clean sirolimus exposure, every lab result
+   (all patients quarantined, no patient with a clean exposure to the index drug, every lab result
    quarantined).
 
 The I/O edge (`read_delivery`, `mart_rows`) reads the working copy and, before dbt runs, the copy
@@ -60,7 +60,7 @@ class Delivery:
     tables: tuple[TableDelivery, ...]
     max_share: float
     marts: Mapping[str, int]  # mart -> rows in the working copy
-    patients_with_index_dose: int = 0  # dim_patients rows with a clean sirolimus start
+    patients_with_index_dose: int = 0  # dim_patients rows with a clean index-drug start
 
     def table(self, name: str) -> TableDelivery:
         return next((t for t in self.tables if t.table == name), TableDelivery(name, 0, 0, 0))
@@ -109,7 +109,7 @@ def core_refusals(delivery: Delivery, previous: Mapping[str, int] | None = None)
     elif delivery.patients_with_index_dose == 0:
         exposures = delivery.table("drug_exposures")
         cause = (f"no patient has an index dose: 0 of {marts.get('dim_patients', 0)} patients have a clean "
-                 f"sirolimus exposure (drug_exposures: {exposures.delivered} rows, {exposures.clean} clean"
+                 f"exposure to the index drug (drug_exposures: {exposures.delivered} rows, {exposures.clean} clean"
                  f"{_reasons(exposures)})")
     else:  # patients with a day 0 exist: each empty core mart on its own
         out = []
@@ -178,7 +178,7 @@ def read_delivery(db_path: Path) -> Delivery:
             "select source_table, rows_delivered, rows_clean, rows_quarantined, top_reasons, max_quarantined_share, "
             "rows_with_quarantined_fields from quarantine.delivery_summary order by table_order").fetchall()
         (with_index,) = con.execute(
-            "select count(*) from marts.dim_patients where has_sirolimus_start").fetchone()
+            "select count(*) from marts.dim_patients where has_index_drug_start").fetchone()
     marts = mart_rows(db_path) or {}
     tables = tuple(TableDelivery(t, int(d), int(c), int(q), r, int(f)) for t, d, c, q, r, _, f in rows)
     max_share = float(rows[0][5]) if rows else 0.05

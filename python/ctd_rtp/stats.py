@@ -1,4 +1,4 @@
-"""Inferential statistics for the CTD-RTP sirolimus study (pure functions, no I/O).
+"""Inferential statistics for a single-arm treatment-response study (pure functions, no I/O).
 
 Every public function takes data frames and returns a new data frame; nothing is printed,
 written or cached. The conventions deliberately follow R (the reference the study's
@@ -47,7 +47,6 @@ import pandas as pd
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as _conditional_odds_ratio
 
-DEFAULT_COMPARISONS: tuple[str, ...] = ("month_3", "month_6")
 CONFIDENCE = 0.95
 EXACT_WILCOXON_MAX_N = 49  # exact p while n_nonzero < 50, as in R's wilcox.test
 RESPONDER_CODES = ("CR", "PR")
@@ -89,12 +88,16 @@ def _floats(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _visit_key(visit: str) -> tuple[int, int, str]:
-    """Chronological sort key: baseline, month_1, month_3, ..., month_12, then anything else."""
+VISIT_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
+
+
+def _visit_key(visit: str) -> tuple[int, float, str]:
+    """Chronological sort key for visit codes of any schedule: baseline, then <unit>_<n>
+    (day_14, week_2, month_N, year_1) by their approximate day, then anything else by name."""
     if visit == "baseline":
-        return (0, 0, visit)
-    match = re.fullmatch(r"month_(\d+)", str(visit))
-    return (1, int(match.group(1)), visit) if match else (2, 0, str(visit))
+        return (0, 0.0, visit)
+    match = re.fullmatch(r"(day|week|month|year)_(\d+)", str(visit))
+    return (1, VISIT_UNIT_DAYS[match.group(1)] * int(match.group(2)), visit) if match else (2, 0.0, str(visit))
 
 
 def _adjust(p_values: Sequence[float] | np.ndarray,
@@ -356,13 +359,13 @@ def _paired_row(analyte: str, visit: str, base: np.ndarray, follow: np.ndarray,
     return row
 
 
-def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT_COMPARISONS,
+def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str],
                  alpha: float = 0.05) -> pd.DataFrame:
     """Baseline vs follow-up tests per analyte and comparison visit, with Holm/BH adjustment.
 
     ``lab_changes`` has one row per patient x analyte x post-baseline visit with columns
-    patient_id, analyte, visit, baseline_value, value. Visits not in ``comparisons`` (e.g.
-    month_1 by default) are ignored. ``alpha`` is the Shapiro-Wilk threshold of the
+    patient_id, analyte, visit, baseline_value, value. Visits not in ``comparisons`` (the
+    study's var comparison_visits) are ignored. ``alpha`` is the Shapiro-Wilk threshold of the
     normality rule that picks ``test_used``; CIs are always ``CONFIDENCE`` (95%). Holm and BH
     adjust across analytes within each comparison, over rows that have a p_value.
     Returns ``PAIRED_COLUMNS``, sorted by comparison (chronologically) then analyte.
@@ -419,9 +422,7 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str] = DEFAULT
     return result.iloc[order].reset_index(drop=True)
 
 
-def friedman_test(values: pd.DataFrame,
-                  visits: Sequence[str] = ("baseline", "month_1", "month_3", "month_6"),
-                  measure: str = "platelet_count") -> pd.DataFrame:
+def friedman_test(values: pd.DataFrame, visits: Sequence[str], measure: str = "platelet_count") -> pd.DataFrame:
     """Friedman rank test of ``measure`` across ``visits`` (R ``friedman.test``, tie-corrected).
 
     Only patients with a value at every listed visit are used. Kendall's W is

@@ -3,7 +3,7 @@
 GX's SQL datasource does not speak DuckDB, so the report reads the tables into pandas and
 this module validates the data frames in an ephemeral (in-memory) GX context: one suite per
 table. Expected row counts come from the data themselves (patients with a day 0 x visits in
-reference.visit_windows), and every analysis table must carry the data fingerprint of the
+marts.dim_visit_schedule), and every analysis table must carry the data fingerprint of the
 marts it was computed from, so statistics that predate the last build fail as "stale".
 
 Any failed expectation raises :class:`ValidationFailed`, whose message names the table, the
@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .stats import ODDS_RATIO_METHODS
+from .stats import ODDS_RATIO_METHODS, RESPONSE_CODES
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -40,12 +40,10 @@ VALIDATED_TABLES: tuple[str, ...] = (
 )
 TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
 #: Tables the suites need for reference values (not validated themselves).
-REFERENCE_TABLES: tuple[str, ...] = ("reference.analytes", "reference.visit_windows")
+REFERENCE_TABLES: tuple[str, ...] = ("reference.analytes", "marts.dim_visit_schedule", "marts.dim_study")
 ANALYSIS_TABLES = tuple(t for t in VALIDATED_TABLES if t.startswith("analysis."))
-RESPONSES = ["CR", "PR", "NR", "NE"]
-DIAGNOSES = ["SLE", "pSS", "RA", "SSc", "MCTD", "UCTD", "IIM", "other"]
+RESPONSES = list(RESPONSE_CODES)  # one list of response codes (ctd_rtp.stats)
 STALE_HINT = "statistics are stale: run `ctd-rtp stats`"
-MAX_PLATELETS = 2000  # plausible range of PLT (STUDY.md section 3)
 
 
 class ValidationFailed(RuntimeError):
@@ -66,16 +64,21 @@ class ValidationSummary:
 
 # --------------------------------------------------------------------------- suites
 def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict[str, list[Any]]:
-    """Expectations per table; counts derived from dim_patients and reference.visit_windows."""
+    """Expectations per table; counts derived from dim_patients and marts.dim_visit_schedule,
+    ranges from the study in force (marts.dim_study) and the analytes seed."""
     import great_expectations.expectations as gxe
 
     patients = frames["marts.dim_patients"]
-    windows = frames["reference.visit_windows"]
-    n_day0 = int(patients["has_sirolimus_start"].eq(True).sum())
+    windows = frames["marts.dim_visit_schedule"]
+    n_day0 = int(patients["has_index_drug_start"].eq(True).sum())
     windows = windows.sort_values("visit_order")
     visits = [str(v) for v in windows["visit"]]
     post = [str(v) for v in windows.loc[~windows["is_baseline"].eq(True), "visit"]]
     analytes = [str(a) for a in frames["reference.analytes"]["analyte"]]
+    # the response analyte's plausible range (seeds/reference/analytes.csv)
+    response_analyte = str(frames["marts.dim_study"]["response_analyte"].iloc[0])
+    ranges = frames["reference.analytes"].set_index("analyte")
+    plt = float(ranges.at[response_analyte, "plausible_high"]) if response_analyte in ranges.index else None
     if fingerprint is None:  # all analysis tables must agree with the first one
         fps = frames["analysis.response_rate_ci"]["data_fingerprint"].dropna()
         fingerprint = str(fps.iloc[0]) if len(fps) else ""
@@ -110,11 +113,10 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
                                                 meta={"hint": STALE_HINT}),
                 *not_null("data_fingerprint")]
 
-    plt = MAX_PLATELETS
     return {
         "marts.dim_patients": [
-            *unique("patient_id"), *not_null("cohort", "has_sirolimus_start"),
-            in_set("sex", ["F", "M"]), in_set("ctd_diagnosis", DIAGNOSES), in_set("ctd_group", ["SLE", "other CTD"]),
+            *unique("patient_id"), *not_null("cohort", "has_index_drug_start"),
+            in_set("sex", ["F", "M"]), *not_null("ctd_diagnosis"),
             between("age_at_index", 0, 120), between("baseline_platelet_count", 0, plt),
             between("prior_therapy_lines", 0, None), gxe.ExpectTableRowCountToBeBetween(min_value=1),
         ],
@@ -129,7 +131,7 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             rows(n_day0 * len(post), f"{n_day0} patients with a day 0 x {len(post)} post-baseline visits"),
         ],
         "marts.fct_patient_response_summary": [
-            *unique("patient_id"), in_set("best_response", RESPONSES), in_set("month_6_response", RESPONSES),
+            *unique("patient_id"), in_set("best_response", RESPONSES), in_set("primary_endpoint_response", RESPONSES),
             between("days_to_first_response", 0, None), between("max_platelet_count", 0, plt),
             rows(n_day0, f"{n_day0} patients with a day 0"),
         ],
@@ -203,7 +205,7 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             between("n_evaluable", 0, n_day0), rows(len(post), f"{len(post)} post-baseline visits"), *stamped(),
         ],
         "analysis.friedman_tests": [*unique("measure"), *probabilities("p_value", "kendalls_w"), *stamped()],
-        "analysis.subgroup_response": [*unique("visit"), in_set("visit", post), *probabilities("p_value"),
+        "analysis.subgroup_response": [*unique("subgroup", "visit"), in_set("visit", post), *probabilities("p_value"),
                                        gxe.ExpectColumnValuesToBeInSet(column="odds_ratio_method",
                                                                        value_set=list(ODDS_RATIO_METHODS),
                                                                        meta={"hint": STALE_HINT}),

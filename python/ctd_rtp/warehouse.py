@@ -41,6 +41,7 @@ class Settings:
     project_dir: Path
     db_path: Path
     raw_dir: Path | None
+    study_path: Path | None = None  # CTD_RTP_STUDY: another study's definition (ctd_rtp.study)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, project_dir: Path | None = None) -> "Settings":
@@ -50,7 +51,9 @@ class Settings:
         if not db.is_absolute():
             db = (Path.cwd() / db).resolve()
         raw = env.get("CTD_RTP_RAW_DIR") or None
-        return cls(project_dir=project, db_path=db, raw_dir=Path(raw).resolve() if raw else None)
+        study = env.get("CTD_RTP_STUDY") or None
+        return cls(project_dir=project, db_path=db, raw_dir=Path(raw).resolve() if raw else None,
+                   study_path=Path(study).resolve() if study else None)
 
     @property
     def is_demo(self) -> bool:

@@ -36,6 +36,7 @@ def cli_env(workdir: Path, raw_dir: Path | None = None) -> dict[str, str]:
         "GX_ANALYTICS_ENABLED": "false",
     })
     env.pop("CTD_RTP_RAW_DIR", None)
+    env.pop("CTD_RTP_STUDY", None)  # the demo study unless a test names another
     if raw_dir is not None:
         env["CTD_RTP_RAW_DIR"] = str(raw_dir)
     return env

@@ -118,7 +118,7 @@ def spelled_sex_day_first(c: Cohort) -> None:
 def latin1_german_booleans(c: Cohort) -> None:
     words = {"true": "Ja", "yes": "ja", "false": "Nein", "no": "NEIN"}
     for row in _rows(c, "adverse_events"):
-        row["serious"], row["related_to_sirolimus"] = words[row["serious"]], words[row["related_to_sirolimus"]]
+        row["serious"], row["related_to_study_drug"] = words[row["serious"]], words[row["related_to_study_drug"]]
     _writer(c, "adverse_events", encoding="latin-1", newline="\r\n")
 
 

@@ -305,7 +305,7 @@ def month_6(pid: str, response: str, reason: str) -> "Marts":
 
 def adverse_event(ae_id: str, patient_id: str, grade: str = "1", serious: str = "false", related: str = "true") -> Mutation:
     return add("adverse_events", ae_id=ae_id, patient_id=patient_id, onset_on="2023-03-20", resolved_on="2023-03-25",
-               term="Headache", ctcae_grade=grade, serious=serious, related_to_sirolimus=related)
+               term="Headache", ctcae_grade=grade, serious=serious, related_to_study_drug=related)
 
 
 # --------------------------------------------------------------------------- expectations
@@ -461,14 +461,14 @@ CASES: tuple[FaultCase, ...] = (
     case("utf8_bom", "visit_assessments", file_format("visit_assessments", "visit_assessments.csv starts with a UTF-8 BOM", bom=True),
          kept("visit_assessments", "A@2023-01-01", who_bleeding_grade=1)),
     case("crlf_line_endings", "adverse_events", file_format("adverse_events", "adverse_events.csv with CRLF line endings", newline="\r\n"),
-         kept("adverse_events", "AE1", is_related_to_sirolimus=True), kept("adverse_events", "AE2", is_related_to_sirolimus=True)),
+         kept("adverse_events", "AE1", is_related_to_study_drug=True), kept("adverse_events", "AE2", is_related_to_study_drug=True)),
     case("quoted_newline_in_field", "adverse_events", edit("adverse_events", "ae_id", "AE1", term="Oral\nmucositis, mild"),
          kept("adverse_events", "AE1", term="Oral\nmucositis, mild", ctcae_grade=1)),
     case("ragged_row", "lab_results", append_line("lab_results", "R1,A,2023-01-08,PLT,25,000,10^9/L"),
          *fails("lab_results.csv", "line 19", "7 fields", "expected 6")),
     case("not_utf8", "adverse_events",
          raw_bytes("adverse_events", "adverse_events.csv saved as Latin-1 (term 'Ulcération')",
-                   lambda t: "ae_id,patient_id,onset_on,resolved_on,term,ctcae_grade,serious,related_to_sirolimus\n"
+                   lambda t: "ae_id,patient_id,onset_on,resolved_on,term,ctcae_grade,serious,related_to_study_drug\n"
                              "AE1,A,2023-02-10,2023-02-20,Ulcération buccale,1,false,true\n".encode("latin-1")),
          *fails("adverse_events.csv", "not UTF-8")),
     case("parquet_missing_column", "lab_results", parquet_copy("lab_results", drop="value"),
@@ -608,7 +608,7 @@ CASES: tuple[FaultCase, ...] = (
          cli=()),
     case("gate_no_index_drug", "drug_exposures",
          every_row("drug_exposures", "drug", lambda _: "hydroxychloroquine", "every exposure is hydroxychloroquine"),
-         Refused(("no patient has an index dose: 0 of 4 patients have a clean sirolimus exposure",
+         Refused(("no patient has an index dose: 0 of 4 patients have a clean exposure to the index drug",
                   "marts.fct_platelet_response (had 12 rows when last published), "
                   "marts.rpt_response_rates (had 3 rows when last published)")),
          cli=()),
@@ -664,14 +664,14 @@ CASES: tuple[FaultCase, ...] = (
          Quarantined("patients", "N", "prior_therapy_lines not an integer")),
     case("sex_lower_case", "patients", new_patient("K", sex="f"), kept("patients", "K", sex="F")),
     case("patient_without_visits", "patients", (new_patient("E"), exposure("XE", "E", "2023-05-01", "")),
-         Marts("E kept in dim_patients with a day 0", "select patient_id, has_sirolimus_start from marts.dim_patients where patient_id = 'E'",
+         Marts("E kept in dim_patients with a day 0", "select patient_id, has_index_drug_start from marts.dim_patients where patient_id = 'E'",
                (("E", True),)),
          Marts("E is NE at every visit", RESPONSES_SQL.format(pid="E"), ALL_NE)),
     case("patient_without_sirolimus", "patients",
          (new_patient("F"), exposure("XF", "F", "2023-01-01", "", drug="hydroxychloroquine", dose="400"),
           lab("F1", "F", "2023-01-01", "PLT", "20", "10^9/L"), visit("F", "2023-01-01")),
          kept("lab_results", "F1"), kept("drug_exposures", "XF"),
-         Marts("F kept in dim_patients without a day 0", "select patient_id, has_sirolimus_start, index_date from marts.dim_patients where patient_id = 'F'",
+         Marts("F kept in dim_patients without a day 0", "select patient_id, has_index_drug_start, index_date from marts.dim_patients where patient_id = 'F'",
                (("F", False, None),)),
          Marts("F has no response rows (not in any denominator)", "select count(*) from marts.fct_platelet_response where patient_id = 'F'", ((0,),))),
 

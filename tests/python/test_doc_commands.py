@@ -74,6 +74,10 @@ RUN: dict[str, Run] = {
 
 # command -> (file that runs it, the text that file must contain)
 ELSEWHERE: dict[str, tuple[str, str]] = {
+    "CTD_RTP_RAW_DIR=tests/python/fixtures/study_eltrombopag/data "
+    "CTD_RTP_STUDY=tests/python/fixtures/study_eltrombopag/study.yml "
+    "CTD_RTP_DB=/tmp/elt/warehouse.duckdb .venv/bin/ctd-rtp run":
+        ("tests/python/test_second_study.py", 'run_cli(["run", "--quiet", "--out-dir"'),
     "make test": (".ci/run", "make test"),
     "make test-spark": (".ci/run", "make test-spark"),
     ".venv/bin/ctd-rtp run --vars \"{pr_rule: or}\"": ("tests/python/test_rule_variants.py", "readme_variants"),

@@ -12,6 +12,10 @@ import pytest
 
 from ctd_rtp import figures as F
 
+# The demo study's response thresholds and trough target (dbt_project.yml, seeds/reference/analytes.csv).
+DEMO_THRESHOLDS = (30, 100)
+DEMO_TARGET = (4, 15)
+
 NS = "{http://www.w3.org/2000/svg}"
 COLOURS = {"CR": "#009E73", "PR": "#56B4E9", "NR": "#D55E00", "NE": "#999999"}
 VISITS = ("month_1", "month_3", "month_6")
@@ -180,10 +184,10 @@ def trough() -> pd.DataFrame:
 
 
 def all_figures(fid: str, traj, heat, wf, rates, trough) -> list[F.Figure]:
-    return [F.platelet_trajectories(traj, fid), F.response_heatmap(heat, fid),
+    return [F.platelet_trajectories(traj, fid), F.response_heatmap(heat, fid, VISITS),
             F.paired_plot(paired(), fid, "TREG_PCT", "%"),
             F.paired_panel({"TREG_PCT": paired(), "CD4_PCT": paired(seed=1)}, fid, {"TREG_PCT": "%"}),
-            F.waterfall(wf, fid), F.response_rate_bars(rates, fid), F.dose_trough_plot(trough, fid)]
+            F.waterfall(wf, fid), F.response_rate_bars(rates, fid), F.dose_trough_plot(trough, fid, DEMO_TARGET)]
 
 
 # --------------------------------------------------------------------------- helper layer
@@ -213,7 +217,7 @@ def test_fmt_rounds_and_escape_quotes():
 
 # --------------------------------------------------------------------------- 1. trajectories
 def test_trajectories_one_coloured_line_per_patient(traj):
-    fig = F.platelet_trajectories(traj, "traj")
+    fig = F.platelet_trajectories(traj, "traj", thresholds=DEMO_THRESHOLDS)
     root = check_structure(fig, "traj")
     lines = by_class(root, "polyline", "trajectory")
     assert len(lines) == 13
@@ -228,7 +232,7 @@ def test_trajectories_one_coloured_line_per_patient(traj):
 
 
 def test_trajectories_log_scale_and_thresholds(traj):
-    root = parse(F.platelet_trajectories(traj, "traj"))
+    root = parse(F.platelet_trajectories(traj, "traj", thresholds=DEMO_THRESHOLDS))
     th = by_class(root, "line", "threshold")
     assert len(th) == 2 and all(t.get("stroke-dasharray") for t in th)
     y30, y100 = sorted((float(t.get("y1")) for t in th), reverse=True)
@@ -247,7 +251,7 @@ def test_trajectories_log_scale_and_thresholds(traj):
 
 
 def test_trajectories_alt_counts(traj):
-    fig = F.platelet_trajectories(traj, "traj")
+    fig = F.platelet_trajectories(traj, "traj", thresholds=DEMO_THRESHOLDS)
     assert "13 patients" in fig.alt and "9 responders" in fig.alt and "0 to 180" in fig.alt
     fewer = traj[traj.patient_id != "P02"]  # drop a CR patient
     assert "12 patients" in F.platelet_trajectories(fewer, "t").alt
@@ -275,7 +279,7 @@ def test_trajectories_summary_mode_above_max_lines():
 
 # --------------------------------------------------------------------------- 2. heatmap
 def test_heatmap_cells_colours_and_letters(heat):
-    fig = F.response_heatmap(heat, "hm")
+    fig = F.response_heatmap(heat, "hm", VISITS)
     root = check_structure(fig, "hm")
     cells = by_class(root, "rect", "cell")
     assert len(cells) == 13 * 3
@@ -291,7 +295,7 @@ def test_heatmap_cells_colours_and_letters(heat):
 
 
 def test_heatmap_rows_sorted_by_best_response_then_id(heat):
-    root = parse(F.response_heatmap(heat, "hm"))
+    root = parse(F.response_heatmap(heat, "hm", VISITS))
     order = [t for t in texts(root) if t in PIDS]
     assert order == ["P02", "P04", "P07", "P11", "P13",   # best CR
                      "P03", "P05", "P08", "P09",           # best PR
@@ -301,7 +305,7 @@ def test_heatmap_rows_sorted_by_best_response_then_id(heat):
 
 def test_heatmap_missing_assessment_still_drawn(heat):
     df = heat.drop(index=heat.index[(heat.patient_id == "P04") & (heat.visit == "month_3")])
-    root = parse(F.response_heatmap(df, "hm"))
+    root = parse(F.response_heatmap(df, "hm", VISITS))
     assert len(by_class(root, "rect", "cell")) == 39
     missing = by_class(root, "rect", "missing")
     assert len(missing) == 1 and "P04, Month 3" in tip(missing[0])
@@ -309,14 +313,14 @@ def test_heatmap_missing_assessment_still_drawn(heat):
 
 
 def test_heatmap_alt_counts_responders(heat):
-    alt = F.response_heatmap(heat, "hm").alt
+    alt = F.response_heatmap(heat, "hm", VISITS).alt
     assert "13 patients at 3 visits" in alt
     assert "Month 1 5/13" in alt and "Month 3 8/13" in alt and "Month 6 8/13" in alt
 
 
 def test_heatmap_summary_bars_above_60_patients():
     df = big_heat()
-    fig = F.response_heatmap(df, "hb")
+    fig = F.response_heatmap(df, "hb", VISITS)
     root = check_structure(fig, "hb")
     assert not by_class(root, "rect", "cell")
     segs = by_class(root, "rect", "segment")
@@ -331,7 +335,7 @@ def test_heatmap_summary_bars_above_60_patients():
     assert f"{(m6 == 'CR').sum()}/1000" in tip(cr)
     assert "stacked bars" in fig.caption and len(fig.svg.encode()) < 300_000
     sixty = df[df.patient_id.isin([f"X{i}" for i in range(60)])]  # 60 is still drawn as a grid
-    assert len(by_class(parse(F.response_heatmap(sixty, "x")), "rect", "cell")) == 180
+    assert len(by_class(parse(F.response_heatmap(sixty, "x", VISITS)), "rect", "cell")) == 180
 
 
 # --------------------------------------------------------------------------- 3. paired
@@ -500,7 +504,7 @@ def test_response_rate_bars_missing_values(rates):
 
 # --------------------------------------------------------------------------- 6. trough
 def test_dose_trough_plot(trough):
-    fig = F.dose_trough_plot(trough, "tr")
+    fig = F.dose_trough_plot(trough, "tr", DEMO_TARGET)
     root = check_structure(fig, "tr")
     assert len(by_class(root, "polyline", "trough-line")) == 13
     pts = by_class(root, "circle", "trough-point")
@@ -515,19 +519,19 @@ def test_dose_trough_plot(trough):
     n_in = int(trough.trough.between(4, 15).sum())
     assert f"{len(trough)} measurements in 13 patients" in fig.alt and f"{n_in} (" in fig.alt
     assert "mg/day" in tip(pts[0]) and "Median daily dose" in fig.alt
-    no_dose = F.dose_trough_plot(trough.drop(columns="daily_dose_mg"), "tr")
+    no_dose = F.dose_trough_plot(trough.drop(columns="daily_dose_mg"), "tr", DEMO_TARGET)
     assert "dose" not in no_dose.alt
 
 
 # --------------------------------------------------------------------------- cross-cutting
 EMPTY_CALLS = [
     lambda df: F.platelet_trajectories(df, "e"),
-    lambda df: F.response_heatmap(df, "e"),
+    lambda df: F.response_heatmap(df, "e", VISITS),
     lambda df: F.paired_plot(df, "e", "TREG_PCT", "%"),
     lambda df: F.paired_panel({"A": df}, "e", {}),
     lambda df: F.waterfall(df, "e"),
     lambda df: F.response_rate_bars(df, "e"),
-    lambda df: F.dose_trough_plot(df, "e"),
+    lambda df: F.dose_trough_plot(df, "e", DEMO_TARGET),
 ]
 
 
@@ -565,7 +569,7 @@ def hostile_figures() -> list[F.Figure]:
     tr = pd.DataFrame({"patient_id": [h, h], "study_day": [1, 2], "trough": [5.0, 20.0]})
     return [F.platelet_trajectories(traj, h), F.response_heatmap(heat, h, visits=(h, "month_1")),
             F.paired_plot(pair, h, h, h, followup_label=h), F.paired_panel({h: pair}, h, {h: h}, h),
-            F.waterfall(wf, h), F.response_rate_bars(rates, h), F.dose_trough_plot(tr, h)]
+            F.waterfall(wf, h), F.response_rate_bars(rates, h), F.dose_trough_plot(tr, h, DEMO_TARGET)]
 
 
 @pytest.mark.parametrize("i", range(7))
@@ -612,12 +616,12 @@ def test_dose_trough_plot_summarises_large_cohorts() -> None:
         "study_day": np.tile([30, 60, 90, 120, 150, 180], n),
         "trough": rng.uniform(2, 18, n * 6),
     })
-    fig = F.dose_trough_plot(frame, "trough-big")
+    fig = F.dose_trough_plot(frame, "trough-big", DEMO_TARGET)
     root = ET.fromstring(fig.svg)
     ns = {"s": "http://www.w3.org/2000/svg"}
     circles = root.findall(".//s:circle", ns) or root.findall(".//circle")
     assert not [c for c in circles if "trough-point" in (c.get("class") or "")]
     assert "1,000 patients" in fig.caption and "percentiles" in fig.caption
     assert len(fig.svg) < 300_000
-    small = F.dose_trough_plot(frame[frame["patient_id"].isin(["P1", "P2"])], "trough-small")
+    small = F.dose_trough_plot(frame[frame["patient_id"].isin(["P1", "P2"])], "trough-small", DEMO_TARGET)
     assert small.svg.count('class="trough-point"') == 12

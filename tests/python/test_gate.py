@@ -68,7 +68,7 @@ def test_no_index_dose_is_refused_on_a_first_load_too() -> None:
     marts = {**MARTS, "fct_platelet_response": 0, "rpt_response_rates": 0, "fct_lab_results": 0, "fct_adverse_events": 0}
     (found,) = refusals(delivery(marts=marts, with_index=0), None)
     assert found.message == ("marts.fct_platelet_response, marts.rpt_response_rates, marts.fct_lab_results would be "
-                             "empty: no patient has an index dose: 0 of 4 patients have a clean sirolimus exposure "
+                             "empty: no patient has an index dose: 0 of 4 patients have a clean exposure to the index drug "
                              "(drug_exposures: 4 rows, 4 clean)")
     # with a published warehouse the same refusal names what they had, and every mart it empties, once
     (again,) = refusals(delivery(marts=marts, with_index=0), MARTS)

@@ -76,18 +76,18 @@ def patients(**extra) -> pd.DataFrame:
         "ctd_diagnosis": ["SLE", "SLE", "pSS", "RA"], "ctd_duration_years": [1.0, 2.0, 4.0, 50.0],
         "thrombocytopenia_duration_years": [0.5, 1.5, 2.5, 9.0], "prior_therapy_lines": [1, 2, 6, 9],
         "baseline_platelet_count": [10.0, 20.0, 25.0, 900.0], "baseline_bleeding_grade": [0, 1, 2, 0],
-        "baseline_prednisone_mg_day": [5.0, 10.0, 20.0, 0.0], "has_sirolimus_start": [True, True, True, False],
+        "baseline_prednisone_mg_day": [5.0, 10.0, 20.0, 0.0], "has_index_drug_start": [True, True, True, False],
     }
     return pd.DataFrame({**base, **extra})
 
 
 def test_table1_uses_the_analysis_set() -> None:
-    rows = {r["label"]: r["value"] for r in R.baseline_table(patients())}
+    rows = {r["label"]: r["value"] for r in R.baseline_table(patients(), "sirolimus")}
     assert rows["Patients, n"] == "3"  # D never started sirolimus
     assert rows["Age at first sirolimus dose, years, median [IQR]"] == "40 [35\u201345]"
     assert rows["Female"] == "2 (66.7%)" and rows["Male"] == "1 (33.3%)"
     assert rows["SLE"] == "2 (66.7%)" and rows["pSS"] == "1 (33.3%)" and "RA" not in rows
-    assert rows["CTD duration, years, median [IQR]"] == "2.0 [1.5\u20133.0]"
+    assert rows["Disease duration, years, median [IQR]"] == "2.0 [1.5\u20133.0]"
     assert rows["Prior therapy lines, median [IQR]"] == "2 [1.5\u20134]"
     assert rows["Baseline platelets, \u00d710\u2079/L, range"] == "10\u201325"
     assert rows["WHO bleeding grade \u2265 1 at baseline, n (%)"] == "2 (66.7%)"
@@ -101,7 +101,7 @@ def test_response_section_summaries() -> None:
     ci = pd.DataFrame({"visit": ["month_1", "month_3"], "orr": [float("nan"), 2 / 3],
                        "ci_low": [float("nan"), 0.0943], "ci_high": [float("nan"), 0.9916]})
     summary = pd.DataFrame({"patient_id": list("ABC"), "best_response": ["CR", "PR", "NR"],
-                            "is_responder_by_month_6": [True, True, False],
+                            "is_responder_by_primary_endpoint": [True, True, False],
                             "days_to_first_response": [20, 80, None], "lost_response": [False, True, False]})
     empty_sub = pd.DataFrame(columns=["visit", "group_a", "group_b", "a_responders", "a_evaluable", "b_responders",
                                       "b_evaluable", "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high",
@@ -130,7 +130,9 @@ def test_lab_tables_use_analyte_decimals_panels_and_highlight_p() -> None:
     paired = pd.DataFrame([{**row, "analyte": "TREG_PCT"}, {**row, "analyte": "IL6", "test_used": "Wilcoxon signed-rank",
                                                            "note": "1 zero difference(s) dropped"},
                            {**row, "analyte": "PLT", "note": float("nan"), "wilcoxon_method": None}])
-    out = R.lab_tables(paired, analytes, R._Visits(month_6="Month 6"))
+    panels = ({"section": "immunology", "panels": ["lymphocyte subsets", "regulatory T cells"]},
+              {"section": "cytokines", "panels": ["cytokines"]})  # the demo study's report_panels
+    out = R.lab_tables(paired, analytes, R._Visits(month_6="Month 6"), panels)
     treg = out["immunology"]["groups"][0]["comparisons"][0]
     assert treg["base"] == ("3.33\u00a0\u00b1\u00a00.50", "3.40 [3.10\u20133.55]")
     assert treg["change"] == "1.37 (0.86 to 1.87)"
@@ -146,9 +148,9 @@ def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
     events = pd.DataFrame({"ae_id": list("12345"), "patient_id": ["A", "A", "B", "C", "C"],
                            "term": ["Rash", "Rash", "Cough", "Rash", "Cough"], "ctcae_grade": [1, 3, 2, 1, 1],
                            "is_serious": [False, True, False, False, False],
-                           "is_related_to_sirolimus": [True, False, None, True, False], "is_treatment_emergent": [True] * 5})
+                           "is_related_to_study_drug": [True, False, None, True, False], "is_treatment_emergent": [True] * 5})
     # 4 patients with 2 x 30.4375 days each of exposure: 8 patient-months
-    out = R.safety_section(events, 4, exposure_days=8 * 365.25 / 12)
+    out = R.safety_section(events, 4, exposure_months=8.0)
     assert out["grade3"] == "1 event(s) in 1 patient(s)" and out["serious"] == "1 event(s) in 1 patient(s)"
     assert out["related"] == "2 event(s) in 2 patient(s)"
     assert out["columns"] == ["Any grade", "Grade 1", "Grade 2", "Grade 3", "Grade \u2265 3", "Serious", "Related"]
@@ -161,11 +163,12 @@ def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
     # any adverse event: worst grade per patient over all terms (A 3, B 2, C 1)
     assert rows["Any adverse event"][0][:5] == ["3 (75.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)"]
     assert rows["Any adverse event"][2] == "37.5" and out["patient_months"] == "8.0"
+    assert out["rate"] == "62.5"  # 5 treatment-emergent events in 8 patient-months
 
 
 def test_safety_with_no_event_says_none() -> None:
     events = pd.DataFrame({c: pd.Series(dtype=object) for c in ("ae_id", "patient_id", "term", "ctcae_grade", "is_serious",
-                                                                 "is_related_to_sirolimus", "is_treatment_emergent")})
+                                                                 "is_related_to_study_drug", "is_treatment_emergent")})
     out = R.safety_section(events, 3)
     assert out["any"] == "none" and [r["term"] for r in out["rows"]] == ["Any adverse event"]
     assert out["rows"][0]["cells"][0] == "0 (0.0%)" and out["rows"][0]["rate"] == "\u2014"
@@ -176,12 +179,12 @@ def test_exposure_counts_titrations() -> None:
                              "start_study_day": [0, 35, 0, -100], "daily_dose_mg": [1.0, 2.0, 1.0, 400.0],
                              "n_troughs": [1, 5, 6, None], "n_troughs_in_target": [0, 5, 6, None]})
     visits = pd.DataFrame({"patient_id": ["A", "B"], "visit": ["month_1", "month_1"], "visit_order": [1, 1],
-                           "sirolimus_daily_dose_mg": [1.0, 1.0], "sirolimus_trough": [3.0, 6.0],
-                           "is_sirolimus_trough_in_target": [False, True]})
+                           "index_drug_daily_dose_mg": [1.0, 1.0], "index_drug_trough": [3.0, 6.0],
+                           "is_index_drug_trough_in_target": [False, True]})
     # 12 levels on treatment (11 in target) and one drawn after dosing ended: the card counts 12
     troughs = pd.DataFrame({"patient_id": ["A"] * 6 + ["B"] * 7, "trough": [3.0] + [6.0] * 12,
                             "is_on_treatment": [True] * 12 + [False], "is_in_target": [False] + [True] * 12})
-    out = R.exposure_section(exposure, visits, troughs, (4.0, 15.0), R._Visits())
+    out = R.exposure_section(exposure, visits, troughs, (4.0, 15.0), R._Visits(), "sirolimus", "ng/mL")
     assert out["start"] == ["1 mg/day: 2 patient(s)"] and out["changed"] == "1 of 2"
     assert out["changes"] == ["1 \u2192 2 mg/day (1\u00d7)"]
     assert out["troughs"] == "11 (91.7%) of 12 trough levels"
@@ -222,6 +225,8 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     for orr, ci in expected_rate_strings(demo_warehouse.db_path):
         assert re.search(rate_cells(orr, ci), html), (orr, ci)
     for heading in R.SECTIONS.values():
+        assert f"<h2>{heading.format(drug='Sirolimus')}" in html
+    for heading in ("Lymphocyte subsets and regulatory T cells", "Cytokines"):  # the demo's report_panels
         assert f"<h2>{heading}" in html
     assert "Synthetic demonstration data \u2014 no real patients" in html
     assert "http://" not in html and "https://" not in html  # self-contained: no URL of any kind

@@ -18,6 +18,9 @@ from scipy import optimize, special, stats as sps
 
 from ctd_rtp import stats
 
+# The demo study's comparison visits (dbt_project.yml var comparison_visits).
+COMPARISONS = ("month_3", "month_6")
+
 # R ?wilcox.test, Hollander & Wolfe (1973) p.29: depression scale, first (x) and second (y) visit.
 DEPRESSION_X = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
 DEPRESSION_Y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
@@ -229,7 +232,7 @@ def test_analyte_missing_at_a_visit_gives_zero_pair_row() -> None:
     frame = pd.concat([changes([1.0, 2.0, 3.0], [2.0, 3.0, 5.0], visit="month_3"),
                        changes([1.0, 2.0, 3.0], [4.0, 5.0, 7.0], visit="month_6")])
     frame = pd.concat([frame, changes([1.0, 2.0, 3.0], [3.0, 5.0, 4.0], analyte="cd4", visit="month_6")])
-    result = stats.paired_tests(frame)
+    result = stats.paired_tests(frame, COMPARISONS)
     missing = result[(result["analyte"] == "cd4") & (result["visit"] == "month_3")].iloc[0]
     assert missing["n_pairs"] == 0
     assert missing["note"].startswith("no complete pairs")
@@ -242,7 +245,7 @@ def test_patient_missing_a_visit_is_dropped_and_month_1_ignored() -> None:
         changes([10.0, 20.0, 30.0, 40.0], [11.0, 21.0, 31.0, 42.0], visit="month_1"),
         changes([10.0, 20.0, 30.0], [12.0, 25.0, 29.0], visit="month_3"),  # P04 missed month 3
     ])
-    result = stats.paired_tests(frame)
+    result = stats.paired_tests(frame, COMPARISONS)
     assert list(result["comparison"]) == ["baseline_vs_month_3", "baseline_vs_month_6"]
     assert list(result["n_pairs"]) == [3, 4]
     assert "1 patient(s) without a complete pair dropped" in result.iloc[0]["note"]
@@ -253,7 +256,7 @@ def test_patient_missing_a_visit_is_dropped_and_month_1_ignored() -> None:
 def test_output_columns_and_sorting() -> None:
     frame = pd.concat([changes(DEPRESSION_Y, DEPRESSION_X, analyte=a, visit=v)
                        for a in ("tregs", "cd4", "platelet_count") for v in ("month_6", "month_3")])
-    result = stats.paired_tests(frame)
+    result = stats.paired_tests(frame, COMPARISONS)
     assert tuple(result.columns) == stats.PAIRED_COLUMNS
     assert list(zip(result["comparison"], result["analyte"])) == [
         (c, a) for c in ("baseline_vs_month_3", "baseline_vs_month_6")
@@ -267,7 +270,7 @@ def test_adjustment_is_within_comparison_only() -> None:
         changes([1.0, 2.0], [3.0, 4.0], analyte="c", visit="month_3"),  # untested: not counted
         changes(DEPRESSION_Y, DEPRESSION_X, analyte="a", visit="month_6"),
     ])
-    result = stats.paired_tests(frame).set_index(["comparison", "analyte"])
+    result = stats.paired_tests(frame, COMPARISONS).set_index(["comparison", "analyte"])
     m3 = result.loc["baseline_vs_month_3"]
     p_a, p_b = m3.loc["a", "p_value"], m3.loc["b", "p_value"]
     low, high = sorted([p_a, p_b])

@@ -18,9 +18,10 @@ from .svg import (AXIS, CHAR_W, DECREASE, INCREASE, INK, MISSING_COLOUR, OUTSIDE
 
 
 # --------------------------------------------------------------------------- 1. trajectories
-def platelet_trajectories(df: pd.DataFrame, figure_id: str, thresholds: Sequence[float] = (30, 100),
-                          max_lines: int = 200, seed: int = 0) -> Figure:
-    """Platelet count per patient over study days (log10 y), coloured by month-6 response.
+def platelet_trajectories(df: pd.DataFrame, figure_id: str, thresholds: Sequence[float] = (),
+                          max_lines: int = 200, seed: int = 0, endpoint_label: str = "the primary endpoint") -> Figure:
+    """Platelet count per patient over study days (log10 y), coloured by the response at the
+    primary endpoint (``endpoint_label``); dashed lines at ``thresholds`` (the study's PR and CR).
 
     Columns: ``patient_id``, ``study_day``, ``platelet_count`` (10^9/L), ``response_group``
     (CR/PR/NR/NE; missing -> NE). Above ``max_lines`` patients: per-group medians with
@@ -78,8 +79,8 @@ def platelet_trajectories(df: pd.DataFrame, figure_id: str, thresholds: Sequence
 
     responders = int(counts.get("CR", 0) + counts.get("PR", 0))
     alt = (f"Platelet counts of {n} patients over {_num(day_lo)} to {_num(day_hi)} study days; "
-           f"{responders} responders (CR or PR) at month 6 ({', '.join(f'{g} {counts[g]}' for g in groups)}).")
-    caption = f"Platelet count ({PLT_UNIT}, log scale) by study day, one line per patient coloured by month-6 response"
+           f"{responders} responders (CR or PR) at {endpoint_label} ({', '.join(f'{g} {counts[g]}' for g in groups)}).")
+    caption = f"Platelet count ({PLT_UNIT}, log scale) by study day, one line per patient coloured by the response at {endpoint_label}"
     caption += f"; dashed lines mark {' and '.join(map(_num, shown))} {PLT_UNIT}." if shown else "."
     if summary:
         note = (f" Because there are {n} patients (more than {max_lines}), thick lines show per-group "
@@ -90,16 +91,20 @@ def platelet_trajectories(df: pd.DataFrame, figure_id: str, thresholds: Sequence
 
 
 # --------------------------------------------------------------------------- 2. heatmap
-def response_heatmap(df: pd.DataFrame, figure_id: str, visits: Sequence[str] = ("month_1", "month_3", "month_6"),
+def response_heatmap(df: pd.DataFrame, figure_id: str, visits: Sequence[str] | None = None,
                      *, max_rows: int = 60) -> Figure:
     """Response per patient (rows) and visit (columns); rows sorted by best response, then id.
 
-    Columns: ``patient_id``, ``visit``, ``response``. Rows for other visits are ignored; a
+    Columns: ``patient_id``, ``visit``, ``response``. ``visits``: the columns in order (default:
+    the visits in the data, by ``visit_order`` when given). Rows for other visits are ignored; a
     patient without a response at a visit gets an empty "not assessed" cell. Above
     ``max_rows`` patients, stacked proportional bars per visit are drawn instead.
     """
     fid, what = _safe_id(figure_id), "Response by visit"
     d = _frame(df, (), extra=("visit", "response"))
+    if visits is None:
+        ordered = df.sort_values("visit_order") if df is not None and "visit_order" in df.columns else df
+        visits = [] if ordered is None or "visit" not in ordered.columns else list(dict.fromkeys(ordered["visit"].astype(str)))
     visits = [str(v) for v in visits]
     if d is not None:
         d["visit"], d["response"] = d["visit"].astype(str).str.strip(), _codes(d["response"])
@@ -287,15 +292,18 @@ def paired_panel(frames: Mapping[str, pd.DataFrame], figure_id: str, units: Mapp
 
 # --------------------------------------------------------------------------- 4. waterfall
 def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labels: int = 60,
-              max_columns: int = 2000) -> Figure:
-    """Best platelet fold change (best count by month 6 / baseline) per patient, sorted descending, log2 y.
+              max_columns: int = 2000, endpoint_label: str = "the primary endpoint", pr_fold: float = 2.0,
+              pr_threshold: float | None = None) -> Figure:
+    """Best platelet fold change (best in-window count / baseline) per patient, sorted descending, log2 y;
+    bars coloured by the response at the primary endpoint (``endpoint_label``), a dashed line at
+    the PR fold criterion ``pr_fold`` (none when 0).
 
     Columns: ``patient_id``, ``best_fold_change`` (> 0), ``response_group``. Patient labels under
     the bars up to ``max_labels`` patients; above ``max_bars`` one thin-bar area per group; above
     ``max_columns`` patients each column of the area stands for a run of consecutive patients
     (height: their median, colour: their most frequent group), so the figure's size stays bounded.
     """
-    fid, what = _safe_id(figure_id), "Best platelet fold change by month 6"
+    fid, what = _safe_id(figure_id), "Best platelet fold change"
     d = _frame(df, ("best_fold_change",), extra=("response_group",))
     dropped = 0 if d is None else int((d["best_fold_change"] <= 0).sum())
     if d is None or dropped == len(d):
@@ -351,15 +359,19 @@ def waterfall(df: pd.DataFrame, figure_id: str, *, max_bars: int = 300, max_labe
     for g in _ordered_groups(areas):
         body.append(_el("path", _tip(f"{g} patients"), d="".join(areas[g]), fill=_colour(g), class_="bar-area"))
     body.append(_hline(box, ys(0), stroke=AXIS, class_="baseline"))
-    body.append(_hline(box, ys(1), stroke="#333333", stroke_dasharray="5 4", class_="reference"))
-    body.append(_text(box.x1 - 4, ys(1) - 5, f"2{TIMES} (PR fold)", text_anchor="end", font_size=11))
+    if pr_fold and pr_fold > 0:
+        line = math.log2(pr_fold)
+        body.append(_hline(box, ys(line), stroke="#333333", stroke_dasharray="5 4", class_="reference"))
+        body.append(_text(box.x1 - 4, ys(line) - 5, f"{_num(pr_fold)}{TIMES} (PR fold)", text_anchor="end", font_size=11))
     body.append(_group_legend(d["group"].value_counts(), box.x0))
-    alt = (f"Best platelet fold change from baseline by month 6 in {n} patients: median {_stat(fc.median())}{TIMES}, "
-           f"range {_stat(fc.min())}{TIMES} to {_stat(fc.max())}{TIMES}; {int((fc >= 2).sum())} of {n} reached "
-           f"at least 2-fold.")
-    caption = ("Each bar is one patient's best platelet count up to month 6 divided by baseline (log2 scale), "
-               "sorted descending and coloured by month-6 response. Dashed line: 2-fold increase, the IWG "
-               f"partial-response fold criterion (PR also requires \u226530 {PLT_UNIT}).")
+    alt = (f"Best platelet fold change from baseline in {n} patients: median {_stat(fc.median())}{TIMES}, "
+           f"range {_stat(fc.min())}{TIMES} to {_stat(fc.max())}{TIMES}"
+           + (f"; {int((fc >= pr_fold).sum())} of {n} reached at least {_num(pr_fold)}-fold." if pr_fold else "."))
+    caption = ("Each bar is one patient's best in-window platelet count divided by baseline (log2 scale), "
+               f"sorted descending and coloured by the response at {endpoint_label}.")
+    if pr_fold:
+        caption += (f" Dashed line: {_num(pr_fold)}-fold increase, the partial-response fold criterion"
+                    + (f" (PR also requires \u2265{_num(pr_threshold)} {PLT_UNIT})." if pr_threshold else "."))
     if binned:
         caption += (f" With {n} patients each of the {max_columns} columns stands for about {n / max_columns:.0f} "
                     "consecutive patients: its height is their median fold change, its colour their most frequent "
@@ -418,32 +430,34 @@ def response_rate_bars(df: pd.DataFrame, figure_id: str) -> Figure:
 
 
 # --------------------------------------------------------------------------- 6. dose / trough
-def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, float] = (4, 15), *,
-                     max_patients: int = 200) -> Figure:
-    """Sirolimus trough levels (ng/mL) per patient over study days with a shaded target band.
+def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, float] | None, *,
+                     max_patients: int = 200, drug: str = "index drug", unit: str = "ng/mL") -> Figure:
+    """Index-drug trough levels (``unit``) per patient over study days with a shaded target band
+    (``target``: the study's trough target range; None: no figure).
 
     Columns: ``patient_id``, ``study_day``, ``trough``; optional ``daily_dose_mg`` (shown in
     tooltips and the alt text) and ``is_in_target`` (the mart's decision, fct_trough_levels; when
     absent, ``target`` decides). Points outside the target are highlighted. Above
     ``max_patients`` patients: the median and 10th-90th percentile band per 30-day bin.
     """
-    fid, what = _safe_id(figure_id), "Sirolimus trough levels"
+    title = drug[:1].upper() + drug[1:]
+    fid, what = _safe_id(figure_id), f"{title} trough levels"
     has_dose = df is not None and "daily_dose_mg" in df.columns
     has_flag = df is not None and "is_in_target" in df.columns
     d = _frame(df, ("study_day", "trough"),
                extra=(*(("daily_dose_mg",) if has_dose else ()), *(("is_in_target",) if has_flag else ())))
-    if d is None:
+    if d is None or target is None:
         return _no_data(fid, what)
     dose = pd.to_numeric(d["daily_dose_mg"], errors="coerce") if has_dose else None
     t_lo, t_hi = sorted(float(t) for t in target)
-    target_text = f"{_num(t_lo)}\u2013{_num(t_hi)} ng/mL"
+    target_text = f"{_num(t_lo)}\u2013{_num(t_hi)} {unit}"
     W, H, box = 760, 400, _Box(64, 44, 740, 350)
     yt = _nice_ticks(0, max(d["trough"].max(), t_hi) * 1.05, 5)
     ys = _Scale(yt[0], yt[-1], box.y1, box.y0)
     xs, x_axis, day_lo, day_hi = _day_axis(d["study_day"], box)
     body = [_el("rect", x=float(box.x0), y=ys(t_hi), width=float(box.x1 - box.x0), height=ys(t_lo) - ys(t_hi),
                 fill="#009E73", fill_opacity=0.12, class_="target-band"),
-            *_y_axis(box, [(ys(t), _num(t)) for t in yt], "Trough (ng/mL)"), *x_axis,
+            *_y_axis(box, [(ys(t), _num(t)) for t in yt], f"Trough ({unit})"), *x_axis,
             _text(box.x1 - 4, ys(t_hi) + 14, f"Target {target_text}", text_anchor="end", font_size=11,
                   fill="#00664A")]
     inside = (d["is_in_target"].fillna(False).astype(bool) if has_flag
@@ -464,20 +478,20 @@ def dose_trough_plot(df: pd.DataFrame, figure_id: str, target: tuple[float, floa
         body.append(_el("polyline", _tip(pid), points=_points(pts), fill="none", stroke=INCREASE,
                         stroke_opacity=0.45, class_="trough-line"))
         for i, (x, y) in zip(sub.index, pts):
-            tip = f"{pid}, day {_num(d.at[i, 'study_day'])}: {_num(d.at[i, 'trough'])} ng/mL"
+            tip = f"{pid}, day {_num(d.at[i, 'study_day'])}: {_num(d.at[i, 'trough'])} {unit}"
             tip += f", {_num(dose[i])} mg/day" if dose is not None and math.isfinite(dose[i]) else ""
             points.append(_el("circle", _tip(tip), cx=x, cy=y, r=3, fill=INCREASE if inside[i] else OUTSIDE_TARGET,
                               class_="trough-point"))
     k, m = int(inside.sum()), len(d)
     body += [*points, _legend([(INCREASE, f"Within target (n={k})"), (OUTSIDE_TARGET, f"Outside target (n={m - k})")],
                               box.x0)]
-    alt = (f"Sirolimus trough levels: {m} measurements in {d['patient_id'].nunique()} patients over study days "
+    alt = (f"{title} trough levels: {m} measurements in {d['patient_id'].nunique()} patients over study days "
            f"{_num(day_lo)} to {_num(day_hi)}; {k} ({100 * k / m:.1f}%) within the {target_text} target.")
     if dose is not None and dose.notna().any():
         alt += f" Median daily dose {_num(dose.median())} mg."
-    caption = (f"Sirolimus trough concentration per patient over study days; the shaded band is the {target_text} "
+    caption = (f"{title} trough concentration per patient over study days; the shaded band is the {target_text} "
                "target, orange points lie outside it.")
     if summarised:
-        caption = (f"Sirolimus trough concentration over study days in {d['patient_id'].nunique():,} patients: median "
+        caption = (f"{title} trough concentration over study days in {d['patient_id'].nunique():,} patients: median "
                    f"(line) and 10th-90th percentiles (band) per 30-day bin; the green band is the {target_text} target.")
     return Figure(_svg(fid, W, H, what, alt, body), alt, caption)

@@ -102,7 +102,7 @@ def _truncate(s: str, n: int = 18) -> str:
 
 
 def _pretty(visit: str) -> str:
-    """``month_6`` -> ``Month 6``."""
+    """``week_12`` -> ``Week 12``."""
     s = str(visit).replace("_", " ").strip()
     return s[:1].upper() + s[1:]
 

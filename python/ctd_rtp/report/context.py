@@ -11,21 +11,30 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .. import figures
+from ..study import Study
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
 from .results import RESULTS_TABLE, Results
 from .sections import (baseline_table, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
-                       outcomes_section, quality_section, response_section, safety_section, study_drug_exposure)
+                       outcomes_section, quality_section, patient_months, response_section, safety_section, study_drug_exposure)
 
 LAB_VALUES = "marts.fct_lab_results"
-SECTIONS = {  # id -> heading, in reading order
+SECTIONS = {  # id -> heading, in reading order; the study's lab sections (var report_panels) go before "other-labs"
     "provenance": "Study and provenance", "participants": "Participants, missing data and follow-up",
     "baseline": "Baseline characteristics",
-    "response": "Platelet response", "immunology": "Lymphocyte subsets and regulatory T cells",
-    "cytokines": "Cytokines", "other-labs": "Other laboratory values", "safety": "Safety",
-    "exposure": "Sirolimus exposure", "quality": "Data quality", "methods": "Methods",
+    "response": "Platelet response", "other-labs": "Other laboratory values", "safety": "Safety",
+    "exposure": "{drug} exposure", "quality": "Data quality", "methods": "Methods",
 }
-PAIRED_FIGURE_ANALYTES = ("TREG_PCT", "CD4_PCT", "CD8_PCT", "CD19_PCT", "NK_PCT")
+
+
+def report_sections(study: Study) -> dict[str, str]:
+    """Section id -> heading, in reading order, with the study's lab sections and drug."""
+    out: dict[str, str] = {}
+    for key, text in SECTIONS.items():
+        if key == "other-labs":
+            out.update({str(p["section"]): str(p.get("title") or p["section"]) for p in study.report_panels})
+        out[key] = text.format(drug=study.drug_label)
+    return out
 
 
 @dataclass(frozen=True)
@@ -42,37 +51,36 @@ class RunInfo:
     db_path: str = ""
 
 
-def _thresholds(rules: list[str]) -> tuple[float, ...]:
-    """The CR and PR platelet thresholds, read from the mart's response rule text."""
-    found = {float(m) for rule in rules for m in re.findall(r"(?:CR|PR): platelets >= ([\d.]+)", rule)}
-    return tuple(sorted(found)) or (30.0, 100.0)
-
-
-def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float],
-                  visits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def build_figures(frames: Mapping[str, pd.DataFrame], study: Study,
+                  visits: Mapping[str, str], trough_unit: str = "") -> dict[str, dict[str, Any]]:
     summary = frames["marts.fct_patient_response_summary"]
-    month_6 = summary.set_index("patient_id")["month_6_response"]
+    endpoint = summary.set_index("patient_id")["primary_endpoint_response"]
     labs, rates = frames[LAB_VALUES], frames["marts.rpt_response_rates"]
-    plt = labs[(labs["analyte"] == "PLT") & labs["patient_id"].isin(month_6.index)]
-    plt = plt.rename(columns={"value": "platelet_count"}).assign(response_group=lambda d: d["patient_id"].map(month_6))
-    windows = frames["reference.visit_windows"].sort_values("visit_order")
-    post = [str(v) for v in windows.loc[~_true(windows["is_baseline"]), "visit"]] or ["month_6"]
+    plt = labs[(labs["analyte"] == study.response_analyte) & labs["patient_id"].isin(endpoint.index)]
+    plt = plt.rename(columns={"value": "platelet_count"}).assign(response_group=lambda d: d["patient_id"].map(endpoint))
+    post = list(study.post_baseline_visits)
+    at = study.primary_endpoint_visit
     changes, names = frames["marts.fct_lab_changes"], frames["reference.analytes"].set_index("analyte")
     panels, units = {}, {}
-    for code in (c for c in PAIRED_FIGURE_ANALYTES if c in names.index):
+    for code in (c for c in study.paired_figure_analytes if c in names.index):
         label = re.sub(r"\s*\(.*\)$", "", str(names.at[code, "analyte_name"]))  # "B cells (CD19+)" -> "B cells"
-        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == post[-1])]
+        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == at)]
         units[label] = unit_text(names.at[code, "unit"])
     troughs = on_treatment_troughs(frames["marts.fct_trough_levels"])
     ci = frames["analysis.response_rate_ci"].merge(rates[["visit", "visit_order"]], on="visit").sort_values("visit_order")
-    rules = sorted(set(rates["response_rule"].dropna().astype(str)))
+    endpoint_label = visits[at]
     made = {  # in page order, which numbers them
         "rates": figures.response_rate_bars(ci, "fig-rates"),
         "heatmap": figures.response_heatmap(frames["marts.fct_platelet_response"], "fig-heatmap", visits=post),
-        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories", thresholds=_thresholds(rules)),
-        "waterfall": figures.waterfall(summary.rename(columns={"month_6_response": "response_group"}), "fig-waterfall"),
-        "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=visits[post[-1]]),
-        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=target),
+        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories",
+                                                      thresholds=tuple(sorted({study.pr_threshold, study.cr_threshold})),
+                                                      endpoint_label=endpoint_label),
+        "waterfall": figures.waterfall(summary.rename(columns={"primary_endpoint_response": "response_group"}),
+                                       "fig-waterfall", endpoint_label=endpoint_label, pr_fold=study.pr_fold,
+                                       pr_threshold=study.pr_threshold),
+        "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=endpoint_label),
+        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=study.trough_target, drug=study.index_drug,
+                                            unit=trough_unit),
     }
     # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
     return {name: {"svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1), "alt": fig.alt,
@@ -82,12 +90,12 @@ def build_figures(frames: Mapping[str, pd.DataFrame], target: tuple[float, float
 
 #: The tables the result sections read (``ctd-rtp stats`` reads them back to write the results table).
 RESULT_INPUTS: tuple[str, ...] = (
-    "marts.dim_patients", "reference.visit_windows", "reference.analytes", "marts.rpt_response_rates",
-    "marts.fct_patient_response_summary", "marts.fct_platelet_response", "marts.fct_patient_follow_up",
-    "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_visits", "marts.fct_trough_levels",
-    "analysis.response_rate_ci", "analysis.paired_tests", "analysis.subgroup_response", "analysis.friedman_tests",
-    "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints", "analysis.time_in_response",
-    "analysis.steroid_sparing", "marts.rpt_patient_flow", "marts.rpt_missing_data",
+    "marts.dim_study", "marts.dim_visit_schedule", "marts.dim_patients", "reference.analytes",
+    "marts.rpt_response_rates", "marts.fct_patient_response_summary", "marts.fct_platelet_response",
+    "marts.fct_patient_follow_up", "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_visits",
+    "marts.fct_trough_levels", "analysis.response_rate_ci", "analysis.paired_tests", "analysis.subgroup_response",
+    "analysis.friedman_tests", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
+    "analysis.time_in_response", "analysis.steroid_sparing", "marts.rpt_patient_flow", "marts.rpt_missing_data",
 )
 RESULTS = f"analysis.{RESULTS_TABLE}"
 
@@ -96,19 +104,20 @@ def _visit_labels(windows: pd.DataFrame) -> _Visits:
     return _Visits((str(r.visit), str(r.visit_label)) for r in windows.itertuples())
 
 
-def _trough_target(analytes: pd.DataFrame) -> tuple[float, float]:
+def _trough_unit(study: Study, analytes: pd.DataFrame) -> str:
     analytes = analytes.set_index("analyte", drop=False)
-    return ((float(analytes.at["SIRO_TROUGH", "reference_low"]), float(analytes.at["SIRO_TROUGH", "reference_high"]))
-            if "SIRO_TROUGH" in analytes.index else (4.0, 15.0))
+    return (unit_text(analytes.at[study.trough_analyte, "unit"])
+            if study.trough_analyte and study.trough_analyte in analytes.index else "")
 
 
 def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[str, Any]:
     """The sections whose every number is a cell of the results table (pure; frames as plain frames)."""
-    patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
+    patients, windows = frames["marts.dim_patients"], frames["marts.dim_visit_schedule"]
+    study = Study.from_frames(frames["marts.dim_study"], windows)
     visits = _visit_labels(windows)
-    n_set = int(_true(patients["has_sirolimus_start"]).sum())
+    n_set = int(_true(patients["has_index_drug_start"]).sum())
     exposure = frames["marts.fct_drug_exposure"]
-    table1 = baseline_table(patients, res)
+    table1 = baseline_table(patients, study.index_drug, res)
     return {
         "table1": table1, "n_analysis": table1[0]["value"],
         "flow": flow_section(frames["marts.rpt_patient_flow"], visits, res),
@@ -121,12 +130,14 @@ def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[st
         "outcomes": outcomes_section(frames["analysis.time_to_event_km"], frames["analysis.time_to_event_km_timepoints"],
                                      frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
                                      frames["marts.fct_patient_follow_up"], visits, res),
-        "labs": lab_tables(frames["analysis.paired_tests"], frames["reference.analytes"], visits, res),
+        "labs": lab_tables(frames["analysis.paired_tests"], frames["reference.analytes"], visits, study.report_panels,
+                           res),
         "safety": safety_section(frames["marts.fct_adverse_events"], n_set,
-                                 float(pd.to_numeric(study_drug_exposure(exposure)["exposure_days"],
-                                                     errors="coerce").sum()), res),
+                                 patient_months(study_drug_exposure(exposure, study.index_drug)["exposure_days"]),
+                                 res, study.ctcae_version if hasattr(study, "ctcae_version") else None),
         "exposure": exposure_section(exposure, frames["marts.fct_visits"], frames["marts.fct_trough_levels"],
-                                     _trough_target(frames["reference.analytes"]), visits, res),
+                                     study.trough_target, visits, study.index_drug,
+                                     _trough_unit(study, frames["reference.analytes"]), res),
     }
 
 
@@ -144,20 +155,23 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
     :class:`ResultsMismatch` (a validation failure) stops the report when the data would print
     anything else."""
     frames = {name: plain_frame(frame) for name, frame in frames.items()}  # pd.NA -> NaN / None
-    patients, windows = frames["marts.dim_patients"], frames["reference.visit_windows"]
+    patients, windows = frames["marts.dim_patients"], frames["marts.dim_visit_schedule"]
+    study = Study.from_frames(frames["marts.dim_study"], windows)
     visits = _visit_labels(windows)
-    target = _trough_target(frames["reference.analytes"])
+    trough_unit = _trough_unit(study, frames["reference.analytes"])
     ci, paired = frames["analysis.response_rate_ci"], frames["analysis.paired_tests"]
     res = Results(frames.get(RESULTS))
     results = result_sections(frames, res)
     res.check()
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
-    n_set = int(_true(patients["has_sirolimus_start"]).sum())
+    n_set = int(_true(patients["has_index_drug_start"]).sum())
     stamp = ci.iloc[0] if len(ci) else pd.Series(dtype=object)
     generated = info.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     fingerprint = info.data_fingerprint or str(stamp.get("data_fingerprint", "unknown"))
     provenance = [
-        ("Cohort source", cohort), ("Patients (with a first sirolimus dose)", f"{len(patients)} ({n_set})"),
+        ("Study", f"{study.title} ({study.short_name})"),
+        ("Cohort source", cohort), (f"Patients (with a first {study.index_drug} dose)", f"{len(patients)} ({n_set})"),
+        ("Data cut-off", f"{study.data_cutoff_date or 'none'} ({study.data_cutoff_source or 'unknown'})"),
         ("Data fingerprint (marts)", fingerprint), ("Warehouse built", info.build_time),
         ("Warehouse file", info.db_path or "unknown"),
         ("Statistics run", f"{stamp.get('run_id', 'unknown')} at {stamp.get('computed_at', 'unknown')}"),
@@ -165,8 +179,14 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         ("Software", ", ".join(f"{k} {v}" for k, v in info.versions.items()) or "unknown"),
     ]
     return {
-        "title": "Sirolimus in connective tissue disease-associated refractory thrombocytopenia (CTD-RTP)",
-        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(), "sections": SECTIONS,
+        "title": f"{study.title} ({study.short_name})",
+        "study": {"drug": study.index_drug, "drug_title": study.drug_label, "population": study.population,
+                  "endpoint": visits[study.primary_endpoint_visit], "short_name": study.short_name,
+                  "subgroups": ", ".join(str(g.get("label") or g["name"]) for g in study.subgroups) or "none"},
+        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(),
+        "sections": report_sections(study),
+        "lab_sections": [{"id": str(p["section"]), "caption": str(p.get("caption") or p.get("title") or p["section"])}
+                         for p in study.report_panels],
         "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
         **results, "results_table": RESULTS, "sources": res.sources(),
         "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
@@ -175,5 +195,5 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
                                    frames["analysis.subgroup_response"], visits),
         "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
-        "figures": build_figures(frames, target, visits),
+        "figures": build_figures(frames, study, visits, trough_unit),
     }

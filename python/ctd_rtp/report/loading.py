@@ -25,8 +25,8 @@ SPARK_PACKAGES = ("dbt-core", "dbt-spark", "pyspark", "pandas", "scipy", "great_
 # GX hashes and checks them faster so.
 QUERIES = {  # table -> (columns, filter); the same SQL on DuckDB and Spark
     "marts.fct_lab_changes": (("patient_id", "analyte", "visit", "baseline_value", "value"), None),
-    LAB_VALUES: (("patient_id", "analyte", "study_day", "value"),
-                 "analyte = 'PLT' and study_day is not null"),
+    # the response analyte's counts (the filter names it: see read_tables)
+    LAB_VALUES: (("patient_id", "analyte", "study_day", "value"), "analyte = {response_analyte} and study_day is not null"),
 }
 # Rows in key order (sorted by the engine, ascending, nulls last), whatever order the tables are
 # stored in (Spark keeps no insertion order; figures and tables list rows in frame order).
@@ -61,6 +61,9 @@ def read_tables(current: Reader, names: Sequence[str]) -> dict[str, pd.DataFrame
     for name in names:
         schema, table = name.split(".")
         columns, where = QUERIES.get(name, (None, None))
+        if where and "{response_analyte}" in where:  # the study in force, read before (REFERENCE_TABLES)
+            analyte = str(frames["marts.dim_study"]["response_analyte"].iloc[0]).replace("'", "''")
+            where = where.format(response_analyte=f"'{analyte}'")
         try:
             frames[name] = current.read_mart(table, schema, columns=columns, where=where,
                                              categorical=name in QUERIES, order_by=ROW_ORDER.get(name))

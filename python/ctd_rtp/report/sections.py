@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import partial
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,16 +15,14 @@ from .results import Cell, Results
 from .formatting import (DASH, EN, _floats, _significant, _text, _true, _val, ci_pct, fixed, median_iqr,
                          median_range, n_pct, one, pct, pval, short, sig, unit_text, value_range)
 
-# Study facts the report needs that the data do not carry; the study definition (issue 13) replaces them.
-STUDY: dict[str, Any] = {"drug": "sirolimus", "ctcae_version": None}
-PANELS = {"immunology": ("lymphocyte subsets", "regulatory T cells"), "cytokines": ("cytokines",)}
-RESPONSES = ("CR", "PR", "NR", "NE")
+# The lab sections (immunology, cytokines) and their titles come from the study (var report_panels).
+RESPONSES = stats.RESPONSE_CODES  # one list of response codes (ctd_rtp.stats)
 
 
-def baseline_table(patients: pd.DataFrame, res: Results | None = None) -> list[dict[str, Any]]:
+def baseline_table(patients: pd.DataFrame, drug: str = "index drug", res: Results | None = None) -> list[dict[str, Any]]:
     """Table 1 rows (label, value, indent) for the analysis set (patients with a day 0)."""
     res = res or Results()
-    p = patients[_true(patients["has_sirolimus_start"])] if "has_sirolimus_start" in patients else patients
+    p = patients[_true(patients["has_index_drug_start"])] if "has_index_drug_start" in patients else patients
     n, rows = len(p), []
     src = "marts.dim_patients"
 
@@ -44,10 +42,10 @@ def baseline_table(patients: pd.DataFrame, res: Results | None = None) -> list[d
 
     plt = "Baseline platelets, \u00d710\u2079/L"
     add("n", "Patients, n", str(n), n, "n")
-    summary("age_at_index", "Age at first sirolimus dose, years, median [IQR]", p["age_at_index"])
+    summary("age_at_index", f"Age at first {drug} dose, years, median [IQR]", p["age_at_index"])
     counts("Sex, n (%)", "sex", {"F": "Female", "M": "Male"})
-    counts("Connective tissue disease, n (%)", "ctd_diagnosis")
-    summary("ctd_duration_years", "CTD duration, years, median [IQR]", p["ctd_duration_years"], one)
+    counts("Diagnosis, n (%)", "ctd_diagnosis")
+    summary("ctd_duration_years", "Disease duration, years, median [IQR]", p["ctd_duration_years"], one)
     summary("thrombocytopenia_duration_years", "Thrombocytopenia duration, years, median [IQR]",
             p["thrombocytopenia_duration_years"], one)
     summary("prior_therapy_lines", "Prior therapy lines, median [IQR]", p["prior_therapy_lines"])
@@ -95,13 +93,13 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
     n = len(summary)
     s_src = "marts.fct_patient_response_summary"
     best = summary["best_response"].fillna("NE").astype(str).value_counts()
-    responders = summary[_true(summary["is_responder_by_month_6"])]
+    responders = summary[_true(summary["is_responder_by_primary_endpoint"])]
     days = _floats(responders["days_to_first_response"])
     sub_rows = []
     for r in subgroups.itertuples(index=False):
         c = partial(res.cell, "subgroups", r.visit, row_label=visits[r.visit], source="analysis.subgroup_response")
         sub_rows.append({
-            "visit": visits[r.visit],
+            "subgroup": _text(getattr(r, "subgroup_label", "")), "visit": visits[r.visit],
             "a": c("a", f"{r.group_a}: {short(r.a_responders)}/{short(r.a_evaluable)}" if _text(r.group_a) else DASH,
                    r.a_responders, "n/N"),
             "b": c("b", f"{r.group_b}: {short(r.b_responders)}/{short(r.b_evaluable)}" if _text(r.group_b) else DASH,
@@ -130,7 +128,7 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
         "best": [{"response": code, "value": b("patients", code, n_pct(best.get(code, 0), n), best.get(code, 0), "n (%)")}
                  for code in RESPONSES],
         "n_patients": res.cell("best_response", "all", "n", short(n), n, "n", s_src),
-        "responders_by_6": k("responders", "value", n_pct(len(responders), n), len(responders), "n (%)"),
+        "responders_by_endpoint": k("responders", "value", n_pct(len(responders), n), len(responders), "n (%)"),
         "time_to_response": k("time_to_first_response", "value",
                               f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
                               float(np.median(days)) if days.size else None, "median (range), days"),
@@ -139,6 +137,14 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
         "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
         "subgroups": sub_rows, "friedman": fried_rows,
     }
+
+
+def _date_text(value: Any) -> str:
+    """2024-08-31 for a date or a midnight timestamp; the text itself otherwise."""
+    try:
+        return str(pd.Timestamp(value).date()) if value is not None and not pd.isna(value) else DASH
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def km_median(r: Any) -> str:
@@ -249,7 +255,7 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
         "other_itp": sorted({d.strip() for v in follow_up["other_itp_drugs"].dropna() for d in str(v).split(",")}),
         "n_dependent": count("corticosteroid_dependent", "is_corticosteroid_dependent"),
         "observation_ends": [(reason, int(m)) for reason, m in ends.items()],
-        "cutoff": "; ".join(f"{r.data_cutoff_date} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
+        "cutoff": "; ".join(f"{_date_text(r.data_cutoff_date)} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
     }
 
 
@@ -281,18 +287,24 @@ def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str]
             **{f"{k}_sig": _significant(v) for k, v in p_values.items()}}
 
 
-LAB_TABLES = {"immunology": "labs_immunology", "cytokines": "labs_cytokines", "other-labs": "labs_other"}
 COMPACT_LAB_TABLES = ("other-labs",)  # the template shows median [IQR] and the mean change only
 
 
+def lab_table_id(section: str) -> str:
+    """The results table_id of a lab section's table (``labs_other`` for the other-lab table)."""
+    return "labs_other" if section == "other-labs" else f"labs_{section}"
+
+
 def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str],
-               res: Results | None = None) -> dict[str, dict]:
-    """Paired-test rows per analyte for the immunology, cytokine and other-lab tables, each with
-    lettered footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
+               report_panels: Sequence[Mapping[str, Any]] = (), res: Results | None = None) -> dict[str, dict]:
+    """Paired-test rows per analyte for each lab section of the study (var report_panels: a
+    section id and the analyte panels it holds) and the other-lab table, each with lettered
+    footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
     res = res or Results()
     meta = analytes.set_index("analyte")
     order = {a: i for i, a in enumerate(analytes["analyte"])}
-    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in LAB_TABLES}
+    PANELS = {str(p["section"]): tuple(p.get("panels") or ()) for p in report_panels}
+    out: dict[str, dict] = {k: {"groups": [], "notes": {}} for k in (*PANELS, "other-labs")}
     for analyte, rows in sorted(paired.groupby("analyte"), key=lambda kv: order.get(kv[0], len(order))):
         info = meta.loc[analyte] if analyte in meta.index else pd.Series(dtype=object)
         decimals = _val(info.get("decimals"))
@@ -300,7 +312,7 @@ def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str
         table = out[key]
         name = str(info.get("analyte_name", analyte))
         comparisons = [_paired_row(r, 2 if decimals is None else int(decimals), visits, table["notes"],
-                                   partial(res.cell, LAB_TABLES[key], f"{analyte}:{r.comparison}",
+                                   partial(res.cell, lab_table_id(key), f"{analyte}:{r.comparison}",
                                            source="analysis.paired_tests", group=name,
                                            row_label=f"{name}, {visits[r.visit]}"),
                                    key in COMPACT_LAB_TABLES)
@@ -312,7 +324,14 @@ def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str
     return out
 
 
-DAYS_PER_MONTH = 365.25 / 12
+MONTH_DAYS = DAYS_PER_MONTH = 30.4375  # days per month (365.25 / 12): patient-months = days / MONTH_DAYS
+
+
+def patient_months(days: pd.Series) -> float | None:
+    """Total patient-months of a day count column; None when any value is missing (an exposure
+    with no end and no data cut-off): a rate over a partial total would be too high."""
+    values = pd.to_numeric(pd.Series(days, dtype=object), errors="coerce").to_numpy(dtype="float64")
+    return None if values.size == 0 or np.isnan(values).any() else float(values.sum()) / MONTH_DAYS
 SAFETY_COLUMNS = (  # column id -> (heading, which patients count: worst grade of the term, flags)
     ("any", "Any grade"), ("grade_1", "Grade 1"), ("grade_2", "Grade 2"), ("grade_3", "Grade 3"),
     ("grade_3_plus", "Grade \u2265 3"), ("serious", "Serious"), ("related", "Related"))
@@ -325,20 +344,21 @@ def _patients_by_column(g: pd.DataFrame) -> dict[str, int]:
     return {"any": int(g["patient_id"].nunique()), "grade_1": int((worst == 1).sum()), "grade_2": int((worst == 2).sum()),
             "grade_3": int((worst == 3).sum()), "grade_3_plus": int((worst >= 3).sum()),
             "serious": int(g.loc[_true(g["is_serious"]), "patient_id"].nunique()),
-            "related": int(g.loc[_true(g["is_related_to_sirolimus"]), "patient_id"].nunique())}
+            "related": int(g.loc[_true(g["is_related_to_study_drug"]), "patient_id"].nunique())}
 
 
-def safety_section(events: pd.DataFrame, n_patients: int, exposure_days: float | None = None,
-                   res: Results | None = None) -> dict[str, Any]:
+def safety_section(events: pd.DataFrame, n_patients: int, exposure_months: float | None = None,
+                   res: Results | None = None, ctcae_version: str | None = None) -> dict[str, Any]:
     """Adverse events in journal format: one row per preferred term (most patients first), with
     patients n (%) at any grade, by worst grade (1, 2, 3, >= 3), serious and related; the
-    exposure-adjusted incidence (patients with the term per 100 patient-months of study-drug
-    exposure, `exposure_days` summed over patients); an "any adverse event" row on top."""
+    exposure-adjusted incidence (patients with the term per 100 patient-months of index-drug
+    exposure, fct_drug_exposure.exposure_days closed at the cut-off); an "any adverse event"
+    row on top; and treatment-emergent events per 100 patient-months."""
     res = res or Results()
     src = "marts.fct_adverse_events"
     ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"),
                        term=events["term"].astype(object).where(events["term"].notna(), "term not recorded"))
-    months = None if not exposure_days else float(exposure_days) / DAYS_PER_MONTH
+    months = exposure_months or None
     per_term = {str(term): _patients_by_column(g) for term, g in ev.groupby("term", sort=False)}
     order = sorted(per_term, key=lambda t: (-per_term[t]["any"], -per_term[t]["grade_3_plus"], t.lower()))
     rows = []
@@ -363,56 +383,59 @@ def safety_section(events: pd.DataFrame, n_patients: int, exposure_days: float |
             "patient_months": res.cell("safety_summary", "patient_months", "value",
                                        DASH if months is None else f"{months:.1f}", months, "patient-months",
                                        "marts.fct_drug_exposure"),
-            "ctcae_version": STUDY["ctcae_version"] or "not recorded in the delivery",
+            "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded in the delivery",
+            "rate": res.cell("safety_summary", "treatment_emergent_per_100_patient_months", "value",
+                             DASH if not months else f"{100 * int(_true(ev['is_treatment_emergent']).sum()) / months:.1f}",
+                             None if not months else 100 * int(_true(ev["is_treatment_emergent"]).sum()) / months,
+                             "events per 100 patient-months", f"{src},marts.fct_drug_exposure"),
             "any": tally("any", pd.Series(True, index=ev.index)), "grade3": tally("grade_3_plus", ev["grade"] >= 3),
             "serious": tally("serious", _true(ev["is_serious"])),
-            "related": tally("related", _true(ev["is_related_to_sirolimus"])),
+            "related": tally("related", _true(ev["is_related_to_study_drug"])),
             "emergent": tally("treatment_emergent", _true(ev["is_treatment_emergent"]))}
 
 
 def on_treatment_troughs(troughs: pd.DataFrame) -> pd.DataFrame:
-    """The trough levels drawn during a sirolimus period (fct_trough_levels.is_on_treatment):
+    """The trough levels drawn during an index-drug period (fct_trough_levels.is_on_treatment):
     the rows both the exposure card and the trough figure count."""
     return troughs[_true(troughs["is_on_treatment"])]
 
 
-def study_drug_exposure(exposure: pd.DataFrame) -> pd.DataFrame:
-    """The study drug's exposure periods (fct_drug_exposure), by the drug named in STUDY."""
-    return exposure[exposure["drug"].astype(str).str.lower() == STUDY["drug"]]
+def study_drug_exposure(exposure: pd.DataFrame, index_drug: str) -> pd.DataFrame:
+    """The index drug's exposure periods (fct_drug_exposure)."""
+    return exposure[exposure["drug"].astype(str).str.lower() == index_drug.lower()]
 
 
 def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: pd.DataFrame,
-                     target: tuple[float, float], visits: Mapping[str, str],
-                     res: Results | None = None) -> dict[str, Any]:
+                     target: tuple[float, float] | None, visits: Mapping[str, str], index_drug: str,
+                     trough_unit: str = "", res: Results | None = None) -> dict[str, Any]:
     res = res or Results()
     drug = exposure["drug"].astype(str).str.lower()
-    siro = exposure[drug == STUDY["drug"]].sort_values(["patient_id", "start_study_day"])
+    siro = exposure[drug == index_drug.lower()].sort_values(["patient_id", "start_study_day"])
     n = siro["patient_id"].nunique()
     start = siro.groupby("patient_id")["daily_dose_mg"].first().value_counts().sort_index()
     previous = siro.groupby("patient_id")["daily_dose_mg"].shift()
     changed = siro[previous.notna() & (siro["daily_dose_mg"] != previous)]
     steps = Counter(zip(previous[changed.index], changed["daily_dose_mg"]))
-    lo, hi = target
     per_visit = []
     post = visit_rows[visit_rows["visit"] != "baseline"].sort_values("visit_order")
     v_src = "marts.fct_visits"
     for visit, g in post.groupby("visit", sort=False):
         c = partial(res.cell, "exposure_by_visit", visit, source=v_src, row_label=visits[visit])
-        dose, trough = _floats(g["sirolimus_daily_dose_mg"]), _floats(g["sirolimus_trough"])
-        in_target = g["is_sirolimus_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
+        dose, trough = _floats(g["index_drug_daily_dose_mg"]), _floats(g["index_drug_trough"])
+        in_target = g["is_index_drug_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
         per_visit.append({"visit": visits[visit], "n_dose": c("n_dose", str(dose.size), dose.size, "n"),
                           "dose": c("dose", median_range(dose), np.median(dose) if dose.size else None,
                                     "median (range), mg/day"),
                           "doses": [c(f"dose={short(k)}", f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}", v, "n at dose")
                                     for k, v in sorted(Counter(dose).items())],
                           "trough": c("trough", median_iqr(trough, one), np.median(trough) if trough.size else None,
-                                      "median [IQR], ng/mL"),
+                                      f"median [IQR], {trough_unit}".strip()),
                           "n_trough": c("n_trough", str(trough.size), trough.size, "n"),
                           "in_target": c("in_target", n_pct(int(in_target.sum()), in_target.size), int(in_target.sum()),
                                          "n (%)")})
     treated = on_treatment_troughs(troughs)
     k, m = int(_true(treated["is_in_target"]).sum()), len(treated)
-    others = exposure[drug != STUDY["drug"]]
+    others = exposure[drug != index_drug.lower()]
     e = partial(res.cell, "exposure_summary", column_id="value", source="marts.fct_drug_exposure")
     return {"n": e("patients", text=str(n), value=n, statistic="n"),
             "start": [e(f"start_dose={short(d)}", text=f"{short(d)} mg/day: {c} patient(s)", value=c, statistic="n")
@@ -424,7 +447,7 @@ def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: 
             "per_visit": per_visit,
             "troughs": e("troughs_in_target", text=f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
                          value=k, statistic="n (%) of levels", source="marts.fct_trough_levels"),
-            "target": f"{short(lo)}{EN}{short(hi)} ng/mL",
+            "target": f"{short(target[0])}{EN}{short(target[1])} {trough_unit}".strip() if target else "no target range",
             "concomitant": [{"drug": name,
                              "patients": res.cell("other_drugs", name, "patients", str(g["patient_id"].nunique()),
                                                   g["patient_id"].nunique(), "n", "marts.fct_drug_exposure"),
@@ -577,15 +600,13 @@ def missing_data_section(missing: pd.DataFrame, analytes: pd.DataFrame, visits: 
 
 def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits: Mapping[str, str],
                       res: Results | None = None) -> dict[str, Any]:
-    """Follow-up (STROBE 14c: day 0 to the end of observation, marts.fct_patient_follow_up) and
+    """Follow-up (STROBE 14c: day 0 to the last contact, at most the data cut-off,
+    marts.fct_patient_follow_up.follow_up_days) and
     outcomes by visit (STROBE 15, marts.fct_visits): platelet count median [IQR], prednisone-
     equivalent dose, WHO bleeding grade and rescue therapy per visit."""
     res = res or Results()
     src = "marts.fct_patient_follow_up"
-    start = pd.to_datetime(follow_up["index_date"], errors="coerce")
-    end = pd.to_datetime(follow_up["observation_ends_on"], errors="coerce")
-    months = ((end - start).dt.days / DAYS_PER_MONTH).to_numpy(dtype="float64")
-    months = months[np.isfinite(months)]
+    months = _floats(follow_up["follow_up_days"]) / MONTH_DAYS  # day 0 to the last contact, at most the cut-off
     k = partial(res.cell, "follow_up", column_id="value", source=src)
     summary = {"median": k("median_months", text=median_iqr(months, one),
                            value=float(np.median(months)) if months.size else None, statistic="median [IQR], months"),
@@ -602,7 +623,7 @@ def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits:
         per_visit.append({
             "visit": visits[visit],
             "n_plt": c("n_platelets", str(plt.size), plt.size, "n"),
-            "plt": c("platelets", median_iqr(plt), float(np.median(plt)) if plt.size else None, "median [IQR]"),
+            "platelets": c("platelets", median_iqr(plt), float(np.median(plt)) if plt.size else None, "median [IQR]"),
             "dose": c("prednisone", median_iqr(dose, one), float(np.median(dose)) if dose.size else None,
                       "median [IQR], mg/day"),
             "bleeding_1": c("bleeding_grade_1_plus", n_pct(int((grade >= 1).sum()), grade.size), int((grade >= 1).sum()),
