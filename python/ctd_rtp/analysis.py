@@ -85,6 +85,7 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "subgroup_response": subgroup_response(marts["fct_platelet_response"], marts["fct_patient_subgroups"], study),
         "time_to_event_km": km,
         "time_to_event_km_timepoints": km_timepoints,
+        "time_to_event_km_curve": stats.kaplan_meier_curve(tte),
         "time_in_response": stats.time_in_response(marts["fct_patient_follow_up"], tte),
         "steroid_sparing": stats.steroid_sparing(marts["fct_visits"]),
     }

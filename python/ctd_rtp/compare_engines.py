@@ -143,6 +143,7 @@ ANALYSIS = {
     "subgroup_response": ["visit", "group_a", "group_b"],
     "time_to_event_km": ["paramcd"],
     "time_to_event_km_timepoints": ["paramcd", "day"],
+    "time_to_event_km_curve": ["paramcd", "day"],
     "time_in_response": ["population"],
     "steroid_sparing": ["visit"],
     "report_results": ["table_id", "row_id", "column_id"],

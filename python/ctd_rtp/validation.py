@@ -35,7 +35,7 @@ VALIDATED_TABLES: tuple[str, ...] = (
     "marts.fct_platelet_count_response", "marts.fct_time_to_event", "marts.fct_patient_follow_up",
     "marts.fct_concomitant_drugs", "marts.rpt_patient_flow", "marts.rpt_missing_data", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
     "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
-    "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
+    "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints", "analysis.time_to_event_km_curve",
     "analysis.time_in_response", "analysis.steroid_sparing", "analysis.report_results",
 )
 TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
@@ -218,6 +218,11 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
         "analysis.time_to_event_km_timepoints": [
             *unique("paramcd", "day"), in_set("paramcd", TTE_PARAMETERS),
             *probabilities("survival", "survival_ci_low", "survival_ci_high", "cumulative_incidence"),
+            a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
+        ],
+        "analysis.time_to_event_km_curve": [
+            *unique("paramcd", "day"), in_set("paramcd", TTE_PARAMETERS), between("day", 0, None),
+            *probabilities("survival", "survival_ci_low", "survival_ci_high"), a_ge_b("n_at_risk", "n_events"),
             a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
         ],
         "analysis.time_in_response": [

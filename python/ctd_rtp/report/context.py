@@ -11,11 +11,12 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .. import figures
+from ..figures import mpl
 from ..study import Study
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
 from .results import RESULTS_TABLE, Results
-from .sections import (baseline_table, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
+from .sections import (KM_PARAMETERS, baseline_table, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
                        outcomes_section, quality_section, patient_months, response_section, safety_section, study_drug_exposure)
 
 LAB_VALUES = "marts.fct_lab_results"
@@ -82,10 +83,36 @@ def build_figures(frames: Mapping[str, pd.DataFrame], study: Study,
         "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=study.trough_target, drug=study.index_drug,
                                             unit=trough_unit),
     }
+    made["km"] = mpl.km_curves(frames["analysis.time_to_event_km_curve"], frames["analysis.time_to_event_km"],
+                               "fig-km", {c: KM_PARAMETERS[c][0] for c in ("TTRESP", "DOR")},
+                               at_risk_days=(0, *sorted({int(d) for d in frames["analysis.time_to_event_km_timepoints"]["day"]})),
+                               cumulative=("TTRESP",))
+    made["swimmer"] = mpl.swimmer(frames["marts.fct_patient_follow_up"], frames["marts.fct_platelet_count_response"],
+                                  swimmer_events(frames, study.index_drug), "fig-swimmer")
+    order = ("rates", "heatmap", "trajectories", "waterfall", "km", "swimmer", "paired", "troughs")  # page order
+    made = {name: made[name] for name in order}
     # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
     return {name: {"svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1), "alt": fig.alt,
                    "caption": fig.caption, "number": number}
             for number, (name, fig) in enumerate(made.items(), start=1)}
+
+
+def swimmer_events(frames: Mapping[str, pd.DataFrame], index_drug: str) -> pd.DataFrame:
+    """Markers of the swimmer plot (patient_id, study_day, kind): the start of rescue therapy
+    (fct_patient_follow_up), each index-drug dose change (fct_drug_exposure: a period whose dose
+    differs from the one before) and each adverse event of CTCAE grade >= 2 (fct_adverse_events)."""
+    follow = frames["marts.fct_patient_follow_up"]
+    rescue = follow[follow["first_rescue_on"].notna()]
+    rescue_days = (pd.to_datetime(rescue["first_rescue_on"]) - pd.to_datetime(rescue["index_date"])).dt.days
+    exposure = study_drug_exposure(frames["marts.fct_drug_exposure"], index_drug).sort_values(["patient_id", "start_study_day"])
+    previous = exposure.groupby("patient_id")["daily_dose_mg"].shift()
+    changes = exposure[previous.notna() & (exposure["daily_dose_mg"] != previous)]
+    ae = frames["marts.fct_adverse_events"]
+    ae = ae[pd.to_numeric(ae["ctcae_grade"], errors="coerce") >= 2]
+    return pd.concat([pd.DataFrame({"patient_id": rescue["patient_id"], "study_day": rescue_days, "kind": "rescue"}),
+                      pd.DataFrame({"patient_id": changes["patient_id"], "study_day": changes["start_study_day"], "kind": "dose"}),
+                      pd.DataFrame({"patient_id": ae["patient_id"], "study_day": ae["onset_study_day"], "kind": "ae"})],
+                     ignore_index=True)
 
 
 #: The tables the result sections read (``ctd-rtp stats`` reads them back to write the results table).
