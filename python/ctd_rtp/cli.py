@@ -240,9 +240,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     _engine()  # a bad CTD_RTP_ENGINE is a usage error
     out_dir = Path(args.out_dir) if args.out_dir else default_report_dir(settings)
-    result = generate_report(settings, out_dir, log=log)
+    result = generate_report(settings, out_dir, log=log, docx=getattr(args, "docx", False))
     log(f"report written: {result.dated_path}")
     log(f"latest report:  {result.latest_path}")
+    if result.docx_path is not None:
+        log(f"word tables:    {result.docx_path}")
     return EXIT_OK
 
 
@@ -323,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
                                               "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
+            p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="check a delivery folder before any build: per file and column what would be "
@@ -345,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="validate the marts and render the HTML report (scheduler entry point)")
     p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
                                       "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
+    p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
     p.set_defaults(func=cmd_report)
     return parser
 

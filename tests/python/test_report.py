@@ -232,7 +232,7 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     assert "http://" not in html and "https://" not in html  # self-contained: no URL of any kind
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<script" not in html and "<link" not in html and "url(" not in html
-    assert html.count("<figure") == html.count("<svg") + 1 == 7 and html.count('<figure id="patient-flow"') == 1
+    assert html.count("<figure") == html.count("<svg") + 1 == 9 and html.count('<figure id="patient-flow"') == 1
     for step in ("validate", "render"):
         assert step in proc.stdout
 

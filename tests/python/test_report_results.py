@@ -18,6 +18,7 @@ from ctd_rtp import report as R
 from ctd_rtp.report.results import Results, ResultsMismatch
 
 
+PAGE_DIR: list[Path] = []  # where the module's report (and its .docx) went
 RESULT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
 
 
@@ -63,9 +64,10 @@ class _Cells(HTMLParser):
 @pytest.fixture(scope="module")
 def page(demo_warehouse: Built, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pd.DataFrame]:
     out = tmp_path_factory.mktemp("results")
-    run_cli(["report", "--out-dir", str(out)], demo_warehouse.env)
+    run_cli(["report", "--docx", "--out-dir", str(out)], demo_warehouse.env)
     with duckdb.connect(str(demo_warehouse.db_path), read_only=True) as con:
         table = con.execute("select * from analysis.report_results").df()
+    PAGE_DIR[:] = [out]
     return (out / "ctd_rtp_report_latest.html").read_text(encoding="utf-8"), table
 
 
@@ -138,3 +140,30 @@ def test_replay_prints_the_stored_text_and_reports_extra_rows() -> None:
         extra.check()
     with pytest.raises(ValueError, match="printed twice"):
         fresh.cell("t", "r", "c", "1", 1)
+
+
+@pytest.mark.slow
+def test_the_word_file_holds_the_same_tables(page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`report --docx`: opened again, one Word table per results table, each cell as stored."""
+    from docx import Document
+
+    html, table = page
+    docx_path = PAGE_DIR[0] / "ctd_rtp_report_latest.docx"
+    assert docx_path.exists() and any(PAGE_DIR[0].glob("ctd_rtp_report_2*.docx"))
+    doc = Document(str(docx_path))
+    ids = list(dict.fromkeys(table.sort_values("row_order")["table_id"]))
+    assert len(doc.tables) == len(ids)
+    for word_table, table_id in zip(doc.tables, ids):
+        g = table[table["table_id"] == table_id]
+        rows = list(dict.fromkeys(g.sort_values("row_order")["row_id"]))
+        columns = list(dict.fromkeys(g.sort_values("row_order")["column_id"]))
+        grid = [[c.text for c in r.cells] for r in word_table.rows]
+        assert len(grid) == len(rows) + 1 and len(grid[0]) == len(columns) + 1, table_id
+        stored = {(r.row_id, r.column_id): r.formatted for r in g.itertuples()}
+        for i, row in enumerate(rows, start=1):
+            for j, column in enumerate(columns, start=1):
+                assert grid[i][j] == stored.get((row, column), ""), (table_id, row, column)
+    texts = [p.text for p in doc.paragraphs]
+    assert "Table 2. Platelet response by visit with exact 95% confidence intervals" in texts
+    assert any(t.startswith("Source: marts.rpt_response_rates") for t in texts)
+    assert "SYNTHETIC DATA: no real patients." in texts

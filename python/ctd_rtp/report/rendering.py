@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..validation import ValidationSummary, validate
 from ..validation import preload as preload_validation
 from ..warehouse import Reader, Settings, reader_from_env
-from .context import build_context
+from .context import RESULTS, build_context
 from .loading import collect_run_info, load_warehouse
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -28,6 +28,7 @@ class ReportResult:
     dated_path: Path
     latest_path: Path
     validation: ValidationSummary
+    docx_path: Path | None = None
 
 
 def render(context: Mapping[str, Any]) -> str:
@@ -38,10 +39,14 @@ def render(context: Mapping[str, Any]) -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Temp file in the same folder, then os.replace: readers see the old or the new file."""
+    _write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def _write_bytes_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -64,9 +69,11 @@ def _step(log: Callable[[str], None], name: str) -> Iterator[list[str]]:
 
 
 def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None] = print,
-                    now: datetime | None = None, reader: Reader | None = None) -> ReportResult:
-    """Read, validate, build, render and write the report. On ValidationFailed nothing is written
-    and earlier reports stay as they were. The reader defaults to the engine CTD_RTP_ENGINE names."""
+                    now: datetime | None = None, reader: Reader | None = None, docx: bool = False) -> ReportResult:
+    """Read, validate, build, render and write the report (with ``docx``, its result tables as
+    a Word file too, ``ctd_rtp_report_<time>.docx`` and ``_latest.docx``). On ValidationFailed
+    nothing is written and earlier reports stay as they were. The reader defaults to the engine
+    CTD_RTP_ENGINE names."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     out_dir = Path(out_dir)
     reader = reader or reader_from_env(settings=settings)
@@ -90,4 +97,15 @@ def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None
         _write_atomically(dated, html)
         _write_atomically(latest, html)
         note.append(f"{dated.name} and {latest.name}")
-    return ReportResult(dated_path=dated, latest_path=latest, validation=summary)
+    docx_path = None
+    if docx:
+        from .word import docx_bytes
+
+        with _step(log, "word file") as note:
+            data = docx_bytes(frames[RESULTS], context["title"],
+                              "SYNTHETIC DATA: no real patients." if context["synthetic"] else "")
+            docx_path = out_dir / f"ctd_rtp_report_{now.strftime('%Y%m%dT%H%M%SZ')}.docx"
+            _write_bytes_atomically(docx_path, data)
+            _write_bytes_atomically(out_dir / "ctd_rtp_report_latest.docx", data)
+            note.append(f"{docx_path.name} and ctd_rtp_report_latest.docx ({len(data) / 1024:.0f} KiB)")
+    return ReportResult(dated_path=dated, latest_path=latest, validation=summary, docx_path=docx_path)

@@ -26,6 +26,32 @@ COLUMNS = ("table_id", "table_title", "row_id", "row_label", "column_id", "group
            "formatted", "source", "row_order")
 
 
+#: table_id -> the title of its table on the page (and in the Word file and the results table)
+TABLE_TITLES = {
+    "patient_flow": "Patient flow (STROBE 13)", "follow_up": "Follow-up (STROBE 14c)",
+    "missing_data": "Table 1a. Missing data by analyte and visit (STROBE 14b)",
+    "baseline": "Table 1. Baseline characteristics of the analysis set",
+    "response_by_visit": "Table 2. Platelet response by visit with exact 95% confidence intervals",
+    "response_summary": "Response: responders, time to first response, loss of response",
+    "best_response": "Table 3. Best response", "subgroups": "Table 4. Response by subgroup (Fisher's exact test)",
+    "friedman": "Table 5. Friedman test of platelet counts across visits",
+    "outcomes_summary": "Outcomes over time: Kaplan-Meier medians and share of time in response",
+    "time_to_event": "Table 5a. Time to event (Kaplan-Meier)",
+    "steroid_sparing": "Table 5b. Corticosteroid sparing", "outcomes_by_visit":
+        "Table 5c. Platelet count, corticosteroid dose, bleeding and rescue therapy by visit",
+    "labs_other": "Other laboratory values, baseline vs follow-up",
+    "safety_summary": "Safety summary", "adverse_events": "Table 9. Adverse events by preferred term",
+    "exposure_summary": "Index-drug exposure", "exposure_by_visit": "Table 10. Dose and trough level by visit",
+    "other_drugs": "Table 11. Other recorded drugs",
+}
+
+
+def table_title(table_id: str) -> str:
+    """The table's title; lab sections (``labs_<section>``) are named after their section."""
+    return TABLE_TITLES.get(table_id) or (f"Laboratory values ({table_id.removeprefix('labs_')}), baseline vs follow-up"
+                                         if table_id.startswith("labs_") else table_id)
+
+
 class ResultsMismatch(ValidationFailed):
     """The stored results table does not hold what the current data would print (stale)."""
 
@@ -64,13 +90,9 @@ class Results:
     def __init__(self, stored: pd.DataFrame | None = None) -> None:
         self.records: list[dict[str, Any]] = []
         self._keys: set[tuple[str, str, str]] = set()
-        self._titles: dict[str, str] = {}
         self._stored = None if stored is None else {
             (str(r.table_id), str(r.row_id), str(r.column_id)): str(r.formatted) for r in stored.itertuples(index=False)}
         self.mismatches: list[str] = []
-
-    def title(self, table_id: str, title: str) -> None:
-        self._titles[table_id] = title
 
     def cell(self, table_id: str, row_id: Any, column_id: str, text: str, value: Any = None, statistic: str = "",
              source: str = "", group: str = "", row_label: str = "") -> Cell:
@@ -79,8 +101,8 @@ class Results:
             raise ValueError(f"results cell {key} printed twice")
         self._keys.add(key)
         text = str(text)
-        self.records.append({"table_id": table_id, "table_title": self._titles.get(table_id, ""), "row_id": key[1],
-                             "row_label": str(row_label or row_id), "column_id": column_id, "group_label": group,
+        self.records.append({"table_id": table_id, "table_title": table_title(table_id), "row_id": key[1],
+                             "row_label": str(row_label or str(row_id).replace("_", " ").capitalize()), "column_id": column_id, "group_label": group,
                              "statistic": statistic, "value": _number(value), "formatted": text, "source": source,
                              "row_order": len(self.records)})
         if self._stored is not None:
