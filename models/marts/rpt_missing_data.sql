@@ -6,19 +6,30 @@ with
 
 patient_index as (
 
-    select patient_id, index_date from {{ ref('int_patient_index') }}
+    select
+        patient_id,
+        index_date
+    from {{ ref('int_patient_index') }}
 
 ),
 
 windows as (
 
-    select visit, visit_order, window_start_day, window_end_day from {{ ref('int_visit_windows') }}
+    select
+        visit,
+        visit_order,
+        window_start_day,
+        window_end_day
+    from {{ ref('int_visit_windows') }}
 
 ),
 
 present as (
 
-    select analyte, visit, count(distinct patient_id) as n_present
+    select
+        analyte,
+        visit,
+        count(distinct patient_id) as n_present
     from {{ ref('int_lab_results_windowed') }}
     where is_visit_value and visit is not null
     group by analyte, visit
@@ -27,7 +38,10 @@ present as (
 
 present_patients as (
 
-    select distinct analyte, visit, patient_id
+    select distinct
+        analyte,
+        visit,
+        patient_id
     from {{ ref('int_lab_results_windowed') }}
     where is_visit_value and visit is not null
 
@@ -43,19 +57,22 @@ quarantined as (
     inner join patient_index on checked.patient_id = patient_index.patient_id
     inner join windows
         on {{ dbt.datediff('patient_index.index_date', 'checked.collected_on', 'day') }}
-        between windows.window_start_day and windows.window_end_day
+            between windows.window_start_day and windows.window_end_day
     where checked.rejection_reason is not null and checked.analyte is not null
 
 ),
 
 quarantined_missing as (
 
-    select quarantined.analyte, quarantined.visit, count(distinct quarantined.patient_id) as n_quarantined
+    select
+        quarantined.analyte,
+        quarantined.visit,
+        count(distinct quarantined.patient_id) as n_quarantined
     from quarantined
     left join present_patients
         on quarantined.analyte = present_patients.analyte
-        and quarantined.visit = present_patients.visit
-        and quarantined.patient_id = present_patients.patient_id
+            and quarantined.visit = present_patients.visit
+            and quarantined.patient_id = present_patients.patient_id
     where present_patients.patient_id is null
     group by quarantined.analyte, quarantined.visit
 

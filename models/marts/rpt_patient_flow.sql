@@ -6,19 +6,31 @@ with
 
 delivered as (
 
-    select patient_id, rejection_reason from {{ ref('int_patients_checked') }}
+    select
+        patient_id,
+        rejection_reason
+    from {{ ref('int_patients_checked') }}
 
 ),
 
 patients as (
 
-    select patient_id, has_index_drug_start from {{ ref('dim_patients') }}
+    select
+        patient_id,
+        has_index_drug_start
+    from {{ ref('dim_patients') }}
 
 ),
 
 responses as (
 
-    select patient_id, visit, visit_order, response, response_reason from {{ ref('fct_platelet_response') }}
+    select
+        patient_id,
+        visit,
+        visit_order,
+        response,
+        response_reason
+    from {{ ref('fct_platelet_response') }}
 
 ),
 
@@ -30,52 +42,95 @@ last_visit as (
 
 steps as (
 
-    select 10 as step_order, 'delivered' as step, 'Patients delivered' as step_label,
-        cast(null as {{ text_type() }}) as visit, cast(null as {{ text_type() }}) as reason,
+    select
+        10 as step_order,
+        'delivered' as step,
+        'Patients delivered' as step_label,
+        cast(null as {{ text_type() }}) as visit,
+        cast(null as {{ text_type() }}) as reason,
         count(distinct patient_id) as n_patients
     from delivered
 
     union all
 
-    select 20, 'quarantined', 'Patients quarantined', null, rejection_reason, count(distinct patient_id)
+    select
+        20 as step_order,
+        'quarantined' as step,
+        'Patients quarantined' as step_label,
+        cast(null as {{ text_type() }}) as visit,
+        rejection_reason as reason,
+        count(distinct patient_id) as n_patients
     from delivered
     where rejection_reason is not null
     group by rejection_reason
 
     union all
 
-    select 30, 'accepted', 'Patients accepted', null, null, count(*) from patients
-
-    union all
-
-    select 40, 'no_index_dose', 'Without a first index-drug dose (no day 0)', null, null,
-        sum(case when has_index_drug_start then 0 else 1 end)
+    select
+        30 as step_order,
+        'accepted' as step,
+        'Patients accepted' as step_label,
+        cast(null as {{ text_type() }}) as visit,
+        cast(null as {{ text_type() }}) as reason,
+        count(*) as n_patients
     from patients
 
     union all
 
-    select 50, 'with_index_dose', 'With a first index-drug dose (day 0): analysis set', null, null,
-        sum(case when has_index_drug_start then 1 else 0 end)
+    select
+        40 as step_order,
+        'no_index_dose' as step,
+        'Without a first index-drug dose (no day 0)' as step_label,
+        cast(null as {{ text_type() }}) as visit,
+        cast(null as {{ text_type() }}) as reason,
+        sum(case when has_index_drug_start then 0 else 1 end) as n_patients
     from patients
 
     union all
 
-    select 60 + visit_order, 'evaluable', 'Evaluable for response', visit, null,
-        sum(case when response = 'NE' then 0 else 1 end)
+    select
+        50 as step_order,
+        'with_index_dose' as step,
+        'With a first index-drug dose (day 0): analysis set' as step_label,
+        cast(null as {{ text_type() }}) as visit,
+        cast(null as {{ text_type() }}) as reason,
+        sum(case when has_index_drug_start then 1 else 0 end) as n_patients
+    from patients
+
+    union all
+
+    select
+        60 + visit_order as step_order,
+        'evaluable' as step,
+        'Evaluable for response' as step_label,
+        visit,
+        cast(null as {{ text_type() }}) as reason,
+        sum(case when response = 'NE' then 0 else 1 end) as n_patients
     from responses
     group by visit, visit_order
 
     union all
 
-    select 60 + visit_order, 'not_evaluable', 'Not evaluable (NE)', visit, response_reason, count(*)
+    select
+        60 + visit_order as step_order,
+        'not_evaluable' as step,
+        'Not evaluable (NE)' as step_label,
+        visit,
+        response_reason as reason,
+        count(*) as n_patients
     from responses
     where response = 'NE'
     group by visit, visit_order, response_reason
 
     union all
 
-    select 90, 'analysed', 'Analysed at the last visit', responses.visit, null,
-        sum(case when responses.response = 'NE' then 0 else 1 end)
+    select
+        90 as step_order,
+        'analysed' as step,
+        'Analysed at the last visit' as step_label,
+        responses.visit,
+        cast(null as {{ text_type() }}) as reason,
+        sum(case when responses.response = 'NE' then 0 else 1 end) as n_patients
     from responses
     inner join last_visit on responses.visit_order = last_visit.visit_order
     group by responses.visit

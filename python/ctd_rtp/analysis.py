@@ -98,7 +98,7 @@ def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
             else reader.read_mart(name) for name in INPUT_MARTS}
 
 
-def run_analysis(settings: Settings, reader: Reader | None = None) -> dict[str, pd.DataFrame]:
+def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_count: int = 0) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` to the same engine. Returns what was written.
 
     The reader defaults to the engine CTD_RTP_ENGINE names (DuckDB: `settings.db_path`)."""
@@ -121,6 +121,6 @@ def run_analysis(settings: Settings, reader: Reader | None = None) -> dict[str, 
     from .report.loading import read_tables
 
     with reader.snapshot() as current:
-        results = provenance.stamp(build_results(read_tables(current, RESULT_INPUTS)))
+        results = provenance.stamp(build_results(read_tables(current, RESULT_INPUTS), min_cell_count))
     reader.write_tables("analysis", {RESULTS.split(".")[1]: results})
     return {**tables, RESULTS.split(".")[1]: results}

@@ -211,20 +211,27 @@ def _log_quarantine(settings: Settings) -> None:
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if _engine() == "spark":  # the Spark catalog: analysis tables replaced in place (no staged copy)
-        _stats(settings)
+        _stats(settings, getattr(args, "min_cell_count", 0))
         return EXIT_OK
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
-        _stats(working)
+        _stats(working, getattr(args, "min_cell_count", 0))
     return EXIT_OK
 
 
-def _stats(settings: Settings) -> None:
+def _stats(settings: Settings, min_cell_count: int = 0) -> None:
     from .analysis import run_analysis
 
     with step(f"statistics -> schema analysis ({_engine()})"):
-        tables = run_analysis(settings)
+        tables = run_analysis(settings, min_cell_count=min_cell_count)
         for name, frame in tables.items():
             log(f"  analysis.{name}: {len(frame)} rows")
+
+
+def _cell_count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("--min-cell-count must be 0 (off) or a positive count")
+    return value
 
 
 def default_report_dir(settings: Settings) -> Path:
@@ -257,7 +264,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     with exclusive_run(settings.db_path):
         with staged_copy(settings) as working:
             _build(args, working)
-            _stats(working)
+            _stats(working, getattr(args, "min_cell_count", 0))
         log(f"published {settings.db_path}")
         code = cmd_report(args, settings)
     log(f"all done in {time.perf_counter() - started:.1f}s")
@@ -326,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
                                               "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
             p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
+        if name == "run":
+            p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
+                           help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the "
+                                "results table, the page and the Word file")
         p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="check a delivery folder before any build: per file and column what would be "
@@ -337,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
+    p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
+                   help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the results "
+                        "table (analysis.report_results), the page and the Word file")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("benchmark", help="time and memory of build/incremental/stats/report at several cohort sizes")

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import Built, run_cli
 from ctd_rtp import report as R
-from ctd_rtp.report.results import Results, ResultsMismatch
+from ctd_rtp.report.results import Results, ResultsMismatch, is_count
 
 
 PAGE_DIR: list[Path] = []  # where the module's report (and its .docx) went
@@ -24,8 +24,8 @@ RESULT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytoki
 
 class _Cells(HTMLParser):
     """data-result spans (key -> text) and, per result section, the text of every table cell,
-    row header, caption and card value with the text of its data-result spans removed (column
-    headers and analyte names are labels: not collected)."""
+    caption and card value with the text of its data-result spans removed (row and column
+    headers are labels: visits, terms, analytes; not collected)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -42,14 +42,14 @@ class _Cells(HTMLParser):
             self._section = a.get("id")
         if tag == "span" and a.get("data-result"):
             self._key, self._text = a["data-result"], []
-        if tag in ("td", "caption") or (tag == "th" and a.get("scope") == "row") or (tag == "span" and a.get("class") == "value"):
+        if tag in ("td", "caption") or (tag == "span" and a.get("class") == "value"):
             self._depth, self._buffer = 1, []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "span" and self._key is not None:
             self.cells.setdefault(self._key, []).append("".join(self._text))
             self._key = None
-        elif tag in ("td", "caption", "th", "span") and self._depth:
+        elif tag in ("td", "caption", "span") and self._depth:
             if self._section in RESULT_SECTIONS:
                 self.leftover.append((self._section, "".join(self._buffer)))
             self._depth = 0
@@ -167,3 +167,35 @@ def test_the_word_file_holds_the_same_tables(page, tmp_path_factory: pytest.Temp
     assert "Table 2. Platelet response by visit with exact 95% confidence intervals" in texts
     assert any(t.startswith("Source: marts.rpt_response_rates") for t in texts)
     assert "SYNTHETIC DATA: no real patients." in texts
+
+
+@pytest.mark.slow
+def test_min_cell_count_hides_small_counts_in_the_table_the_page_and_the_word_file(demo_warehouse: Built,
+                                                                                   tmp_path: Path) -> None:
+    from docx import Document
+
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy2(demo_warehouse.db_path, db)
+    env = {**demo_warehouse.env, "CTD_RTP_DB": str(db)}
+    run_cli(["stats", "--min-cell-count", "5"], env)
+    run_cli(["report", "--docx", "--out-dir", str(tmp_path / "reports")], env)
+    with duckdb.connect(str(db), read_only=True) as con:
+        table = con.execute("select * from analysis.report_results").df()
+    counts = table[table["statistic"].map(is_count)]
+    hidden = counts[counts["formatted"] == "<5"]
+    assert len(hidden) > 20 and hidden["value"].isna().all()  # no value leaks beside the text
+    shown = counts[counts["formatted"] != "<5"]
+    assert (shown["value"].isna() | (shown["value"] == 0) | (shown["value"] >= 5)).all()
+    # month 1 of Table 2: CR 0 stays 0, NE 1 and PR 4 are hidden, NR 8 is shown
+    t2 = table[(table["table_id"] == "response_by_visit") & (table["row_id"] == "month_1")].set_index("column_id")
+    assert (t2.at["cr", "formatted"], t2.at["pr", "formatted"], t2.at["ne", "formatted"], t2.at["nr", "formatted"]) == \
+        ("0", "<5", "<5", "8")
+    html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
+    parsed = _Cells()
+    parsed.feed(html)
+    stored = {f"{r.table_id}|{r.row_id}|{r.column_id}": r.formatted for r in table.itertuples()}
+    assert {k: v[0] for k, v in parsed.cells.items()} == stored
+    assert 'data-result="response_by_visit|month_1|pr">&lt;5</span>' in html and "Small-cell suppression." in html
+    word = [c.text for t in Document(str(tmp_path / "reports" / "ctd_rtp_report_latest.docx")).tables
+            for r in t.rows for c in r.cells]
+    assert word.count("<5") == len(hidden)

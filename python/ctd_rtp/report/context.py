@@ -168,9 +168,10 @@ def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[st
     }
 
 
-def build_results(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The results table (one row per printed cell) from the frames of :data:`RESULT_INPUTS`. Pure."""
-    res = Results()
+def build_results(frames: Mapping[str, pd.DataFrame], min_cell_count: int = 0) -> pd.DataFrame:
+    """The results table (one row per printed cell) from the frames of :data:`RESULT_INPUTS`,
+    counts from 1 to ``min_cell_count`` - 1 suppressed. Pure."""
+    res = Results(min_cell_count=min_cell_count)
     result_sections({name: plain_frame(frame) for name, frame in frames.items()}, res)
     return res.frame()
 
@@ -216,6 +217,7 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
                          for p in study.report_panels],
         "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
         **results, "results_table": RESULTS, "sources": res.sources(),
+        "suppression": {"min_cell_count": res.min_cell_count, "n": res.n_suppressed},
         "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
         "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation,
                                    frames["quarantine.quarantined_fields"]),

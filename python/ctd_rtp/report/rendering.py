@@ -102,8 +102,10 @@ def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None
         from .word import docx_bytes
 
         with _step(log, "word file") as note:
-            data = docx_bytes(frames[RESULTS], context["title"],
-                              "SYNTHETIC DATA: no real patients." if context["synthetic"] else "")
+            cut = context["suppression"]["min_cell_count"]
+            notes = ["SYNTHETIC DATA: no real patients." if context["synthetic"] else "",
+                     f"Small-cell suppression: counts from 1 to {cut - 1} are shown as <{cut}." if cut > 1 else ""]
+            data = docx_bytes(frames[RESULTS], context["title"], " ".join(n for n in notes if n))
             docx_path = out_dir / f"ctd_rtp_report_{now.strftime('%Y%m%dT%H%M%SZ')}.docx"
             _write_bytes_atomically(docx_path, data)
             _write_bytes_atomically(out_dir / "ctd_rtp_report_latest.docx", data)

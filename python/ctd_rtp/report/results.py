@@ -23,7 +23,14 @@ from ..validation import STALE_HINT, ValidationFailed
 
 RESULTS_TABLE = "report_results"  # in schema analysis
 COLUMNS = ("table_id", "table_title", "row_id", "row_label", "column_id", "group_label", "statistic", "value",
-           "formatted", "source", "row_order")
+           "formatted", "source", "row_order", "min_cell_count")
+NOT_COUNTS = ("patients per 100 patient-months", "patient-months")
+
+
+def is_count(statistic: str) -> bool:
+    """Statistics that are (or show) a count of patients, events or values: the cells small-cell
+    suppression hides (``n``, ``n (%)``, ``n/N``, ``patients n (%)``, ``events (patients)`` ...)."""
+    return statistic.split(" ")[0] in ("n", "n/N", "patients", "events") and statistic not in NOT_COUNTS
 
 
 #: table_id -> the title of its table on the page (and in the Word file and the results table)
@@ -87,7 +94,13 @@ class Results:
     table), every cell returns the stored text and a differing or missing one is recorded; call
     :meth:`check` once everything is built."""
 
-    def __init__(self, stored: pd.DataFrame | None = None) -> None:
+    def __init__(self, stored: pd.DataFrame | None = None, min_cell_count: int = 0) -> None:
+        """``min_cell_count`` N > 1: a count from 1 to N - 1 is printed as ``<N`` (its percentage,
+        fraction and value hidden); with ``stored``, the threshold the stored table was made with."""
+        if stored is not None and "min_cell_count" in stored and len(stored):
+            min_cell_count = int(pd.to_numeric(stored["min_cell_count"], errors="coerce").fillna(0).max())
+        self.min_cell_count = int(min_cell_count or 0)
+        self.n_suppressed = 0
         self.records: list[dict[str, Any]] = []
         self._keys: set[tuple[str, str, str]] = set()
         self._stored = None if stored is None else {
@@ -101,10 +114,14 @@ class Results:
             raise ValueError(f"results cell {key} printed twice")
         self._keys.add(key)
         text = str(text)
+        number = _number(value)
+        if self.min_cell_count > 1 and is_count(statistic) and number is not None and 0 < number < self.min_cell_count:
+            text, number = f"<{self.min_cell_count}", None
+            self.n_suppressed += 1
         self.records.append({"table_id": table_id, "table_title": table_title(table_id), "row_id": key[1],
                              "row_label": str(row_label or str(row_id).replace("_", " ").capitalize()), "column_id": column_id, "group_label": group,
-                             "statistic": statistic, "value": _number(value), "formatted": text, "source": source,
-                             "row_order": len(self.records)})
+                             "statistic": statistic, "value": number, "formatted": text, "source": source,
+                             "row_order": len(self.records), "min_cell_count": self.min_cell_count})
         if self._stored is not None:
             stored = self._stored.get(key)
             if stored != text:
@@ -129,6 +146,7 @@ class Results:
         out = pd.DataFrame(self.records, columns=list(COLUMNS))
         out["value"] = out["value"].astype("float64")
         out["row_order"] = out["row_order"].astype("int64")
+        out["min_cell_count"] = out["min_cell_count"].astype("int64")
         return out
 
     def sources(self) -> dict[str, str]:
