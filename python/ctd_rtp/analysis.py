@@ -98,7 +98,8 @@ def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
             else reader.read_mart(name) for name in INPUT_MARTS}
 
 
-def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_count: int = 0) -> dict[str, pd.DataFrame]:
+def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_count: int = 0,
+                 listing_max_patients: int | None = None) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` to the same engine. Returns what was written.
 
     The reader defaults to the engine CTD_RTP_ENGINE names (DuckDB: `settings.db_path`)."""
@@ -121,6 +122,7 @@ def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_coun
     from .report.loading import read_tables
 
     with reader.snapshot() as current:
-        results = provenance.stamp(build_results(read_tables(current, RESULT_INPUTS), min_cell_count))
+        listing = {} if listing_max_patients is None else {"listing_max_patients": listing_max_patients}
+        results = provenance.stamp(build_results(read_tables(current, RESULT_INPUTS), min_cell_count, **listing))
     reader.write_tables("analysis", {RESULTS.split(".")[1]: results})
     return {**tables, RESULTS.split(".")[1]: results}

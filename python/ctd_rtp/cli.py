@@ -211,18 +211,18 @@ def _log_quarantine(settings: Settings) -> None:
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if _engine() == "spark":  # the Spark catalog: analysis tables replaced in place (no staged copy)
-        _stats(settings, getattr(args, "min_cell_count", 0))
+        _stats(settings, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
         return EXIT_OK
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
-        _stats(working, getattr(args, "min_cell_count", 0))
+        _stats(working, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
     return EXIT_OK
 
 
-def _stats(settings: Settings, min_cell_count: int = 0) -> None:
+def _stats(settings: Settings, min_cell_count: int = 0, listing_max_patients: int | None = None) -> None:
     from .analysis import run_analysis
 
     with step(f"statistics -> schema analysis ({_engine()})"):
-        tables = run_analysis(settings, min_cell_count=min_cell_count)
+        tables = run_analysis(settings, min_cell_count=min_cell_count, listing_max_patients=listing_max_patients)
         for name, frame in tables.items():
             log(f"  analysis.{name}: {len(frame)} rows")
 
@@ -264,7 +264,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     with exclusive_run(settings.db_path):
         with staged_copy(settings) as working:
             _build(args, working)
-            _stats(working, getattr(args, "min_cell_count", 0))
+            _stats(working, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
         log(f"published {settings.db_path}")
         code = cmd_report(args, settings)
     log(f"all done in {time.perf_counter() - started:.1f}s")
@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
                            help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the "
                                 "results table, the page and the Word file")
+            p.add_argument("--listing-max-patients", type=_cell_count, default=None, metavar="N",
+                           help="show the patient listing when the analysis set has at most N patients (default 50; "
+                                "0: never; never with --min-cell-count)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="check a delivery folder before any build: per file and column what would be "
@@ -351,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
                    help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the results "
                         "table (analysis.report_results), the page and the Word file")
+    p.add_argument("--listing-max-patients", type=_cell_count, default=None, metavar="N",
+                   help="show the patient listing when the analysis set has at most N patients (default 50; 0: never; "
+                        "never with --min-cell-count)")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("benchmark", help="time and memory of build/incremental/stats/report at several cohort sizes")

@@ -149,7 +149,7 @@ ANALYSIS = {
     "report_results": ["table_id", "row_id", "column_id"],
 }
 STAMPS = ("data_fingerprint", "run_id", "computed_at")
-REPORT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
+REPORT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure", "listing")
 
 
 def report_sections(html: str) -> dict[str, str]:

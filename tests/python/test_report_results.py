@@ -19,7 +19,7 @@ from ctd_rtp.report.results import Results, ResultsMismatch, is_count
 
 
 PAGE_DIR: list[Path] = []  # where the module's report (and its .docx) went
-RESULT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
+RESULT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure", "listing")
 
 
 class _Cells(HTMLParser):
@@ -94,7 +94,7 @@ def test_no_number_of_a_result_table_bypasses_the_results_table(page) -> None:
     html, _ = page
     parsed = _Cells()
     parsed.feed(html)
-    labels = re.compile(r"\u00d710\u2079/L|\u2265 1|Month \d+|month 6|Table \d+[a-z]?\.|95%|IWG 2009|\bCD\d+|\bIL\d+[A-Z]?")
+    labels = re.compile(r"\u00d710\u2079/L|\u2265 1|Month \d+|month 6|Table S?\d+[a-z]?\.|default \d+|95%|IWG 2009|\bCD\d+|\bIL\d+[A-Z]?")
     assert [(section, text) for section, text in parsed.leftover if re.search(r"\d", labels.sub("", text))] == []
 
 

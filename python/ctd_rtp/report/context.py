@@ -16,7 +16,7 @@ from ..study import Study
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
 from .results import RESULTS_TABLE, Results
-from .sections import (KM_PARAMETERS, baseline_table, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
+from .sections import (KM_PARAMETERS, LISTING_MAX_PATIENTS, baseline_table, listing_section, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
                        outcomes_section, quality_section, patient_months, response_section, safety_section, study_drug_exposure)
 
 LAB_VALUES = "marts.fct_lab_results"
@@ -24,7 +24,7 @@ SECTIONS = {  # id -> heading, in reading order; the study's lab sections (var r
     "provenance": "Study and provenance", "participants": "Participants, missing data and follow-up",
     "baseline": "Baseline characteristics",
     "response": "Platelet response", "other-labs": "Other laboratory values", "safety": "Safety",
-    "exposure": "{drug} exposure", "quality": "Data quality", "methods": "Methods",
+    "exposure": "{drug} exposure", "listing": "Patient listing", "quality": "Data quality", "methods": "Methods",
 }
 
 
@@ -137,8 +137,11 @@ def _trough_unit(study: Study, analytes: pd.DataFrame) -> str:
             if study.trough_analyte and study.trough_analyte in analytes.index else "")
 
 
-def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[str, Any]:
-    """The sections whose every number is a cell of the results table (pure; frames as plain frames)."""
+def result_sections(frames: Mapping[str, pd.DataFrame], res: Results,
+                    listing_max_patients: int = LISTING_MAX_PATIENTS) -> dict[str, Any]:
+    """The sections whose every number is a cell of the results table (pure; frames as plain
+    frames). The patient listing: for an analysis set of at most ``listing_max_patients``
+    patients, and never with small-cell suppression (it lists individuals)."""
     patients, windows = frames["marts.dim_patients"], frames["marts.dim_visit_schedule"]
     study = Study.from_frames(frames["marts.dim_study"], windows)
     visits = _visit_labels(windows)
@@ -162,17 +165,21 @@ def result_sections(frames: Mapping[str, pd.DataFrame], res: Results) -> dict[st
         "safety": safety_section(frames["marts.fct_adverse_events"], n_set,
                                  patient_months(study_drug_exposure(exposure, study.index_drug)["exposure_days"]),
                                  res, study.ctcae_version if hasattr(study, "ctcae_version") else None),
+        "listing": listing_section(patients, frames["marts.fct_visits"], frames["marts.fct_platelet_response"],
+                                   frames["marts.fct_patient_response_summary"], frames["marts.fct_adverse_events"],
+                                   visits, 0 if res.min_cell_count > 1 else listing_max_patients, res),
         "exposure": exposure_section(exposure, frames["marts.fct_visits"], frames["marts.fct_trough_levels"],
                                      study.trough_target, visits, study.index_drug,
                                      _trough_unit(study, frames["reference.analytes"]), res),
     }
 
 
-def build_results(frames: Mapping[str, pd.DataFrame], min_cell_count: int = 0) -> pd.DataFrame:
+def build_results(frames: Mapping[str, pd.DataFrame], min_cell_count: int = 0,
+                  listing_max_patients: int = LISTING_MAX_PATIENTS) -> pd.DataFrame:
     """The results table (one row per printed cell) from the frames of :data:`RESULT_INPUTS`,
     counts from 1 to ``min_cell_count`` - 1 suppressed. Pure."""
     res = Results(min_cell_count=min_cell_count)
-    result_sections({name: plain_frame(frame) for name, frame in frames.items()}, res)
+    result_sections({name: plain_frame(frame) for name, frame in frames.items()}, res, listing_max_patients)
     return res.frame()
 
 
@@ -189,7 +196,9 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
     trough_unit = _trough_unit(study, frames["reference.analytes"])
     ci, paired = frames["analysis.response_rate_ci"], frames["analysis.paired_tests"]
     res = Results(frames.get(RESULTS))
-    results = result_sections(frames, res)
+    stored = frames.get(RESULTS)
+    listed = stored is None or (stored["table_id"] == "patient_listing").any()  # as `stats` decided
+    results = result_sections(frames, res, len(patients) if listed else 0)
     res.check()
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
     n_set = int(_true(patients["has_index_drug_start"]).sum())

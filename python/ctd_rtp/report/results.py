@@ -49,7 +49,7 @@ TABLE_TITLES = {
     "labs_other": "Other laboratory values, baseline vs follow-up",
     "safety_summary": "Safety summary", "adverse_events": "Table 9. Adverse events by preferred term",
     "exposure_summary": "Index-drug exposure", "exposure_by_visit": "Table 10. Dose and trough level by visit",
-    "other_drugs": "Table 11. Other recorded drugs",
+    "other_drugs": "Table 11. Other recorded drugs", "patient_listing": "Table S1. Patient listing",
 }
 
 

@@ -632,3 +632,53 @@ def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits:
                             "n (%) of assessed"),
             "rescue": c("rescue_therapy", n_pct(int(rescue.sum()), rescue.size), int(rescue.sum()), "n (%) of assessed")})
     return {**summary, "per_visit": per_visit}
+
+
+LISTING_MAX_PATIENTS = 50  # default: the listing is shown for cohorts of at most this many patients
+
+
+def listing_section(patients: pd.DataFrame, visit_rows: pd.DataFrame, responses: pd.DataFrame,
+                    summary: pd.DataFrame, events: pd.DataFrame, visits: Mapping[str, str],
+                    max_patients: int = LISTING_MAX_PATIENTS, res: Results | None = None) -> dict[str, Any]:
+    """The patient listing (a supplement for a small cohort): per patient of the analysis set,
+    baseline, each post-baseline visit's platelet count and response, dose and trough by visit,
+    best response and adverse events (term, grade). Empty when the analysis set has more than
+    ``max_patients`` patients (0: never)."""
+    res = res or Results()
+    p = patients[_true(patients["has_index_drug_start"])].sort_values("patient_id")
+    if not len(p) or len(p) > max_patients:
+        return {"rows": [], "visits": [], "n": len(p), "max": max_patients}
+    post = visit_rows[visit_rows["visit"] != "baseline"].sort_values("visit_order")
+    visit_codes = list(dict.fromkeys(post["visit"].astype(str)))
+    by_visit = {(str(r.patient_id), str(r.visit)): r for r in post.itertuples(index=False)}
+    response = {(str(r.patient_id), str(r.visit)): _text(r.response) for r in responses.itertuples(index=False)}
+    best = dict(zip(summary["patient_id"].astype(str), summary["best_response"].astype(object)))
+    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce")).sort_values(["patient_id", "onset_on"])
+    rows = []
+    for r in p.itertuples(index=False):
+        pid = str(r.patient_id)
+        c = partial(res.cell, "patient_listing", pid, row_label=pid)
+        cells = []
+        for v in visit_codes:
+            x = by_visit.get((pid, v))
+            count = None if x is None else _val(x.platelet_count)
+            text = DASH if count is None else f"{short(count)} ({response.get((pid, v)) or 'NE'})"
+            cells.append(c(f"{v}_platelets", text, count, "platelet count (response)",
+                           "marts.fct_visits,marts.fct_platelet_response"))
+        doses = [short(x.index_drug_daily_dose_mg) if _val(x.index_drug_daily_dose_mg) is not None else DASH
+                 for x in (by_visit.get((pid, v)) for v in visit_codes) if x is not None]
+        troughs = [one(x.index_drug_trough) if _val(x.index_drug_trough) is not None else DASH
+                   for x in (by_visit.get((pid, v)) for v in visit_codes) if x is not None]
+        mine = ev[ev["patient_id"].astype(str) == pid]
+        rows.append({
+            "patient": pid, "sex": _text(r.sex), "diagnosis": _text(r.ctd_diagnosis),
+            "age": c("age", short(r.age_at_index), r.age_at_index, "years", "marts.dim_patients"),
+            "baseline": c("baseline_platelets", short(r.baseline_platelet_count), r.baseline_platelet_count,
+                          "platelet count", "marts.dim_patients"),
+            "visits": cells, "best": _text(best.get(pid)) or "NE",
+            "dose": c("dose", " / ".join(doses) or DASH, None, "daily dose by visit, mg", "marts.fct_visits"),
+            "trough": c("trough", " / ".join(troughs) or DASH, None, "trough by visit", "marts.fct_visits"),
+            "events": c("adverse_events", "; ".join(f"{_text(e.term)} (grade {short(e.grade)})"
+                                                    for e in mine.itertuples(index=False)) or "none",
+                        len(mine), "events (term, grade)", "marts.fct_adverse_events")})
+    return {"rows": rows, "visits": [visits[v] for v in visit_codes], "n": len(p), "max": max_patients}
