@@ -49,3 +49,7 @@ def test_swimmer_draws_one_bar_per_patient_with_markers() -> None:
     assert "Swimmer plot of 2 patients: follow-up from 100 to 200 days" in fig.alt
     assert "1 rescue therapy starts, 0 dose changes, 1 adverse events" in fig.alt
     assert "P1" in fig.svg and "P2" in fig.svg and "http" not in fig.svg
+    # above max_patients: the longest follow-ups, and only their markers
+    top = mpl.swimmer(follow, counts, events, "fig-swim", max_patients=1)
+    assert "the 1 of 2 patients with the longest follow-up" in top.alt and "1 rescue therapy starts" in top.alt
+    assert "0 adverse events" in top.alt and "P1" not in top.svg

@@ -142,6 +142,7 @@ def swimmer(follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame,
     if not len(f):
         return _no_data(fid, what)
     f = f.assign(follow_up_days=pd.to_numeric(f["follow_up_days"], errors="coerce")).dropna()
+    n_all = len(f)
     f = f.sort_values(["follow_up_days", "patient_id"]).tail(max_patients)
     plt = _pyplot()
     c = counts[counts["response"].astype(str).isin(["CR", "PR", "NR"])].copy()
@@ -172,8 +173,10 @@ def swimmer(follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame,
         handles += [Line2D([], [], linestyle="none", marker=m, color=col, label=lab) for m, col, lab in MARKERS.values()]
         ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False, ncols=2)
         fig.tight_layout()
+        events = events[events["patient_id"].isin(f["patient_id"])]
         n_marks = {k: int((events["kind"] == k).sum()) for k in MARKERS}
-        alt = (f"Swimmer plot of {len(f)} patients: follow-up from {f['follow_up_days'].min():g} to "
+        shown = f"{len(f)} patients" if len(f) == n_all else f"the {len(f)} of {n_all} patients with the longest follow-up"
+        alt = (f"Swimmer plot of {shown}: follow-up from {f['follow_up_days'].min():g} to "
                f"{f['follow_up_days'].max():g} days; markers: {n_marks['rescue']} rescue therapy starts, "
                f"{n_marks['dose']} dose changes, {n_marks['ae']} adverse events of grade 2 or more.")
         svg = _svg(fig, fid, what, alt)
