@@ -116,7 +116,7 @@ def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse
         db, "select count(*) filter (where best_response = 'CR'), count(*) filter (where best_response = 'PR'), "
             "count(*) from marts.fct_patient_response_summary")
     assert best["CR"].startswith(f"{n_best_cr} (") and best["PR"].startswith(f"{n_best_pr} (")
-    assert parsed.cards["Responders (CR or PR) by month 6"].startswith(f"{n_best_cr + n_best_pr} (")
+    assert parsed.cards["Responders (CR or PR) by Month 6"].startswith(f"{n_best_cr + n_best_pr} (")
     # time to first response: first CR/PR count per patient, recounted from the per-count mart
     days = sorted(d for (d,) in _query(db, "select min(study_day) from marts.fct_platelet_count_response "
                                            "where response in ('CR', 'PR') group by patient_id"))
