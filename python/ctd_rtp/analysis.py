@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import stats
 from .study import Study
-from .warehouse import DuckDBReader, Reader, Settings, reader_from_env
+from .warehouse import DuckDBReader, Reader, Settings, reader_for
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients",
@@ -92,7 +92,7 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
-    """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_from_env()))`
+    """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_for(settings)))`
     computes the statistics from Spark with CTD_RTP_ENGINE=spark (nothing is written)."""
     return {name: reader.read_mart(name, columns=INPUT_COLUMNS[name], categorical=True) if name in INPUT_COLUMNS
             else reader.read_mart(name) for name in INPUT_MARTS}
@@ -102,8 +102,8 @@ def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_coun
                  listing_max_patients: int | None = None) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` to the same engine. Returns what was written.
 
-    The reader defaults to the engine CTD_RTP_ENGINE names (DuckDB: `settings.db_path`)."""
-    reader = reader or reader_from_env(settings=settings)
+    The reader defaults to the engine settings.engine names (DuckDB: `settings.db_path`)."""
+    reader = reader or reader_for(settings)
     with reader.snapshot() as current:
         marts = read_input_marts(current)
         fingerprint = marts_fingerprint(current)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
@@ -15,7 +14,7 @@ import pandas as pd
 
 from ..analysis import marts_fingerprint
 from ..validation import REFERENCE_TABLES, VALIDATED_TABLES, ValidationSummary
-from ..warehouse import Reader, Settings, SparkReader, WarehouseMissing, reader_from_env
+from ..warehouse import Reader, Settings, SparkReader, WarehouseMissing, reader_for
 from .context import LAB_VALUES, RunInfo
 
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "scipy", "great_expectations", "jinja2")
@@ -75,8 +74,8 @@ def read_tables(current: Reader, names: Sequence[str]) -> dict[str, pd.DataFrame
 
 def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Every table the report needs and the current marts fingerprint, through a Reader (default:
-    the engine CTD_RTP_ENGINE names; DuckDB reads everything through one read-only connection)."""
-    with (reader or reader_from_env(settings=settings)).snapshot() as current:
+    the engine settings.engine names; DuckDB reads everything through one read-only connection)."""
+    with (reader or reader_for(settings)).snapshot() as current:
         frames = read_tables(current, (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES))
         fingerprint = marts_fingerprint(current)
     return frames, fingerprint
@@ -99,8 +98,7 @@ def _version(name: str) -> str:
 
 
 def _run_results(settings: Settings) -> dict[str, Any] | None:
-    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
-    path = (target if target.is_absolute() else settings.project_dir / target) / "run_results.json"
+    path = (settings.dbt_target_path or settings.project_dir / "target") / "run_results.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

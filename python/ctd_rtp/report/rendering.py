@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..validation import ValidationSummary, validate
 from ..validation import preload as preload_validation
-from ..warehouse import Reader, Settings, reader_from_env
+from ..warehouse import Reader, Settings, reader_for
 from .context import RESULTS, build_context
 from .loading import collect_run_info, load_warehouse
 
@@ -73,10 +73,10 @@ def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None
     """Read, validate, build, render and write the report (with ``docx``, its result tables as
     a Word file too, ``ctd_rtp_report_<time>.docx`` and ``_latest.docx``). On ValidationFailed
     nothing is written and earlier reports stay as they were. The reader defaults to the engine
-    CTD_RTP_ENGINE names."""
+    settings.engine names (the CLI builds the settings from the environment)."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     out_dir = Path(out_dir)
-    reader = reader or reader_from_env(settings=settings)
+    reader = reader or reader_for(settings)
     with _step(log, "read tables") as note:
         preload_validation()  # GX's import overlaps the reads
         frames, fingerprint = load_warehouse(settings, reader)
