@@ -43,6 +43,8 @@ ALL_TABLES = {
     "fct_lab_results": ["result_id"],
     "fct_platelet_count_response": ["result_id"],
     "fct_concomitant_drugs": ["exposure_id"],
+    "rpt_patient_flow": ["step", "visit", "reason"],
+    "rpt_missing_data": ["analyte", "visit"],
     "dim_study": ["study_short_name"],
     "dim_visit_schedule": ["visit"],
     "fct_patient_subgroups": ["patient_id", "subgroup"],
@@ -141,11 +143,13 @@ ANALYSIS = {
     "subgroup_response": ["visit", "group_a", "group_b"],
     "time_to_event_km": ["paramcd"],
     "time_to_event_km_timepoints": ["paramcd", "day"],
+    "time_to_event_km_curve": ["paramcd", "day"],
     "time_in_response": ["population"],
     "steroid_sparing": ["visit"],
+    "report_results": ["table_id", "row_id", "column_id"],
 }
 STAMPS = ("data_fingerprint", "run_id", "computed_at")
-REPORT_SECTIONS = ("baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure")
+REPORT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure", "listing")
 
 
 def report_sections(html: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import stats
 from .study import Study
-from .warehouse import DuckDBReader, Reader, Settings, reader_from_env
+from .warehouse import DuckDBReader, Reader, Settings, reader_for
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
 INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients",
@@ -85,23 +85,25 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         "subgroup_response": subgroup_response(marts["fct_platelet_response"], marts["fct_patient_subgroups"], study),
         "time_to_event_km": km,
         "time_to_event_km_timepoints": km_timepoints,
+        "time_to_event_km_curve": stats.kaplan_meier_curve(tte),
         "time_in_response": stats.time_in_response(marts["fct_patient_follow_up"], tte),
         "steroid_sparing": stats.steroid_sparing(marts["fct_visits"]),
     }
 
 
 def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
-    """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_from_env()))`
+    """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_for(settings)))`
     computes the statistics from Spark with CTD_RTP_ENGINE=spark (nothing is written)."""
     return {name: reader.read_mart(name, columns=INPUT_COLUMNS[name], categorical=True) if name in INPUT_COLUMNS
             else reader.read_mart(name) for name in INPUT_MARTS}
 
 
-def run_analysis(settings: Settings, reader: Reader | None = None) -> dict[str, pd.DataFrame]:
+def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_count: int = 0,
+                 listing_max_patients: int | None = None) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` to the same engine. Returns what was written.
 
-    The reader defaults to the engine CTD_RTP_ENGINE names (DuckDB: `settings.db_path`)."""
-    reader = reader or reader_from_env(settings=settings)
+    The reader defaults to the engine settings.engine names (DuckDB: `settings.db_path`)."""
+    reader = reader or reader_for(settings)
     with reader.snapshot() as current:
         marts = read_input_marts(current)
         fingerprint = marts_fingerprint(current)
@@ -114,4 +116,13 @@ def run_analysis(settings: Settings, reader: Reader | None = None) -> dict[str, 
     )
     tables = {name: provenance.stamp(frame) for name, frame in compute(marts).items()}
     reader.write_tables("analysis", tables)
-    return tables
+    # The report's results table, from the tables just written read back as the report reads
+    # them (same types and row order), so that the report prints exactly these cells.
+    from .report.context import RESULT_INPUTS, RESULTS, build_results
+    from .report.loading import read_tables
+
+    with reader.snapshot() as current:
+        listing = {} if listing_max_patients is None else {"listing_max_patients": listing_max_patients}
+        results = provenance.stamp(build_results(read_tables(current, RESULT_INPUTS), min_cell_count, **listing))
+    reader.write_tables("analysis", {RESULTS.split(".")[1]: results})
+    return {**tables, RESULTS.split(".")[1]: results}

@@ -256,23 +256,30 @@ def _log_quarantine(settings: Settings) -> None:
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if _engine() == "spark":  # the Spark catalog: analysis tables replaced in place (no staged copy)
-        _stats(settings)
+        _stats(settings, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
         return EXIT_OK
     if not settings.db_path.exists():  # before the lock: no stray <db>.run.lock beside no warehouse
         raise WarehouseMissing(f"no warehouse at {settings.db_path}: run `ctd-rtp build` (or `make run`) first")
     _usable_warehouse_path(settings)
     with exclusive_run(settings.db_path), staged_copy(settings) as working:
-        _stats(working)
+        _stats(working, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
     return EXIT_OK
 
 
-def _stats(settings: Settings) -> None:
+def _stats(settings: Settings, min_cell_count: int = 0, listing_max_patients: int | None = None) -> None:
     from .analysis import run_analysis
 
     with step(f"statistics -> schema analysis ({_engine()})"):
-        tables = run_analysis(settings)
+        tables = run_analysis(settings, min_cell_count=min_cell_count, listing_max_patients=listing_max_patients)
         for name, frame in tables.items():
             log(f"  analysis.{name}: {len(frame)} rows")
+
+
+def _cell_count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("--min-cell-count must be 0 (off) or a positive count")
+    return value
 
 
 def default_report_dir(settings: Settings) -> Path:
@@ -289,9 +296,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     _engine()  # a bad CTD_RTP_ENGINE is a usage error
     out_dir = Path(args.out_dir) if args.out_dir else default_report_dir(settings)
     _writable_folder(out_dir, "the report folder")
-    result = generate_report(settings, out_dir, log=log)
+    result = generate_report(settings, out_dir, log=log, docx=getattr(args, "docx", False))
     log(f"report written: {result.dated_path}")
     log(f"latest report:  {result.latest_path}")
+    if result.docx_path is not None:
+        log(f"word tables:    {result.docx_path}")
     return EXIT_OK
 
 
@@ -308,7 +317,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         with staged_copy(settings) as working:
             if not unchanged:
                 _build(args, working)
-            _stats(working)
+            _stats(working, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
         log(f"published {settings.db_path}")
         code = cmd_report(args, settings)
     log(f"all done in {time.perf_counter() - started:.1f}s")
@@ -386,6 +395,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
                                               "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
+            p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
+        if name == "run":
+            p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
+                           help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the "
+                                "results table, the page and the Word file")
+            p.add_argument("--listing-max-patients", type=_cell_count, default=None, metavar="N",
+                           help="show the patient listing when the analysis set has at most N patients (default 50; "
+                                "0: never; never with --min-cell-count)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="check a delivery folder before any build: per file and column what would be "
@@ -397,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
+    p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
+                   help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the results "
+                        "table (analysis.report_results), the page and the Word file")
+    p.add_argument("--listing-max-patients", type=_cell_count, default=None, metavar="N",
+                   help="show the patient listing when the analysis set has at most N patients (default 50; 0: never; "
+                        "never with --min-cell-count)")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("benchmark", help="time and memory of build/incremental/stats/report at several cohort sizes")
@@ -411,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="validate the marts and render the HTML report (scheduler entry point)")
     p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
                                       "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
+    p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -679,6 +679,34 @@ def kaplan_meier(tte: pd.DataFrame, timepoints: Sequence[int] = KM_TIMEPOINTS,
             pd.DataFrame(points, columns=list(KM_TIMEPOINT_COLUMNS)))
 
 
+KM_CURVE_COLUMNS = ("paramcd", "day", "n_at_risk", "n_events", "n_censored", "survival", "survival_ci_low",
+                    "survival_ci_high")
+
+
+def kaplan_meier_curve(tte: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """The Kaplan-Meier step function per parameter, from the same fit as :func:`kaplan_meier`:
+    one row at day 0 and one per distinct event or censoring day, with patients at risk, events
+    and censorings on that day, and S(day) with its pointwise log-scale CI (for the figures)."""
+    _require(tte, ("paramcd", "days", "cnsr"), "tte")
+    z = float(stats.norm.isf((1 - confidence) / 2))
+    rows: list[dict[str, Any]] = []
+    for paramcd, group in tte.groupby("paramcd", sort=False):
+        days = _floats(group["days"])
+        events = (pd.to_numeric(group["cnsr"], errors="coerce").to_numpy(dtype=float) == 0).astype(float)
+        keep = np.isfinite(days)
+        days, events = days[keep], events[keep]
+        if days.size == 0:
+            continue
+        fit = _km_fit(days, events) if events.sum() else None
+        for day in [0.0, *sorted(set(days.tolist()) - {0.0})]:
+            s, low, high = _survival_at(fit, day, z) if fit is not None else (1.0, 1.0, 1.0)
+            at = days == day
+            rows.append({"paramcd": paramcd, "day": float(day), "n_at_risk": int((days >= day).sum()),
+                         "n_events": int(events[at].sum()), "n_censored": int((at & (events == 0)).sum()),
+                         "survival": s, "survival_ci_low": low, "survival_ci_high": high})
+    return pd.DataFrame(rows, columns=list(KM_CURVE_COLUMNS))
+
+
 def time_in_response(follow_up: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame:
     """Share of observed time in response (IWG 2009), pooled (total days in response / total days
     observed) and as the median of the per-patient shares, for all patients and for responders

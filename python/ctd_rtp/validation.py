@@ -33,10 +33,10 @@ VALIDATED_TABLES: tuple[str, ...] = (
     "marts.fct_patient_response_summary", "marts.rpt_response_rates", "marts.fct_lab_changes",
     "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_trough_levels",
     "marts.fct_platelet_count_response", "marts.fct_time_to_event", "marts.fct_patient_follow_up",
-    "marts.fct_concomitant_drugs", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
+    "marts.fct_concomitant_drugs", "marts.rpt_patient_flow", "marts.rpt_missing_data", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
     "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
-    "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
-    "analysis.time_in_response", "analysis.steroid_sparing",
+    "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints", "analysis.time_to_event_km_curve",
+    "analysis.time_in_response", "analysis.steroid_sparing", "analysis.report_results",
 )
 TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
 #: Tables the suites need for reference values (not validated themselves).
@@ -172,6 +172,18 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             rows(n_day0, f"{n_day0} patients with a day 0"),
         ],
         "marts.fct_concomitant_drugs": [*unique("exposure_id"), *not_null("patient_id", "drug", "drug_class")],
+        "marts.rpt_patient_flow": [
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["step", "visit", "reason"]),  # visit, reason: may be null
+            *not_null("step", "step_order", "step_label", "n_patients"),
+            in_set("step", ["delivered", "quarantined", "accepted", "no_index_dose", "with_index_dose", "evaluable",
+                            "not_evaluable", "analysed"]),
+            in_set("visit", post), between("n_patients", 0, None),
+        ],
+        "marts.rpt_missing_data": [
+            *unique("analyte", "visit"), in_set("analyte", analytes), in_set("visit", visits),
+            between("n_expected", n_day0, n_day0, meta={"hint": f"dim_patients has {n_day0} patients with a day 0"}),
+            a_ge_b("n_expected", "n_present"), a_ge_b("n_missing", "n_quarantined"), between("n_quarantined", 0, None),
+        ],
         "quarantine.quarantined_fields": [
             *unique("source_table", "row_key", "field_name", "occurrence"), *not_null("rejection_reason", "field_name"),
         ],
@@ -208,10 +220,20 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             *probabilities("survival", "survival_ci_low", "survival_ci_high", "cumulative_incidence"),
             a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
         ],
+        "analysis.time_to_event_km_curve": [
+            *unique("paramcd", "day"), in_set("paramcd", TTE_PARAMETERS), between("day", 0, None),
+            *probabilities("survival", "survival_ci_low", "survival_ci_high"), a_ge_b("n_at_risk", "n_events"),
+            a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
+        ],
         "analysis.time_in_response": [
             *unique("population"), in_set("population", ["all patients", "responders"]),
             *probabilities("share_of_time_in_response", "median_share"),
             a_ge_b("total_days_observed", "total_days_in_response"), *stamped(),
+        ],
+        "analysis.report_results": [
+            *unique("table_id", "row_id", "column_id"), *not_null("formatted", "source", "statistic", "row_order"),
+            gxe.ExpectColumnValuesToMatchRegex(column="source", regex=r"^(marts|analysis)\.[a-z_]+(,(marts|analysis)\.[a-z_]+)*$"),
+            gxe.ExpectTableRowCountToBeBetween(min_value=1), *stamped(),
         ],
         "analysis.steroid_sparing": [
             *unique("visit"), in_set("visit", post), between("n_pairs", 0, n_day0),

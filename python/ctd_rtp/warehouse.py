@@ -36,12 +36,17 @@ class WarehouseMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Where things are. Built from the environment once, at the edge (the CLI)."""
+    """Where things are and which engine reads them. Built from the environment once, at the
+    edge (the CLI: :meth:`from_env`) and passed down; the modules below read no environment."""
 
     project_dir: Path
     db_path: Path
     raw_dir: Path | None
     study_path: Path | None = None  # CTD_RTP_STUDY: another study's definition (ctd_rtp.study)
+    engine: str = "duckdb"  # CTD_RTP_ENGINE (checked by reader_for)
+    spark_dir: Path | None = None  # CTD_RTP_SPARK_DIR (default: <project>/spark, as in profiles.yml)
+    spark_master: str = "local[2]"  # CTD_RTP_SPARK_MASTER
+    dbt_target_path: Path | None = None  # DBT_TARGET_PATH (default: <project>/target): run_results.json
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, project_dir: Path | None = None) -> "Settings":
@@ -52,8 +57,13 @@ class Settings:
             db = (Path.cwd() / db).resolve()
         raw = env.get("CTD_RTP_RAW_DIR") or None
         study = env.get("CTD_RTP_STUDY") or None
+        target = Path(env.get("DBT_TARGET_PATH") or "target")
         return cls(project_dir=project, db_path=db, raw_dir=Path(raw).resolve() if raw else None,
-                   study_path=Path(study).resolve() if study else None)
+                   study_path=Path(study).resolve() if study else None,
+                   engine=(env.get("CTD_RTP_ENGINE") or "duckdb").lower(),
+                   spark_dir=Path(env.get("CTD_RTP_SPARK_DIR") or project / "spark"),
+                   spark_master=env.get("CTD_RTP_SPARK_MASTER") or "local[2]",
+                   dbt_target_path=target if target.is_absolute() else project / target)
 
     @property
     def is_demo(self) -> bool:
@@ -432,18 +442,21 @@ def _missing(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
-def reader_from_env(environ: Mapping[str, str] | None = None, settings: Settings | None = None) -> Reader:
-    """CTD_RTP_ENGINE=duckdb (default) or spark; CTD_RTP_SPARK_DIR is the Spark folder
-    (default ./spark in the project, as in profiles.yml)."""
-    env = os.environ if environ is None else environ
-    engine = (env.get("CTD_RTP_ENGINE") or "duckdb").lower()
-    settings = settings or Settings.from_env(env)
-    if engine == "duckdb":
+def reader_for(settings: Settings) -> Reader:
+    """The reader of the engine the settings name: DuckDB (the file) or Spark (the catalog in
+    settings.spark_dir). Reads no environment."""
+    if settings.engine == "duckdb":
         return DuckDBReader(settings.db_path)
-    if engine == "spark":
-        spark_dir = Path(env.get("CTD_RTP_SPARK_DIR") or settings.project_dir / "spark")
-        return SparkReader(spark_dir, env.get("CTD_RTP_SPARK_MASTER") or "local[2]")
-    raise ValueError(f"CTD_RTP_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if settings.engine == "spark":
+        return SparkReader(settings.spark_dir or settings.project_dir / "spark", settings.spark_master)
+    raise ValueError(f"CTD_RTP_ENGINE must be one of {', '.join(ENGINES)}, got {settings.engine!r}")
+
+
+def reader_from_env(environ: Mapping[str, str] | None = None, settings: Settings | None = None) -> Reader:
+    """For scripts and notebooks: the reader of the environment's settings (CTD_RTP_ENGINE=duckdb,
+    the default, or spark; CTD_RTP_SPARK_DIR ...), or of ``settings`` when given. The package
+    itself passes Settings down and calls :func:`reader_for`."""
+    return reader_for(settings if settings is not None else Settings.from_env(environ))
 
 
 def engine_from_env(environ: Mapping[str, str] | None = None) -> str:

@@ -55,3 +55,24 @@ def test_cli_says_what_runs_on_spark(demo_warehouse: Built) -> None:
     assert "builds the DuckDB file only" in proc.stderr and "dbt build --target spark" in proc.stderr
     proc = run_cli(["stats"], {**demo_warehouse.env, "CTD_RTP_ENGINE": "oracle"}, check=False)
     assert proc.returncode == 2 and "CTD_RTP_ENGINE must be one of" in proc.stderr
+
+
+def test_settings_carry_engine_and_paths_so_the_modules_read_no_environment(tmp_path) -> None:
+    from ctd_rtp.warehouse import Settings, reader_for
+
+    env = {"CTD_RTP_DB": str(tmp_path / "w.duckdb"), "CTD_RTP_ENGINE": "DuckDB", "DBT_TARGET_PATH": "elsewhere",
+           "CTD_RTP_SPARK_DIR": str(tmp_path / "spark"), "CTD_RTP_SPARK_MASTER": "local[1]"}
+    settings = Settings.from_env(env, project_dir=tmp_path)
+    assert (settings.engine, settings.spark_dir, settings.spark_master) == ("duckdb", tmp_path / "spark", "local[1]")
+    assert settings.dbt_target_path == tmp_path.resolve() / "elsewhere"  # relative to the project, as dbt runs there
+    reader = reader_for(settings)
+    assert isinstance(reader, DuckDBReader) and reader.db_path == tmp_path / "w.duckdb"
+    with pytest.raises(ValueError, match="CTD_RTP_ENGINE must be one of duckdb, spark, got 'oracle'"):
+        reader_for(Settings.from_env({**env, "CTD_RTP_ENGINE": "oracle"}))
+    # the report and the statistics take the reader from the settings, never from os.environ
+    import inspect
+
+    from ctd_rtp import analysis
+    from ctd_rtp.report import loading, rendering
+    for module in (analysis, loading, rendering):
+        assert "os.environ" not in inspect.getsource(module) and "reader_from_env(" not in inspect.getsource(module)

@@ -15,11 +15,18 @@ import pytest
 
 from conftest import Built, run_cli
 from ctd_rtp import report as R
+from ctd_rtp.report.results import ResultsMismatch
 from ctd_rtp.validation import ValidationSummary
 from ctd_rtp.warehouse import Settings
 
 STEPS = ("read tables", "validate", "build context", "render", "write")
 DATED = re.compile(r"^ctd_rtp_report_\d{8}T\d{6}Z\.html$")
+
+
+def rate_cells(orr: str, ci: str) -> str:
+    """A pattern for the ORR and CI cells of Table 2 as rendered (each a cell of the results table)."""
+    return (f'<td class="num orr"><span data-result="response_by_visit[|][a-z0-9_]+[|]orr">{re.escape(orr)}</span></td>'
+            f'<td class="num ci"><span data-result="response_by_visit[|][a-z0-9_]+[|]ci">{re.escape(ci)}</span></td>')
 
 
 def expected_rate_strings(db_path: Path) -> list[tuple[str, str]]:
@@ -137,15 +144,34 @@ def test_lab_tables_use_analyte_decimals_panels_and_highlight_p() -> None:
     assert (plt["change"], plt["mark"], plt["test"]) == ("1 (1 to 2)", "", "paired t-test")  # NaN note: no mark
 
 
-def test_safety_says_none_for_zero_and_counts_patients() -> None:
-    events = pd.DataFrame({"ae_id": ["1", "2", "3"], "patient_id": ["A", "A", "B"], "term": ["Rash", "Rash", "Cough"],
-                           "ctcae_grade": [1, 1, 2], "is_serious": [False, False, False],
-                           "is_related_to_study_drug": [True, False, None], "is_treatment_emergent": [True] * 3})
-    out = R.safety_section(events, 4)
-    assert out["grade3"] == "none" and out["serious"] == "none"
-    assert out["related"] == "1 event(s) in 1 patient(s)"
-    assert out["rows"] == [{"term": "Cough", "grade": "2", "events": 1, "patients": "1 (25.0%)"},
-                           {"term": "Rash", "grade": "1", "events": 2, "patients": "1 (25.0%)"}]
+def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
+    events = pd.DataFrame({"ae_id": list("12345"), "patient_id": ["A", "A", "B", "C", "C"],
+                           "term": ["Rash", "Rash", "Cough", "Rash", "Cough"], "ctcae_grade": [1, 3, 2, 1, 1],
+                           "is_serious": [False, True, False, False, False],
+                           "is_related_to_study_drug": [True, False, None, True, False], "is_treatment_emergent": [True] * 5})
+    # 4 patients with 2 x 30.4375 days each of exposure: 8 patient-months
+    out = R.safety_section(events, 4, exposure_months=8.0)
+    assert out["grade3"] == "1 event(s) in 1 patient(s)" and out["serious"] == "1 event(s) in 1 patient(s)"
+    assert out["related"] == "2 event(s) in 2 patient(s)"
+    assert out["columns"] == ["Any grade", "Grade 1", "Grade 2", "Grade 3", "Grade \u2265 3", "Serious", "Related"]
+    rows = {r["term"]: (r["cells"], r["events"], r["rate"]) for r in out["rows"]}
+    assert [r["term"] for r in out["rows"]] == ["Any adverse event", "Rash", "Cough"]  # most patients first
+    # Rash: A (worst grade 3, serious, related) and C (grade 1, related) -> 2 of 4
+    assert rows["Rash"] == (["2 (50.0%)", "1 (25.0%)", "0 (0.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "2 (50.0%)"],
+                            "3", "25.0")
+    assert rows["Cough"][0][:3] == ["2 (50.0%)", "1 (25.0%)", "1 (25.0%)"] and rows["Cough"][2] == "25.0"
+    # any adverse event: worst grade per patient over all terms (A 3, B 2, C 1)
+    assert rows["Any adverse event"][0][:5] == ["3 (75.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)"]
+    assert rows["Any adverse event"][2] == "37.5" and out["patient_months"] == "8.0"
+    assert out["rate"] == "62.5"  # 5 treatment-emergent events in 8 patient-months
+
+
+def test_safety_with_no_event_says_none() -> None:
+    events = pd.DataFrame({c: pd.Series(dtype=object) for c in ("ae_id", "patient_id", "term", "ctcae_grade", "is_serious",
+                                                                 "is_related_to_study_drug", "is_treatment_emergent")})
+    out = R.safety_section(events, 3)
+    assert out["any"] == "none" and [r["term"] for r in out["rows"]] == ["Any adverse event"]
+    assert out["rows"][0]["cells"][0] == "0 (0.0%)" and out["rows"][0]["rate"] == "\u2014"
 
 
 def test_exposure_counts_titrations() -> None:
@@ -170,6 +196,9 @@ def test_context_and_render_escape_data(demo_warehouse: Built) -> None:
     frames, fingerprint = R.load_warehouse(Settings.from_env(demo_warehouse.env))
     hostile = '<script>alert("x")</script>'
     frames["marts.fct_adverse_events"] = frames["marts.fct_adverse_events"].assign(term=hostile)
+    with pytest.raises(ResultsMismatch, match="adverse_events"):  # the stored results name the real terms
+        R.build_context(frames, R.RunInfo(generated_at=datetime(2024, 1, 2, tzinfo=timezone.utc)))
+    del frames["analysis.report_results"]  # without the results table, the cells are printed as computed
     info = R.RunInfo(generated_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), data_fingerprint=fingerprint,
                      validation=ValidationSummary(1, 2, 2))
     context = R.build_context(frames, info)
@@ -194,7 +223,7 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     assert dated.read_text(encoding="utf-8") == html
 
     for orr, ci in expected_rate_strings(demo_warehouse.db_path):
-        assert f'<td class="num orr">{orr}</td><td class="num ci">{ci}</td>' in html
+        assert re.search(rate_cells(orr, ci), html), (orr, ci)
     for heading in R.SECTIONS.values():
         assert f"<h2>{heading.format(drug='Sirolimus')}" in html
     for heading in ("Lymphocyte subsets and regulatory T cells", "Cytokines"):  # the demo's report_panels
@@ -203,7 +232,7 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     assert "http://" not in html and "https://" not in html  # self-contained: no URL of any kind
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<script" not in html and "<link" not in html and "url(" not in html
-    assert html.count("<figure") == 6 and html.count("<svg") == 6
+    assert html.count("<figure") == html.count("<svg") + 1 == 9 and html.count('<figure id="patient-flow"') == 1
     for step in ("validate", "render"):
         assert step in proc.stdout
 
@@ -248,9 +277,9 @@ def test_degenerate_own_cohort_renders(own_cohort_warehouse: Built, tmp_path: Pa
     proc = run_cli(["report", "--out-dir", str(tmp_path / "reports")], env)
     html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
     assert '<th scope="row">Month 1</th>' in html
-    assert '<td class="num orr">\u2014</td><td class="num ci">\u2014</td>' in html
+    assert re.search('<td class="num orr"><span data-result="response_by_visit[|]month_1[|]orr">\u2014</span></td>', html)
     for orr, ci in expected_rate_strings(db):
-        assert f'<td class="num orr">{orr}</td><td class="num ci">{ci}</td>' in html
+        assert re.search(rate_cells(orr, ci), html), (orr, ci)
     assert "Synthetic demonstration data" not in html  # own data: no synthetic banner
     assert "report: write" in proc.stdout
 

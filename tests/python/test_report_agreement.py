@@ -104,7 +104,7 @@ def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse
     table2 = {r[0]: r[1:] for r in _table(parsed, "Table 2")[1:]}
     for visit, cr, pr, nr, ne, evaluable in _query(
             db, "select v.visit_label, n_cr, n_pr, n_nr, n_ne, n_evaluable from marts.rpt_response_rates "
-                "join reference.visit_windows v using (visit) order by v.visit_order"):
+                "join marts.dim_visit_schedule v using (visit) order by v.visit_order"):
         assert table2[visit][:5] == [str(cr), str(pr), str(nr), str(ne), str(evaluable)], visit
     # the legends of the figures grouped by month-6 response count the month-6 row of Table 2
     month_6 = dict(zip(("CR", "PR", "NR", "NE"), map(int, table2["Month 6"][:4])))
@@ -116,7 +116,7 @@ def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse
         db, "select count(*) filter (where best_response = 'CR'), count(*) filter (where best_response = 'PR'), "
             "count(*) from marts.fct_patient_response_summary")
     assert best["CR"].startswith(f"{n_best_cr} (") and best["PR"].startswith(f"{n_best_pr} (")
-    assert parsed.cards["Responders (CR or PR) by month 6"].startswith(f"{n_best_cr + n_best_pr} (")
+    assert parsed.cards["Responders (CR or PR) by Month 6"].startswith(f"{n_best_cr + n_best_pr} (")
     # time to first response: first CR/PR count per patient, recounted from the per-count mart
     days = sorted(d for (d,) in _query(db, "select min(study_day) from marts.fct_platelet_count_response "
                                            "where response in ('CR', 'PR') group by patient_id"))

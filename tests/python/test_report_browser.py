@@ -87,7 +87,7 @@ def check_common(page, errors: list[str], requests: list[str], db_path: Path) ->
     assert errors == []
     assert requests and all(u.startswith(("file://", "data:")) for u in requests), requests
     svgs = page.locator("figure svg")
-    assert svgs.count() == 6
+    assert svgs.count() == 8
     for i in range(svgs.count()):
         box = svgs.nth(i).bounding_box()
         assert box and box["width"] > 0 and box["height"] > 0, i
@@ -110,9 +110,59 @@ def test_hostile_term_stays_text(browser, hostile_report) -> None:
     page, errors, requests = open_report(browser, html, "report-hostile.png")
     check_common(page, errors, requests, db)
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    cell = page.locator("#ae-table td", has_text="window.__pwned=1")
+    cell = page.locator("#ae-table tbody th", has_text="window.__pwned=1")
     assert cell.count() == 1 and cell.first.inner_text() == HOSTILE and cell.first.is_visible()
     # month 1 has no evaluable patient in this cohort: the rate is shown as a dash
     month_1 = page.locator("#response-table tr", has_text="Month 1")
     assert month_1.locator("td.orr").inner_text() == "\u2014"
     page.close()
+
+
+SMALL_TEXT = """() => [...document.querySelectorAll('body *')]
+  .filter(e => !e.closest('svg') && e.getClientRects().length
+          && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+  .map(e => [e.tagName, parseFloat(getComputedStyle(e).fontSize), e.textContent.trim().slice(0, 40)])
+  .filter(x => x[1] < 12)"""
+NO_CUE = """() => [...document.querySelectorAll('.table-wrap')]
+  .filter(w => w.scrollWidth > w.clientWidth + 1 && getComputedStyle(w, '::before').content === 'none')
+  .map(w => (w.querySelector('caption') || w).textContent.slice(0, 60))"""
+SCROLLING = "() => [...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1).length"
+BROKEN_VALUES = """() => [...document.querySelectorAll('[data-result], .flow-n')]
+  .filter(e => new Set([...e.getClientRects()].map(r => Math.round(r.top))).size > 1).map(e => e.textContent)"""
+
+
+def test_phone_and_a4_print_layout(browser, demo_report) -> None:
+    """390 px phone: no text under 12 px outside the figures, no horizontal page scroll, figures
+    within the width, every wide table scrolls inside its box with the cue shown. A4 print: no
+    printed value (a number, range or bracket) breaks across lines; rows are not split.
+    Screenshots at 1280 and 390 px and the A4 PDF go to test-output/."""
+    html, _ = demo_report
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    wide = browser.new_page(viewport={"width": 1280, "height": 900})
+    wide.goto(html.resolve().as_uri())
+    wide.screenshot(path=str(TEST_OUTPUT / "report-1280.png"), full_page=True)
+    wide.close()
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone.goto(html.resolve().as_uri())
+    phone.wait_for_load_state("load")
+    phone.screenshot(path=str(TEST_OUTPUT / "report-390.png"), full_page=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.evaluate(SMALL_TEXT) == []
+    svgs = phone.locator("figure svg")
+    assert svgs.count() == 8
+    for i in range(svgs.count()):
+        box = svgs.nth(i).bounding_box()
+        assert box and 0 < box["width"] <= 390, i
+    assert phone.evaluate(SCROLLING) >= 3  # the lab, response and safety tables are wider than a phone
+    assert phone.evaluate(NO_CUE) == []
+    phone.close()
+
+    paper = browser.new_page(viewport={"width": 680, "height": 1000})  # A4 less the margins, at 96 dpi
+    paper.goto(html.resolve().as_uri())
+    paper.emulate_media(media="print")
+    assert paper.evaluate(BROKEN_VALUES) == []
+    assert paper.evaluate("getComputedStyle(document.querySelector('tbody tr')).breakInside") == "avoid"
+    paper.pdf(path=str(TEST_OUTPUT / "report-a4.pdf"), format="A4", print_background=False)
+    paper.close()
+    assert (TEST_OUTPUT / "report-a4.pdf").read_bytes()[:5] == b"%PDF-"

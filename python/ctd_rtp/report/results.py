@@ -1,0 +1,159 @@
+"""Results as data: every number the report's result sections print, as one long table.
+
+The analysis-results dataset `analysis.report_results` has one row per printed cell: which
+table (``table_id``, its title), which row and column, the group the row belongs to, the
+statistic, its numeric value (when it has one), the formatted text exactly as printed, and the
+relation(s) it was computed from. ``ctd-rtp stats`` writes it (:func:`ctd_rtp.report.context.build_results`);
+``ctd-rtp report`` prints the stored text of each cell and stops (exit 4, "statistics are stale")
+when the current data would print anything else, so SQL users read exactly the numbers on the page.
+
+Section builders take a :class:`Results` and call :meth:`Results.cell` for every number they
+print; a :class:`Cell` is the printed text (a ``str``) that also knows its key, which the
+template writes as ``data-result`` so tests can match every cell of the page to its row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from ..validation import STALE_HINT, ValidationFailed
+
+RESULTS_TABLE = "report_results"  # in schema analysis
+COLUMNS = ("table_id", "table_title", "row_id", "row_label", "column_id", "group_label", "statistic", "value",
+           "formatted", "source", "row_order", "min_cell_count")
+NOT_COUNTS = ("patients per 100 patient-months", "patient-months")
+
+
+def is_count(statistic: str) -> bool:
+    """Statistics that are (or show) a count of patients, events or values: the cells small-cell
+    suppression hides (``n``, ``n (%)``, ``n/N``, ``patients n (%)``, ``events (patients)`` ...)."""
+    return statistic.split(" ")[0] in ("n", "n/N", "patients", "events") and statistic not in NOT_COUNTS
+
+
+#: table_id -> the title of its table on the page (and in the Word file and the results table)
+TABLE_TITLES = {
+    "patient_flow": "Patient flow (STROBE 13)", "follow_up": "Follow-up (STROBE 14c)",
+    "missing_data": "Table 1a. Missing data by analyte and visit (STROBE 14b)",
+    "baseline": "Table 1. Baseline characteristics of the analysis set",
+    "response_by_visit": "Table 2. Platelet response by visit with exact 95% confidence intervals",
+    "response_summary": "Response: responders, time to first response, loss of response",
+    "best_response": "Table 3. Best response", "subgroups": "Table 4. Response by subgroup (Fisher's exact test)",
+    "friedman": "Table 5. Friedman test of platelet counts across visits",
+    "outcomes_summary": "Outcomes over time: Kaplan-Meier medians and share of time in response",
+    "time_to_event": "Table 5a. Time to event (Kaplan-Meier)",
+    "steroid_sparing": "Table 5b. Corticosteroid sparing", "outcomes_by_visit":
+        "Table 5c. Platelet count, corticosteroid dose, bleeding and rescue therapy by visit",
+    "labs_other": "Other laboratory values, baseline vs follow-up",
+    "safety_summary": "Safety summary", "adverse_events": "Table 9. Adverse events by preferred term",
+    "exposure_summary": "Index-drug exposure", "exposure_by_visit": "Table 10. Dose and trough level by visit",
+    "other_drugs": "Table 11. Other recorded drugs", "patient_listing": "Table S1. Patient listing",
+}
+
+
+def table_title(table_id: str) -> str:
+    """The table's title; lab sections (``labs_<section>``) are named after their section."""
+    return TABLE_TITLES.get(table_id) or (f"Laboratory values ({table_id.removeprefix('labs_')}), baseline vs follow-up"
+                                         if table_id.startswith("labs_") else table_id)
+
+
+class ResultsMismatch(ValidationFailed):
+    """The stored results table does not hold what the current data would print (stale)."""
+
+
+class Cell(str):
+    """Printed text that knows its results key (table_id, row_id, column_id)."""
+
+    key: tuple[str, str, str]
+
+    def __new__(cls, text: str, key: tuple[str, str, str]) -> "Cell":
+        obj = super().__new__(cls, text)
+        obj.key = key
+        return obj
+
+    @property
+    def ref(self) -> str:
+        """The key as one attribute value, ``table_id|row_id|column_id``."""
+        return "|".join(self.key)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value is pd.NA or isinstance(value, (str, bytes)):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+class Results:
+    """Collects the cells of the result sections. With ``stored`` (a frame of the results
+    table), every cell returns the stored text and a differing or missing one is recorded; call
+    :meth:`check` once everything is built."""
+
+    def __init__(self, stored: pd.DataFrame | None = None, min_cell_count: int = 0) -> None:
+        """``min_cell_count`` N > 1: a count from 1 to N - 1 is printed as ``<N`` (its percentage,
+        fraction and value hidden); with ``stored``, the threshold the stored table was made with."""
+        if stored is not None and "min_cell_count" in stored and len(stored):
+            min_cell_count = int(pd.to_numeric(stored["min_cell_count"], errors="coerce").fillna(0).max())
+        self.min_cell_count = int(min_cell_count or 0)
+        self.n_suppressed = 0
+        self.records: list[dict[str, Any]] = []
+        self._keys: set[tuple[str, str, str]] = set()
+        self._stored = None if stored is None else {
+            (str(r.table_id), str(r.row_id), str(r.column_id)): str(r.formatted) for r in stored.itertuples(index=False)}
+        self.mismatches: list[str] = []
+
+    def cell(self, table_id: str, row_id: Any, column_id: str, text: str, value: Any = None, statistic: str = "",
+             source: str = "", group: str = "", row_label: str = "") -> Cell:
+        key = (table_id, str(row_id), column_id)
+        if key in self._keys:
+            raise ValueError(f"results cell {key} printed twice")
+        self._keys.add(key)
+        text = str(text)
+        number = _number(value)
+        if self.min_cell_count > 1 and is_count(statistic) and number is not None and 0 < number < self.min_cell_count:
+            text, number = f"<{self.min_cell_count}", None
+            self.n_suppressed += 1
+        self.records.append({"table_id": table_id, "table_title": table_title(table_id), "row_id": key[1],
+                             "row_label": str(row_label or str(row_id).replace("_", " ").capitalize()), "column_id": column_id, "group_label": group,
+                             "statistic": statistic, "value": number, "formatted": text, "source": source,
+                             "row_order": len(self.records), "min_cell_count": self.min_cell_count})
+        if self._stored is not None:
+            stored = self._stored.get(key)
+            if stored != text:
+                self.mismatches.append(f"{'|'.join(key)}: the page would print {text!r}, the results table holds "
+                                       f"{stored!r}")
+                text = text if stored is None else stored
+            else:
+                text = stored
+        return Cell(text, key)
+
+    def check(self) -> None:
+        """ResultsMismatch when the stored table differs from what the data print (either way)."""
+        if self._stored is None:
+            return
+        extra = sorted(set(self._stored) - self._keys)
+        problems = self.mismatches + [f"{'|'.join(k)}: in the results table, not on the page" for k in extra[:20]]
+        if problems:
+            raise ResultsMismatch(f"validation failed: analysis.{RESULTS_TABLE} does not match the current data ({STALE_HINT}; "
+                                  f"{len(problems)} cell(s)), e.g.\n  - " + "\n  - ".join(problems[:10]))
+
+    def frame(self) -> pd.DataFrame:
+        out = pd.DataFrame(self.records, columns=list(COLUMNS))
+        out["value"] = out["value"].astype("float64")
+        out["row_order"] = out["row_order"].astype("int64")
+        out["min_cell_count"] = out["min_cell_count"].astype("int64")
+        return out
+
+    def sources(self) -> dict[str, str]:
+        """table_id -> the relations its cells were computed from (for the "Source:" line)."""
+        found: dict[str, list[str]] = {}
+        for r in self.records:
+            for s in str(r["source"]).split(","):
+                if s.strip() and s.strip() not in found.setdefault(r["table_id"], []):
+                    found[r["table_id"]].append(s.strip())
+        return {t: ", ".join(v) for t, v in found.items()}
