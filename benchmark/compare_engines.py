@@ -104,15 +104,21 @@ def compare_frames(name: str, key: list[str], left: pd.DataFrame, right: pd.Data
     # when a row was loaded differs between any two builds by design
     left, right = (frame.drop(columns=[c for c in VOLATILE_COLUMNS if c in frame.columns]) for frame in (left, right))
     if sorted(left.columns) != sorted(right.columns):
-        return [f"{name}: columns differ: only DuckDB {sorted(set(left.columns) - set(right.columns))}, "
-                f"only Spark {sorted(set(right.columns) - set(left.columns))}"]
+        return [
+            f"{name}: columns differ: only DuckDB {sorted(set(left.columns) - set(right.columns))}, "
+            f"only Spark {sorted(set(right.columns) - set(left.columns))}"
+        ]
     if len(left) != len(right):
         return [f"{name}: {len(left)} rows in DuckDB, {len(right)} in Spark"]
     columns = list(left.columns)
-    rows_l = sorted(([_normal(v) for v in row] for row in left[columns].itertuples(index=False)),
-                    key=lambda r: tuple(str(r[columns.index(k)]) for k in key))
-    rows_r = sorted(([_normal(v) for v in row] for row in right[columns].itertuples(index=False)),
-                    key=lambda r: tuple(str(r[columns.index(k)]) for k in key))
+    rows_l = sorted(
+        ([_normal(v) for v in row] for row in left[columns].itertuples(index=False)),
+        key=lambda r: tuple(str(r[columns.index(k)]) for k in key),
+    )
+    rows_r = sorted(
+        ([_normal(v) for v in row] for row in right[columns].itertuples(index=False)),
+        key=lambda r: tuple(str(r[columns.index(k)]) for k in key),
+    )
     for row_l, row_r in zip(rows_l, rows_r):
         for column, a, b in zip(columns, row_l, row_r):
             if not _same(a, b):
@@ -149,7 +155,17 @@ ANALYSIS = {
     "report_results": ["table_id", "row_id", "column_id"],
 }
 STAMPS = ("data_fingerprint", "run_id", "computed_at")
-REPORT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure", "listing")
+REPORT_SECTIONS = (
+    "participants",
+    "baseline",
+    "response",
+    "immunology",
+    "cytokines",
+    "other-labs",
+    "safety",
+    "exposure",
+    "listing",
+)
 
 
 def report_sections(html: str) -> dict[str, str]:
@@ -168,11 +184,15 @@ def compare_reports(duck: Reader, spark: Reader, duck_html: str, spark_html: str
     ours, theirs = report_sections(duck_html), report_sections(spark_html)
     for section in REPORT_SECTIONS:
         if section not in ours or section not in theirs:
-            problems.append(f"report section {section!r} missing (DuckDB: {section in ours}, Spark: {section in theirs})")
+            problems.append(
+                f"report section {section!r} missing (DuckDB: {section in ours}, Spark: {section in theirs})"
+            )
         elif ours[section] != theirs[section]:
             diff = next(i for i, (a, b) in enumerate(zip(ours[section] + "\0", theirs[section] + "\1")) if a != b)
-            problems.append(f"report section {section!r} differs at character {diff}: DuckDB "
-                            f"{ours[section][max(0, diff - 60):diff + 60]!r} != Spark {theirs[section][max(0, diff - 60):diff + 60]!r}")
+            problems.append(
+                f"report section {section!r} differs at character {diff}: DuckDB "
+                f"{ours[section][max(0, diff - 60) : diff + 60]!r} != Spark {theirs[section][max(0, diff - 60) : diff + 60]!r}"
+            )
         else:
             counts[f"section {section}"] = len(ours[section])
     return counts, problems
@@ -188,8 +208,9 @@ def csv_folder_to_parquet(source: Path, target: Path) -> list[Path]:
     with duckdb.connect() as con:
         for csv in sorted(Path(source).glob("*.csv")):
             out = target / f"{csv.stem}.parquet"
-            con.execute(f"copy (select * from read_csv(?, header = true)) to '{_sql_text(out)}' (format parquet)",
-                        [str(csv)])
+            con.execute(
+                f"copy (select * from read_csv(?, header = true)) to '{_sql_text(out)}' (format parquet)", [str(csv)]
+            )
             written.append(out)
     return written
 
@@ -201,16 +222,21 @@ def _sql_text(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["reports"]:
-        parser = argparse.ArgumentParser(prog="python -m benchmark.compare_engines reports",
-                                         description="statistics and report of the DuckDB and the Spark build")
+        parser = argparse.ArgumentParser(
+            prog="python -m benchmark.compare_engines reports",
+            description="statistics and report of the DuckDB and the Spark build",
+        )
         parser.add_argument("--duckdb", required=True, type=Path)
         parser.add_argument("--spark-dir", required=True, type=Path)
         parser.add_argument("duckdb_html", type=Path)
         parser.add_argument("spark_html", type=Path)
         args = parser.parse_args(argv[1:])
-        counts, problems = compare_reports(DuckDBReader(args.duckdb), SparkReader(args.spark_dir),
-                                           args.duckdb_html.read_text(encoding="utf-8"),
-                                           args.spark_html.read_text(encoding="utf-8"))
+        counts, problems = compare_reports(
+            DuckDBReader(args.duckdb),
+            SparkReader(args.spark_dir),
+            args.duckdb_html.read_text(encoding="utf-8"),
+            args.spark_html.read_text(encoding="utf-8"),
+        )
         if problems:
             print("statistics or report differ between Spark and DuckDB:", file=sys.stderr)
             for problem in problems:
@@ -218,9 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         rates = DuckDBReader(args.duckdb).read_mart("response_rate_ci", "analysis")
         orr = ", ".join(f"{r.visit} {r.n_responders}/{r.n_evaluable}" for r in rates.itertuples())
-        print(f"statistics and report match DuckDB: {len(ANALYSIS)} analysis tables "
-              f"({sum(n for k, n in counts.items() if k.startswith('analysis.'))} rows), ORR {orr}; "
-              f"report sections {', '.join(REPORT_SECTIONS)} identical")
+        print(
+            f"statistics and report match DuckDB: {len(ANALYSIS)} analysis tables "
+            f"({sum(n for k, n in counts.items() if k.startswith('analysis.'))} rows), ORR {orr}; "
+            f"report sections {', '.join(REPORT_SECTIONS)} identical"
+        )
         return 0
     if argv[:1] == ["to-parquet"]:
         if len(argv) != 3:
@@ -232,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duckdb", required=True, type=Path, help="DuckDB warehouse built from the same input")
     parser.add_argument("--spark-dir", required=True, type=Path, help="CTD_RTP_SPARK_DIR of the Spark build")
-    parser.add_argument("--all", action="store_true", help="every mart and the quarantine, not only the three main marts")
+    parser.add_argument(
+        "--all", action="store_true", help="every mart and the quarantine, not only the three main marts"
+    )
     parser.add_argument("--label", default="", help="what was built (printed with the result)")
     parser.add_argument("--staging", action="store_true", help="the five staging tables instead of the marts")
     args = parser.parse_args(argv)
@@ -244,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print("  " + problem, file=sys.stderr)
         return 1
-    print(f"{'staging tables' if args.staging else 'marts'} match DuckDB{label}: " + ", ".join(f"{name} {n} rows" for name, n in counts.items()))
+    print(
+        f"{'staging tables' if args.staging else 'marts'} match DuckDB{label}: "
+        + ", ".join(f"{name} {n} rows" for name, n in counts.items())
+    )
     return 0
 
 

@@ -36,30 +36,32 @@ def _read(raw_dir: Path, table: str) -> str:
 
 def script(raw_dir: Path, out_dir: Path) -> str:
     seeds = {name: f"read_csv('{REFERENCE / name}.csv', header = true)" for name in ("lab_test_map", "analytes")}
-    windows = ", ".join(f"('{w.visit}', {w.visit_order}, {w.target_day}, {w.window_start_day}, {w.window_end_day})"
-                        for w in visit_windows().itertuples())
+    windows = ", ".join(
+        f"('{w.visit}', {w.visit_order}, {w.target_day}, {w.window_start_day}, {w.window_end_day})"
+        for w in visit_windows().itertuples()
+    )
     return f"""
 create temp table windows as select * from (values {windows})
     as t(visit, visit_order, target_day, window_start_day, window_end_day);
-create temp table analytes as select * from {seeds['analytes']};
+create temp table analytes as select * from {seeds["analytes"]};
 create temp table day0 as
     select cast(patient_id as varchar) as patient_id, min(cast(started_on as date)) as index_date
-    from {_read(raw_dir, 'drug_exposures')}
-    where drug = 'sirolimus' and patient_id in (select cast(patient_id as varchar) from {_read(raw_dir, 'patients')})
+    from {_read(raw_dir, "drug_exposures")}
+    where drug = 'sirolimus' and patient_id in (select cast(patient_id as varchar) from {_read(raw_dir, "patients")})
     group by 1;
 create temp table labs as
 with raw as (
     select cast(result_id as varchar) as result_id, cast(patient_id as varchar) as patient_id,
            try_cast(collected_on as date) as collected_on, upper(trim(test_code)) as code, trim(unit) as unit,
            trim(cast(value as varchar)) as value_text
-    from {_read(raw_dir, 'lab_results')}
+    from {_read(raw_dir, "lab_results")}
 ),
 mapped as (
     select raw.result_id, raw.patient_id, raw.collected_on, map.analyte, map.factor,
            try_cast(ltrim(raw.value_text, '<>') as double) as source_value, raw.value_text like '<%' as is_censored
     from raw
     join (select distinct upper(source_code) as code, source_unit as unit, analyte, cast(factor as double) as factor
-          from {seeds['lab_test_map']}) as map
+          from {seeds["lab_test_map"]}) as map
         on raw.code = map.code and raw.unit = map.unit
 )
 select mapped.result_id, mapped.patient_id, mapped.analyte, mapped.source_value * mapped.factor as value,
@@ -84,7 +86,7 @@ select * from (
            row_number() over (partition by a.patient_id, windows.visit
                               order by abs(date_diff('day', day0.index_date, cast(a.assessed_on as date)) - windows.target_day),
                                        cast(a.assessed_on as date) desc) as rank
-    from {_read(raw_dir, 'visit_assessments')} as a
+    from {_read(raw_dir, "visit_assessments")} as a
     join day0 on cast(a.patient_id as varchar) = day0.patient_id
     join windows on date_diff('day', day0.index_date, cast(a.assessed_on as date))
         between windows.window_start_day and windows.window_end_day
@@ -116,7 +118,7 @@ select patient_id, visit, visit_order, study_day, platelet_count, baseline_plate
        end as response
 from joined;
 copy (select patient_id, visit, study_day, platelet_count, baseline_platelet_count, response
-      from platelet_response) to '{out_dir / 'platelet_response.parquet'}' (format parquet);
+      from platelet_response) to '{out_dir / "platelet_response.parquet"}' (format parquet);
 copy (
     select visit, count(*) filter (where response != 'NE') as n_evaluable,
            count(*) filter (where response = 'CR') as n_cr, count(*) filter (where response = 'PR') as n_pr,
@@ -124,7 +126,7 @@ copy (
            count(*) filter (where response in ('CR', 'PR')) as n_responders,
            count(*) filter (where response in ('CR', 'PR')) / nullif(count(*) filter (where response != 'NE'), 0) as orr
     from platelet_response group by visit
-) to '{out_dir / 'response_rates.parquet'}' (format parquet);
+) to '{out_dir / "response_rates.parquet"}' (format parquet);
 copy (
     select f.patient_id, f.analyte, f.visit, f.study_day, b.value as baseline_value, f.value,
            f.value - b.value as change,
@@ -132,7 +134,7 @@ copy (
     from visit_values as f
     left join visit_values as b on b.patient_id = f.patient_id and b.analyte = f.analyte and b.visit = 'baseline'
     where f.visit != 'baseline'
-) to '{out_dir / 'lab_changes.parquet'}' (format parquet);
+) to '{out_dir / "lab_changes.parquet"}' (format parquet);
 """
 
 

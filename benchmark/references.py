@@ -29,14 +29,24 @@ def visit_windows(project_dir: Path = PROJECT_DIR) -> pd.DataFrame:
     project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     return pd.DataFrame(project["vars"]["visit_schedule"])[WINDOW_COLUMNS]
 
+
 # reference file -> (mart, key, the mart's columns the reference computes)
 OUTPUTS = {
-    "platelet_response": ("fct_platelet_response", ["patient_id", "visit"],
-                          ["patient_id", "visit", "study_day", "platelet_count", "baseline_platelet_count", "response"]),
-    "response_rates": ("rpt_response_rates", ["visit"],
-                       ["visit", "n_evaluable", "n_cr", "n_pr", "n_nr", "n_ne", "n_responders", "orr"]),
-    "lab_changes": ("fct_lab_changes", ["patient_id", "analyte", "visit"],
-                    ["patient_id", "analyte", "visit", "study_day", "baseline_value", "value", "change", "pct_change"]),
+    "platelet_response": (
+        "fct_platelet_response",
+        ["patient_id", "visit"],
+        ["patient_id", "visit", "study_day", "platelet_count", "baseline_platelet_count", "response"],
+    ),
+    "response_rates": (
+        "rpt_response_rates",
+        ["visit"],
+        ["visit", "n_evaluable", "n_cr", "n_pr", "n_nr", "n_ne", "n_responders", "orr"],
+    ),
+    "lab_changes": (
+        "fct_lab_changes",
+        ["patient_id", "analyte", "visit"],
+        ["patient_id", "analyte", "visit", "study_day", "baseline_value", "value", "change", "pct_change"],
+    ),
 }
 
 
@@ -59,8 +69,13 @@ def differences(warehouse: Path, reference_dir: Path) -> tuple[dict[str, int], l
             counts[mart] = len(mart_frame)
             found = compare_frames(mart, key, mart_frame, ours[columns])
             # compare_frames speaks of DuckDB and Spark: here the mart and the reference
-            problems += [p.replace("in DuckDB", "in the mart").replace("in Spark", "in the reference")
-                         .replace("DuckDB ", "mart ").replace("Spark ", "reference ") for p in found]
+            problems += [
+                p.replace("in DuckDB", "in the mart")
+                .replace("in Spark", "in the reference")
+                .replace("DuckDB ", "mart ")
+                .replace("Spark ", "reference ")
+                for p in found
+            ]
     return counts, problems
 
 

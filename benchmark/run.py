@@ -27,9 +27,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ctd_rtp import cohort
 from ctd_rtp.warehouse import PROJECT_DIR
@@ -41,7 +41,9 @@ TIME = shutil.which("time") or "/usr/bin/time"
 class Measure:
     seconds: float
     peak_rss_mb: float | None
-    cpu_seconds: float | None = None  # user + system of the process and its children: less noisy than wall time on a shared machine
+    cpu_seconds: float | None = (
+        None  # user + system of the process and its children: less noisy than wall time on a shared machine
+    )
 
 
 @dataclass
@@ -72,12 +74,15 @@ def _measured(command: Sequence[str], env: dict[str, str]) -> Measure:
     proc = subprocess.run(full, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     match = re.search(r"MAXRSS_KB=(\d+) CPU_S=([\d.]+)\+([\d.]+)", proc.stderr)
     if not match:
         return Measure(round(seconds, 2), None)
-    return Measure(round(seconds, 2), round(int(match.group(1)) / 1024, 1),
-                   round(float(match.group(2)) + float(match.group(3)), 2))
+    return Measure(
+        round(seconds, 2), round(int(match.group(1)) / 1024, 1), round(float(match.group(2)) + float(match.group(3)), 2)
+    )
 
 
 def _best(measures: Sequence[Measure]) -> Measure:
@@ -117,10 +122,15 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     db = workdir / f"warehouse_{n}.duckdb"
     load = load_average()
     env = dict(os.environ)
-    env.update({
-        "CTD_RTP_DB": str(db), "DBT_TARGET_PATH": str(workdir / f"target_{n}"), "DBT_LOG_PATH": str(workdir / f"logs_{n}"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false",
-    })
+    env.update(
+        {
+            "CTD_RTP_DB": str(db),
+            "DBT_TARGET_PATH": str(workdir / f"target_{n}"),
+            "DBT_LOG_PATH": str(workdir / f"logs_{n}"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+    )
     env.pop("CTD_RTP_RAW_DIR", None)
     synth_s = None
     if not demo:
@@ -153,8 +163,12 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     for name in ("sql", "pandas"):
         out = workdir / f"reference_{name}_{n}"
         log(f"{label}: the core job in {'plain DuckDB SQL' if name == 'sql' else 'pandas'}")
-        references[name] = _best([_measured([sys.executable, "-m", f"benchmark.reference_{name}", str(raw), str(out)], env)
-                                  for _ in range(repeat)])
+        references[name] = _best(
+            [
+                _measured([sys.executable, "-m", f"benchmark.reference_{name}", str(raw), str(out)], env)
+                for _ in range(repeat)
+            ]
+        )
 
     log(f"{label}: full build")
     builds = []
@@ -200,10 +214,22 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     no_change = _measured([*CLI, "run", "--quiet", "--out-dir", str(report_dir)], env)
     latest = report_dir / "ctd_rtp_report_latest.html"
     return Row(
-        patients=n, lab_rows=int(lab_rows), raw_mb=raw_mb, synth_s=synth_s, load=load, floor=floor,
-        sql_reference=references["sql"], pandas_reference=references["pandas"], references_equal_marts=equal,
-        build=build, incremental=incremental, appended_rows=int(appended_rows), stats=stats, report=report,
-        no_change_run=no_change, report_mb=round(latest.stat().st_size / 1e6, 2) if latest.exists() else None,
+        patients=n,
+        lab_rows=int(lab_rows),
+        raw_mb=raw_mb,
+        synth_s=synth_s,
+        load=load,
+        floor=floor,
+        sql_reference=references["sql"],
+        pandas_reference=references["pandas"],
+        references_equal_marts=equal,
+        build=build,
+        incremental=incremental,
+        appended_rows=int(appended_rows),
+        stats=stats,
+        report=report,
+        no_change_run=no_change,
+        report_mb=round(latest.stat().st_size / 1e6, 2) if latest.exists() else None,
     )
 
 
@@ -229,15 +255,27 @@ def targets(rows: Sequence[Row]) -> list[Target]:
         out.append(Target(f"{size:,}" if isinstance(size, int) else str(size), what, text, value <= limit))
 
     if (r := by_size.get(100_000)) is not None:
-        add(100_000, "full build <= 2x the plain-SQL reference", r.build.seconds / r.sql_reference.seconds, 2.0,
-            f"{r.build.seconds / r.sql_reference.seconds:.2f}x ({r.build.seconds} s / {r.sql_reference.seconds} s)")
-        add(100_000, "full build >= 2x faster than the pandas reference", r.build.seconds / r.pandas_reference.seconds,
-            0.5, f"{r.pandas_reference.seconds / r.build.seconds:.2f}x faster ({r.pandas_reference.seconds} s / "
-                  f"{r.build.seconds} s)")
+        add(
+            100_000,
+            "full build <= 2x the plain-SQL reference",
+            r.build.seconds / r.sql_reference.seconds,
+            2.0,
+            f"{r.build.seconds / r.sql_reference.seconds:.2f}x ({r.build.seconds} s / {r.sql_reference.seconds} s)",
+        )
+        add(
+            100_000,
+            "full build >= 2x faster than the pandas reference",
+            r.build.seconds / r.pandas_reference.seconds,
+            0.5,
+            f"{r.pandas_reference.seconds / r.build.seconds:.2f}x faster ({r.pandas_reference.seconds} s / "
+            f"{r.build.seconds} s)",
+        )
         peak = (r.build.peak_rss_mb or float("inf")) / GIB
         add(100_000, "full build peak memory <= 4 GiB", peak, 4.0, f"{peak:.2f} GiB")
         both = r.stats.seconds + r.report.seconds
-        add(100_000, "statistics + report <= 10 s", both, 10.0, f"{both:.1f} s ({r.stats.seconds} + {r.report.seconds})")
+        add(
+            100_000, "statistics + report <= 10 s", both, 10.0, f"{both:.1f} s ({r.stats.seconds} + {r.report.seconds})"
+        )
     if (r := by_size.get(10_000)) is not None:
         add(10_000, "full build <= 8 s", r.build.seconds, 8.0, f"{r.build.seconds} s")
     for size in (1_000, "demo"):
@@ -246,10 +284,21 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     for r in rows:
         if r.patients != "demo":
             share = r.incremental.seconds / r.build.seconds
-            add(r.patients, "incremental after a 1% lab extract <= 15% of the full build", share, 0.15,
-                f"{share:.0%} ({r.incremental.seconds} s)")
+            add(
+                r.patients,
+                "incremental after a 1% lab extract <= 15% of the full build",
+                share,
+                0.15,
+                f"{share:.0%} ({r.incremental.seconds} s)",
+            )
     for r in rows:
-        add(r.patients, "a run with no input changed <= 5 s", r.no_change_run.seconds, 5.0, f"{r.no_change_run.seconds} s")
+        add(
+            r.patients,
+            "a run with no input changed <= 5 s",
+            r.no_change_run.seconds,
+            5.0,
+            f"{r.no_change_run.seconds} s",
+        )
     if (r := by_size.get(1_000_000)) is not None:
         add(1_000_000, "full build <= 10 min", r.build.seconds, 600.0, f"{r.build.seconds / 60:.1f} min")
         peak = (r.build.peak_rss_mb or float("inf")) / GIB
@@ -258,28 +307,74 @@ def targets(rows: Sequence[Row]) -> list[Target]:
 
 
 def machine() -> dict[str, str]:
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), 0) if Path("/proc/meminfo").exists() else 0
-    return {"cores": str(os.cpu_count()), "memory_gib": f"{mem_kb / 1024 / 1024:.0f}",
-            "python": platform.python_version(), "platform": platform.platform()}
+    mem_kb = (
+        next(
+            (
+                int(line.split()[1])
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            0,
+        )
+        if Path("/proc/meminfo").exists()
+        else 0
+    )
+    return {
+        "cores": str(os.cpu_count()),
+        "memory_gib": f"{mem_kb / 1024 / 1024:.0f}",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    header = ("patients", "lab rows", "load", "read once s", "SQL reference s", "pandas reference s", "build s",
-              "build CPU s",
-              "build / SQL", "pandas / build", "build peak MB", "+1% rows", "incremental s", "incremental / build",
-              "stats s", "report s", "no-change run s")
+    header = (
+        "patients",
+        "lab rows",
+        "load",
+        "read once s",
+        "SQL reference s",
+        "pandas reference s",
+        "build s",
+        "build CPU s",
+        "build / SQL",
+        "pandas / build",
+        "build peak MB",
+        "+1% rows",
+        "incremental s",
+        "incremental / build",
+        "stats s",
+        "report s",
+        "no-change run s",
+    )
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for r in rows:
         incremental = "-" if r.patients == "demo" else f"{r.incremental.seconds} "
         share = "-" if r.patients == "demo" else f"{r.incremental.seconds / r.build.seconds:.0%}"
-        lines.append(" | ".join(str(v) for v in (
-            r.patients if r.patients == "demo" else f"{r.patients:,}", f"{r.lab_rows:,}", r.load, r.floor.seconds,
-            r.sql_reference.seconds, r.pandas_reference.seconds, r.build.seconds, r.build.cpu_seconds,
-            f"{r.build.seconds / r.sql_reference.seconds:.1f}", f"{r.pandas_reference.seconds / r.build.seconds:.2f}",
-            r.build.peak_rss_mb, f"{r.appended_rows:,}" if r.patients != "demo" else "-", incremental.strip(), share,
-            r.stats.seconds, r.report.seconds, r.no_change_run.seconds,
-        )))
+        lines.append(
+            " | ".join(
+                str(v)
+                for v in (
+                    r.patients if r.patients == "demo" else f"{r.patients:,}",
+                    f"{r.lab_rows:,}",
+                    r.load,
+                    r.floor.seconds,
+                    r.sql_reference.seconds,
+                    r.pandas_reference.seconds,
+                    r.build.seconds,
+                    r.build.cpu_seconds,
+                    f"{r.build.seconds / r.sql_reference.seconds:.1f}",
+                    f"{r.pandas_reference.seconds / r.build.seconds:.2f}",
+                    r.build.peak_rss_mb,
+                    f"{r.appended_rows:,}" if r.patients != "demo" else "-",
+                    incremental.strip(),
+                    share,
+                    r.stats.seconds,
+                    r.report.seconds,
+                    r.no_change_run.seconds,
+                )
+            )
+        )
     return "\n".join(lines)
 
 
@@ -287,16 +382,33 @@ def format_targets(found: Sequence[Target]) -> str:
     return "\n".join(f"{'MET    ' if t.met else 'NOT MET'}  {t.size:>9}  {t.what}: {t.measured}" for t in found)
 
 
-def main(sizes: Sequence[int | str], workdir: Path, json_out: Path, log: Callable[[str], None] = print,
-         fmt: str = "csv", repeat: int = 1) -> list[Row]:
+def main(
+    sizes: Sequence[int | str],
+    workdir: Path,
+    json_out: Path,
+    log: Callable[[str], None] = print,
+    fmt: str = "csv",
+    repeat: int = 1,
+) -> list[Row]:
     workdir.mkdir(parents=True, exist_ok=True)
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rows = [run_size(n, workdir, log, fmt, repeat) for n in sizes]
     found = targets(rows)
     json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps({"started": started, "format": fmt, "repeat": repeat, "machine": machine(),
-                                    "rows": [asdict(r) for r in rows], "targets": [asdict(t) for t in found]},
-                                   indent=2, default=str))
+    json_out.write_text(
+        json.dumps(
+            {
+                "started": started,
+                "format": fmt,
+                "repeat": repeat,
+                "machine": machine(),
+                "rows": [asdict(r) for r in rows],
+                "targets": [asdict(t) for t in found],
+            },
+            indent=2,
+            default=str,
+        )
+    )
     print(format_table(rows))
     print()
     print(format_targets(found))

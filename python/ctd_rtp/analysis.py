@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,8 +21,18 @@ from .study import Study
 from .warehouse import DuckDBReader, Reader, Settings, reader_for
 
 # The marts the statistics read; their content hash is the run's data fingerprint.
-INPUT_MARTS = ("fct_lab_changes", "fct_visits", "rpt_response_rates", "fct_platelet_response", "dim_patients",
-               "fct_time_to_event", "fct_patient_follow_up", "fct_patient_subgroups", "dim_study", "dim_visit_schedule")
+INPUT_MARTS = (
+    "fct_lab_changes",
+    "fct_visits",
+    "rpt_response_rates",
+    "fct_platelet_response",
+    "dim_patients",
+    "fct_time_to_event",
+    "fct_patient_follow_up",
+    "fct_patient_subgroups",
+    "dim_study",
+    "dim_visit_schedule",
+)
 # Long marts are read with only the (text and float) columns `compute` uses, text as
 # categoricals: fct_lab_changes has ~60 rows per patient and 17 columns.
 INPUT_COLUMNS = {"fct_lab_changes": ("patient_id", "analyte", "visit", "baseline_value", "value")}
@@ -58,8 +68,12 @@ def subgroup_response(responses: pd.DataFrame, subgroups: pd.DataFrame, study: S
     one block of rows per subgroup, levels from marts.fct_patient_subgroups."""
     blocks = []
     for definition in study.subgroups:
-        levels = subgroups.loc[subgroups["subgroup"].astype(str) == str(definition["name"]), ["patient_id", "subgroup_level"]]
-        block = stats.subgroup_response(responses, levels.astype({"subgroup_level": object}), group_column="subgroup_level")
+        levels = subgroups.loc[
+            subgroups["subgroup"].astype(str) == str(definition["name"]), ["patient_id", "subgroup_level"]
+        ]
+        block = stats.subgroup_response(
+            responses, levels.astype({"subgroup_level": object}), group_column="subgroup_level"
+        )
         block.insert(0, "subgroup_label", str(definition.get("label") or definition["name"]))
         block.insert(0, "subgroup", str(definition["name"]))
         blocks.append(block)
@@ -77,11 +91,10 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     km, km_timepoints = stats.kaplan_meier(tte)
     return {
         "paired_tests": stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)], study.comparison_visits),
-        "response_rate_ci": stats.response_rate_ci(
-            marts["rpt_response_rates"].sort_values("visit_order")
+        "response_rate_ci": stats.response_rate_ci(marts["rpt_response_rates"].sort_values("visit_order")),
+        "friedman_tests": stats.friedman_test(
+            marts["fct_visits"], visits=tuple(v.visit for v in study.visits), measure="platelet_count"
         ),
-        "friedman_tests": stats.friedman_test(marts["fct_visits"], visits=tuple(v.visit for v in study.visits),
-                                              measure="platelet_count"),
         "subgroup_response": subgroup_response(marts["fct_platelet_response"], marts["fct_patient_subgroups"], study),
         "time_to_event_km": km,
         "time_to_event_km_timepoints": km_timepoints,
@@ -94,12 +107,17 @@ def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:
     """The marts `compute` needs, from any engine: `compute(read_input_marts(reader_for(settings)))`
     computes the statistics from Spark with CTD_RTP_ENGINE=spark (nothing is written)."""
-    return {name: reader.read_mart(name, columns=INPUT_COLUMNS[name], categorical=True) if name in INPUT_COLUMNS
-            else reader.read_mart(name) for name in INPUT_MARTS}
+    return {
+        name: reader.read_mart(name, columns=INPUT_COLUMNS[name], categorical=True)
+        if name in INPUT_COLUMNS
+        else reader.read_mart(name)
+        for name in INPUT_MARTS
+    }
 
 
-def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_count: int = 0,
-                 listing_max_patients: int | None = None) -> dict[str, pd.DataFrame]:
+def run_analysis(
+    settings: Settings, reader: Reader | None = None, min_cell_count: int = 0, listing_max_patients: int | None = None
+) -> dict[str, pd.DataFrame]:
     """Read the marts, compute, write `analysis.*` to the same engine. Returns what was written.
 
     The reader defaults to the engine settings.engine names (DuckDB: `settings.db_path`)."""
@@ -110,7 +128,7 @@ def run_analysis(settings: Settings, reader: Reader | None = None, min_cell_coun
     cohort = str(marts["dim_patients"]["cohort"].iloc[0]) if len(marts["dim_patients"]) else "empty cohort"
     provenance = Provenance(
         run_id=uuid.uuid4().hex[:12],
-        computed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"),
         data_fingerprint=fingerprint,
         cohort=cohort,
     )

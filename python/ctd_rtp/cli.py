@@ -28,14 +28,23 @@ import errno
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from . import cohort, gate, incremental
 from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
-from .warehouse import (DEFAULT_DB_NAME, Settings, WarehouseInUse, WarehouseMissing, connect, discard_stale_copy,
-                        engine_from_env, exclusive_run, staged_copy)
+from .warehouse import (
+    DEFAULT_DB_NAME,
+    Settings,
+    WarehouseInUse,
+    WarehouseMissing,
+    connect,
+    discard_stale_copy,
+    engine_from_env,
+    exclusive_run,
+    staged_copy,
+)
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_DBT, EXIT_VALIDATION, EXIT_IN_USE, EXIT_MISSING = 0, 1, 2, 3, 4, 5, 6
 
@@ -64,23 +73,26 @@ def _writable_folder(folder: Path, what: str) -> None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".ctd-rtp-write-check-"):
             pass
     except OSError as exc:
-        raise UsageError(f"{what} {folder} is not writable ({exc.strerror or exc}): "
-                         "choose a writable folder") from None
+        raise UsageError(f"{what} {folder} is not writable ({exc.strerror or exc}): choose a writable folder") from None
 
 
 def _usable_warehouse_path(settings: Settings) -> None:
     """dbt-duckdb writes the warehouse path into SQL unescaped: a quote in it would fail deep in
     dbt, so it is refused here, naming the path. Spaces and other characters work."""
     if any(q in str(settings.db_path) for q in "'\""):
-        raise UsageError(f"the warehouse path {settings.db_path} contains a quote character, which dbt "
-                         "cannot use in a DuckDB path; set CTD_RTP_DB to a path without quotes")
+        raise UsageError(
+            f"the warehouse path {settings.db_path} contains a quote character, which dbt "
+            "cannot use in a DuckDB path; set CTD_RTP_DB to a path without quotes"
+        )
     _writable_folder(settings.db_path.parent, "the warehouse folder")
 
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out)
     if args.lab_extract is not None:
-        with step(f"append a SYNTHETIC lab extract ({args.lab_extract:.1%} of the lab rows, seed {args.seed}) to {out}"):
+        with step(
+            f"append a SYNTHETIC lab extract ({args.lab_extract:.1%} of the lab rows, seed {args.seed}) to {out}"
+        ):
             try:
                 path = cohort.write_lab_extract(out, args.lab_extract, args.seed)
             except (ValueError, FileNotFoundError, FileExistsError) as exc:
@@ -102,9 +114,11 @@ def _engine() -> str:
 
 def _duckdb_only(command: str) -> None:
     if _engine() != "duckdb":
-        raise UsageError(f"`ctd-rtp {command}` builds the DuckDB file only; on Spark build with "
-                         "`.venv-spark/bin/dbt build --target spark`, then run `ctd-rtp stats` and `ctd-rtp report` "
-                         "with CTD_RTP_ENGINE=spark from .venv-spark (README: Run on Spark)")
+        raise UsageError(
+            f"`ctd-rtp {command}` builds the DuckDB file only; on Spark build with "
+            "`.venv-spark/bin/dbt build --target spark`, then run `ctd-rtp stats` and `ctd-rtp report` "
+            "with CTD_RTP_ENGINE=spark from .venv-spark (README: Run on Spark)"
+        )
 
 
 def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
@@ -207,8 +221,9 @@ def _with_accept(dbt_vars: str | None, project_dir: Path) -> str:
     return json.dumps({**parse_vars(dbt_vars, project_dir), "accept_delivery": True}, default=str)
 
 
-def _check_delivery(settings: Settings, previous_marts: dict[str, int] | None, accept: bool,
-                    gate_failed: DbtFailed | None) -> bool:
+def _check_delivery(
+    settings: Settings, previous_marts: dict[str, int] | None, accept: bool, gate_failed: DbtFailed | None
+) -> bool:
     """The delivery gate on the working copy: refuse (exit 3, nothing published) or accept.
     True when the delivery passed, False when it was accepted over a refusal."""
     delivery = gate.read_delivery(settings.db_path)
@@ -216,8 +231,10 @@ def _check_delivery(settings: Settings, previous_marts: dict[str, int] | None, a
     if not found:
         if gate_failed is not None:  # dbt and the gate disagree: show dbt's own words
             raise gate_failed
-        log("delivery gate: passed (max_quarantined_share "
-            f"{delivery.max_share:.1%}; highest share {max((t.share for t in delivery.tables), default=0):.1%})")
+        log(
+            "delivery gate: passed (max_quarantined_share "
+            f"{delivery.max_share:.1%}; highest share {max((t.share for t in delivery.tables), default=0):.1%})"
+        )
         return True
     if accept:
         log(gate.accepted_line(found))
@@ -341,15 +358,17 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
     # a dev tool, kept outside the installed package (benchmark/ in the project folder)
     if not (settings.project_dir / "benchmark" / "run.py").exists():
-        raise UsageError(f"`ctd-rtp benchmark` needs the project's source tree (no benchmark/run.py in "
-                         f"{settings.project_dir})")
+        raise UsageError(
+            f"`ctd-rtp benchmark` needs the project's source tree (no benchmark/run.py in {settings.project_dir})"
+        )
     if str(settings.project_dir) not in sys.path:
         sys.path.insert(0, str(settings.project_dir))
     from benchmark import run as benchmark
 
     try:
-        sizes: list[int | str] = [s.strip() if s.strip() == "demo" else int(s.replace("_", ""))
-                                  for s in args.sizes.split(",")]
+        sizes: list[int | str] = [
+            s.strip() if s.strip() == "demo" else int(s.replace("_", "")) for s in args.sizes.split(",")
+        ]
     except ValueError:
         raise UsageError(f"--sizes takes patient counts and `demo`, comma-separated; got {args.sizes!r}") from None
     benchmark.main(sizes, Path(args.workdir), Path(args.json), log=log, fmt=args.format, repeat=args.repeat)
@@ -361,10 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ctd-rtp",
         description="Single-arm treatment-response study warehouse (the study: dbt_project.yml vars or CTD_RTP_STUDY): build, statistics and report.",
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
-               "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
-               "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
-               "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed or delivery refused, 4 validation failed, 5 warehouse in use, "
-               "6 missing.",
+        "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
+        "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
+        "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed or delivery refused, 4 validation failed, 5 warehouse in use, "
+        "6 missing.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -374,9 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=cohort.DEMO_SEED)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--chunk-size", type=int, default=5000, help="patients generated and written at a time")
-    p.add_argument("--lab-extract", type=float, metavar="FRACTION",
-                   help="instead: add a new lab extract file to the cohort in --out, repeat draws for this share "
-                        "of its lab rows (e.g. 0.01), as a next extract would arrive")
+    p.add_argument(
+        "--lab-extract",
+        type=float,
+        metavar="FRACTION",
+        help="instead: add a new lab extract file to the cohort in --out, repeat draws for this share "
+        "of its lab rows (e.g. 0.01), as a next extract would arrive",
+    )
     p.set_defaults(func=cmd_synth)
 
     for name, func, text in (
@@ -384,56 +407,99 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", cmd_run, "build + stats + report (the main job)"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{pr_rule: or}\"")
+        p.add_argument("--vars", help='dbt vars as YAML, e.g. "{pr_rule: or}"')
         p.add_argument("--quiet", action="store_true", help="hide dbt's own output unless it fails")
-        p.add_argument("--accept-delivery", action="store_true",
-                       help="publish even when the delivery gate refuses the delivery (too many rows quarantined, "
-                            "a mart coming out empty); the log says what was accepted")
-        p.add_argument("--full-refresh", action="store_true",
-                       help="rebuild the incremental lab models from scratch (by default decided from the inputs: "
-                            "only new lab extract files -> incremental)")
+        p.add_argument(
+            "--accept-delivery",
+            action="store_true",
+            help="publish even when the delivery gate refuses the delivery (too many rows quarantined, "
+            "a mart coming out empty); the log says what was accepted",
+        )
+        p.add_argument(
+            "--full-refresh",
+            action="store_true",
+            help="rebuild the incremental lab models from scratch (by default decided from the inputs: "
+            "only new lab extract files -> incremental)",
+        )
         if name == "run":
-            p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
-                                              "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
+            p.add_argument(
+                "--out-dir",
+                help="report folder (default: <project>/reports for the project's "
+                "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)",
+            )
             p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
         if name == "run":
-            p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
-                           help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the "
-                                "results table, the page and the Word file")
-            p.add_argument("--listing-max-patients", type=_cell_count, default=None, metavar="N",
-                           help="show the patient listing when the analysis set has at most N patients (default 50; "
-                                "0: never; never with --min-cell-count)")
+            p.add_argument(
+                "--min-cell-count",
+                type=_cell_count,
+                default=0,
+                metavar="N",
+                help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the "
+                "results table, the page and the Word file",
+            )
+            p.add_argument(
+                "--listing-max-patients",
+                type=_cell_count,
+                default=None,
+                metavar="N",
+                help="show the patient listing when the analysis set has at most N patients (default 50; "
+                "0: never; never with --min-cell-count)",
+            )
         p.set_defaults(func=func)
 
-    p = sub.add_parser("check", help="check a delivery folder before any build: per file and column what would be "
-                                      "quarantined and how to declare its format (exit 3: the delivery would be refused)")
+    p = sub.add_parser(
+        "check",
+        help="check a delivery folder before any build: per file and column what would be "
+        "quarantined and how to declare its format (exit 3: the delivery would be refused)",
+    )
     p.add_argument("folder", help="the folder of raw files (as CTD_RTP_RAW_DIR), with its delivery.yml if any")
-    p.add_argument("--vars", help="dbt vars as YAML, e.g. \"{max_quarantined_share: 0.1}\"")
-    p.add_argument("--map-stub", help="where to write the map stub of unknown (test code, unit) pairs "
-                                      "(default: ./lab_test_map.stub.csv; written only when there are some)")
+    p.add_argument("--vars", help='dbt vars as YAML, e.g. "{max_quarantined_share: 0.1}"')
+    p.add_argument(
+        "--map-stub",
+        help="where to write the map stub of unknown (test code, unit) pairs "
+        "(default: ./lab_test_map.stub.csv; written only when there are some)",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("stats", help="paired tests, response CIs, Friedman, subgroups -> schema analysis")
-    p.add_argument("--min-cell-count", type=_cell_count, default=0, metavar="N",
-                   help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the results "
-                        "table (analysis.report_results), the page and the Word file")
-    p.add_argument("--listing-max-patients", type=_cell_count, default=None, metavar="N",
-                   help="show the patient listing when the analysis set has at most N patients (default 50; 0: never; "
-                        "never with --min-cell-count)")
+    p.add_argument(
+        "--min-cell-count",
+        type=_cell_count,
+        default=0,
+        metavar="N",
+        help="for sharing: print counts from 1 to N-1 as <N, their percentages hidden, in the results "
+        "table (analysis.report_results), the page and the Word file",
+    )
+    p.add_argument(
+        "--listing-max-patients",
+        type=_cell_count,
+        default=None,
+        metavar="N",
+        help="show the patient listing when the analysis set has at most N patients (default 50; 0: never; "
+        "never with --min-cell-count)",
+    )
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("benchmark", help="time and memory of build/incremental/stats/report at several cohort sizes")
-    p.add_argument("--sizes", default="1000,10000,100000",
-                   help="comma-separated patient counts, or `demo` for the bundled cohort (add 1000000 when asked)")
+    p.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="comma-separated patient counts, or `demo` for the bundled cohort (add 1000000 when asked)",
+    )
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="raw file format of the cohorts")
-    p.add_argument("--repeat", type=int, default=1, help="time the references and the full build this many times, keep the best")
+    p.add_argument(
+        "--repeat", type=int, default=1, help="time the references and the full build this many times, keep the best"
+    )
     p.add_argument("--workdir", default="/tmp/ctd-rtp-benchmark", help="scratch folder for cohorts and warehouses")
     p.add_argument("--json", default="benchmark/results.json", help="where to write the figures as JSON")
     p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("report", help="validate the marts and render the HTML report (scheduler entry point)")
-    p.add_argument("--out-dir", help="report folder (default: <project>/reports for the project's "
-                                      "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)")
+    p.add_argument(
+        "--out-dir",
+        help="report folder (default: <project>/reports for the project's "
+        "warehouse.duckdb, else a reports folder beside CTD_RTP_DB)",
+    )
     p.add_argument("--docx", action="store_true", help="also write the report's tables as a Word file (.docx)")
     p.set_defaults(func=cmd_report)
     return parser

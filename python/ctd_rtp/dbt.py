@@ -70,8 +70,9 @@ def parse_vars(text: str | None, project_dir: Path) -> dict[str, Any]:
     try:
         given = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadVars(f"--vars is not valid YAML ({' '.join(str(exc).split())}); "
-                      f'write a mapping, e.g. --vars "{{pr_rule: or}}"') from None
+        raise BadVars(
+            f'--vars is not valid YAML ({" ".join(str(exc).split())}); write a mapping, e.g. --vars "{{pr_rule: or}}"'
+        ) from None
     if not isinstance(given, dict):
         raise BadVars(f'--vars must be a mapping such as "{{pr_rule: or}}", got {text!r}')
     declared = declared_vars(project_dir)
@@ -79,10 +80,13 @@ def parse_vars(text: str | None, project_dir: Path) -> dict[str, Any]:
     if unknown:
         import difflib
 
-        hints = [f"{u} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(u, declared, n=1)) else u
-                 for u in unknown]
-        raise BadVars(f"unknown var(s) {', '.join(hints)} in --vars; the project declares: "
-                      f"{', '.join(sorted(declared))} (dbt_project.yml, docs/clinical-rules.md)")
+        hints = [
+            f"{u} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(u, declared, n=1)) else u for u in unknown
+        ]
+        raise BadVars(
+            f"unknown var(s) {', '.join(hints)} in --vars; the project declares: "
+            f"{', '.join(sorted(declared))} (dbt_project.yml, docs/clinical-rules.md)"
+        )
     for name, value in given.items():
         _check_var_value(name, value, declared[name])
     return given
@@ -93,15 +97,18 @@ def _check_var_value(name: str, value: Any, default: Any) -> None:
     if name in VAR_CHOICES and str(value).lower() not in VAR_CHOICES[name]:
         raise BadVars(f"var {name} must be one of {', '.join(VAR_CHOICES[name])}, got {value!r}")
     if name in DATE_VARS and value not in ("", None) and not _iso_date(value):
-        raise BadVars(f"var {name} must be an ISO date such as 2024-06-30 (or \"\" for the default), got {value!r}")
+        raise BadVars(f'var {name} must be an ISO date such as 2024-06-30 (or "" for the default), got {value!r}')
     if isinstance(default, list) and not isinstance(value, list):
         raise BadVars(f"var {name} must be a list (default {default}), got {value!r}")
     if isinstance(default, str) and name not in DATE_VARS and not isinstance(value, str):
         raise BadVars(f"var {name} must be text (default {default!r}), got {value!r}")
     if isinstance(default, bool) and not isinstance(value, bool):
         raise BadVars(f"var {name} must be true or false, got {value!r}")
-    if isinstance(default, (int, float)) and not isinstance(default, bool) and (
-            isinstance(value, bool) or not isinstance(value, (int, float))):
+    if (
+        isinstance(default, (int, float))
+        and not isinstance(default, bool)
+        and (isinstance(value, bool) or not isinstance(value, (int, float)))
+    ):
         raise BadVars(f"var {name} must be a number (default {default}), got {value!r}")
 
 
@@ -116,12 +123,14 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None, colours: boo
     """Environment for a dbt run: profile in the project, absolute warehouse path, no telemetry,
     and no colour codes unless standard output is a terminal (cron logs stay plain text)."""
     env = dict(os.environ if base is None else base)
-    env.update({
-        "DBT_PROFILES_DIR": str(settings.project_dir),
-        "CTD_RTP_DB": str(settings.db_path),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-    })
+    env.update(
+        {
+            "DBT_PROFILES_DIR": str(settings.project_dir),
+            "CTD_RTP_DB": str(settings.db_path),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+        }
+    )
     if colours is None:
         colours = sys.stdout.isatty() and not env.get("NO_COLOR")
     if not colours:
@@ -146,9 +155,12 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     # DBT_TARGET_PATH lets concurrent builds (tests, benchmarks) keep their artifacts apart
     target = target_path or Path(os.environ.get("DBT_TARGET_PATH") or settings.project_dir / "target")
     command = (
-        _dbt_executable(), *args,
-        "--project-dir", str(settings.project_dir),
-        "--target-path", str(target),
+        _dbt_executable(),
+        *args,
+        "--project-dir",
+        str(settings.project_dir),
+        "--target-path",
+        str(target),
         # Partial parsing (target/partial_parse.msgpack) is kept across runs: dbt re-parses in full
         # when a var, the profile or an env var that dbt_project.yml or profiles.yml reads
         # (CTD_RTP_RAW_DIR, CTD_RTP_DB) changes, and the files whose env vars changed
@@ -156,14 +168,20 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         "--partial-parse",
     )
     proc = subprocess.run(
-        command, cwd=settings.project_dir, env=dbt_env(settings, colours=False if quiet else None),
-        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None, text=True,
+        command,
+        cwd=settings.project_dir,
+        env=dbt_env(settings, colours=False if quiet else None),
+        stdout=subprocess.PIPE if quiet else None,
+        stderr=subprocess.STDOUT if quiet else None,
+        text=True,
     )
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
     if proc.returncode != 0:
         detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
-        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}",
-                        nodes=[f.split(":", 1)[0] for f in failures])
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}",
+            nodes=[f.split(":", 1)[0] for f in failures],
+        )
     return DbtResult(command=command, returncode=proc.returncode, failures=failures)
 
 

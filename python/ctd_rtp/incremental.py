@@ -97,8 +97,11 @@ def current_inputs(
 ) -> dict[str, str]:
     """name -> fingerprint: 'code' for the project and settings, 'raw_dir', and one entry per raw file."""
     env = os.environ if environ is None else environ
-    inputs = {"code": _code_fingerprint(project_dir, dbt_vars, env), "checks": _checks_fingerprint(project_dir),
-              "raw_dir": str(raw_dir or "(demo seeds)")}
+    inputs = {
+        "code": _code_fingerprint(project_dir, dbt_vars, env),
+        "checks": _checks_fingerprint(project_dir),
+        "raw_dir": str(raw_dir or "(demo seeds)"),
+    }
     if raw_dir is not None and raw_dir.is_dir():
         for path in sorted(raw_dir.iterdir()):
             # delivery.yml changes how every file reads: a change is a full refresh, as for a file

@@ -56,23 +56,71 @@ _DIFF_DECIMALS = 10
 _NAN = float("nan")
 
 PAIRED_COLUMNS: tuple[str, ...] = (
-    "analyte", "comparison", "visit", "n_pairs",
-    "baseline_mean", "baseline_sd", "baseline_median", "baseline_q1", "baseline_q3",
-    "followup_mean", "followup_sd", "followup_median", "followup_q1", "followup_q3",
-    "mean_difference", "sd_difference", "mean_difference_ci_low", "mean_difference_ci_high",
-    "t_statistic", "t_df", "t_p_value", "shapiro_w", "shapiro_p_value",
-    "wilcoxon_statistic", "wilcoxon_v", "wilcoxon_p_value", "wilcoxon_method",
-    "hodges_lehmann", "hodges_lehmann_ci_low", "hodges_lehmann_ci_high",
-    "effect_size_dz", "effect_size_r", "normality_rule", "test_used", "p_value",
-    "p_value_holm", "p_value_bh", "note",
+    "analyte",
+    "comparison",
+    "visit",
+    "n_pairs",
+    "baseline_mean",
+    "baseline_sd",
+    "baseline_median",
+    "baseline_q1",
+    "baseline_q3",
+    "followup_mean",
+    "followup_sd",
+    "followup_median",
+    "followup_q1",
+    "followup_q3",
+    "mean_difference",
+    "sd_difference",
+    "mean_difference_ci_low",
+    "mean_difference_ci_high",
+    "t_statistic",
+    "t_df",
+    "t_p_value",
+    "shapiro_w",
+    "shapiro_p_value",
+    "wilcoxon_statistic",
+    "wilcoxon_v",
+    "wilcoxon_p_value",
+    "wilcoxon_method",
+    "hodges_lehmann",
+    "hodges_lehmann_ci_low",
+    "hodges_lehmann_ci_high",
+    "effect_size_dz",
+    "effect_size_r",
+    "normality_rule",
+    "test_used",
+    "p_value",
+    "p_value_holm",
+    "p_value_bh",
+    "note",
 )
 FRIEDMAN_COLUMNS: tuple[str, ...] = (
-    "measure", "visits", "n_patients", "n_visits", "statistic", "df", "p_value", "kendalls_w", "note",
+    "measure",
+    "visits",
+    "n_patients",
+    "n_visits",
+    "statistic",
+    "df",
+    "p_value",
+    "kendalls_w",
+    "note",
 )
 SUBGROUP_COLUMNS: tuple[str, ...] = (
-    "visit", "group_a", "group_b", "a_responders", "a_evaluable", "b_responders", "b_evaluable",
-    "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high", "odds_ratio_method", "sample_odds_ratio",
-    "p_value", "note",
+    "visit",
+    "group_a",
+    "group_b",
+    "a_responders",
+    "a_evaluable",
+    "b_responders",
+    "b_evaluable",
+    "odds_ratio",
+    "odds_ratio_ci_low",
+    "odds_ratio_ci_high",
+    "odds_ratio_method",
+    "sample_odds_ratio",
+    "p_value",
+    "note",
 )
 
 
@@ -100,8 +148,7 @@ def _visit_key(visit: str) -> tuple[int, float, str]:
     return (1, VISIT_UNIT_DAYS[match.group(1)] * int(match.group(2)), visit) if match else (2, 0.0, str(visit))
 
 
-def _adjust(p_values: Sequence[float] | np.ndarray,
-            step: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
+def _adjust(p_values: Sequence[float] | np.ndarray, step: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
     """Shared scaffolding of p.adjust: NaNs kept and not counted; `step` maps the sorted
     p-values (and m) to adjusted values in the same order."""
     p = np.asarray(p_values, dtype="float64")
@@ -165,16 +212,22 @@ def _wilcoxon(d: np.ndarray) -> tuple[dict[str, Any], list[str]]:
         sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - float((tie_sizes**3 - tie_sizes).sum()) / 48)
         z = (z - math.copysign(0.5, z) * (z != 0)) / sigma
         p = min(1.0, 2.0 * float(stats.norm.sf(abs(z))))
-        reasons = [r for r, hit in (
-            ("ties among |differences|", ties),
-            (f"{n_zero} zero difference(s) dropped (wilcox method)", n_zero > 0),
-            (f"{n} non-zero differences (exact only below 50)", n > EXACT_WILCOXON_MAX_N),
-        ) if hit]
-        notes.append("Wilcoxon: normal approximation with continuity correction ("
-                     + "; ".join(reasons) + ")")
+        reasons = [
+            r
+            for r, hit in (
+                ("ties among |differences|", ties),
+                (f"{n_zero} zero difference(s) dropped (wilcox method)", n_zero > 0),
+                (f"{n} non-zero differences (exact only below 50)", n > EXACT_WILCOXON_MAX_N),
+            )
+            if hit
+        ]
+        notes.append("Wilcoxon: normal approximation with continuity correction (" + "; ".join(reasons) + ")")
     result = {
-        "wilcoxon_statistic": min(w_plus, w_minus), "wilcoxon_v": w_plus, "wilcoxon_p_value": p,
-        "wilcoxon_method": method, "effect_size_r": (w_plus - w_minus) / (w_plus + w_minus),
+        "wilcoxon_statistic": min(w_plus, w_minus),
+        "wilcoxon_v": w_plus,
+        "wilcoxon_p_value": p,
+        "wilcoxon_method": method,
+        "effect_size_r": (w_plus - w_minus) / (w_plus + w_minus),
     }
     return result, notes
 
@@ -264,8 +317,7 @@ def _walsh_select(v: np.ndarray, c: np.ndarray, k: int, budget: int) -> float:
     return float(values[order[position]])
 
 
-def _walsh_order_stats(d: np.ndarray, ks: Sequence[int],
-                       budget: int = WALSH_MATERIALISE_MAX_PAIRS) -> list[float]:
+def _walsh_order_stats(d: np.ndarray, ks: Sequence[int], budget: int = WALSH_MATERIALISE_MAX_PAIRS) -> list[float]:
     """Exact k-th smallest (1-based) Walsh averages (d_i + d_j)/2, i <= j, for each k in ks."""
     v, c = np.unique(d, return_counts=True)
     c = c.astype(np.int64)
@@ -303,20 +355,29 @@ def _describe(x: np.ndarray, prefix: str) -> dict[str, float]:
         return {f"{prefix}_{s}": _NAN for s in ("mean", "sd", "median", "q1", "q3")}
     q1, median, q3 = np.quantile(x, [0.25, 0.5, 0.75])
     return {
-        f"{prefix}_mean": float(x.mean()), f"{prefix}_sd": float(x.std(ddof=1)) if x.size > 1 else _NAN,
-        f"{prefix}_median": float(median), f"{prefix}_q1": float(q1), f"{prefix}_q3": float(q3),
+        f"{prefix}_mean": float(x.mean()),
+        f"{prefix}_sd": float(x.std(ddof=1)) if x.size > 1 else _NAN,
+        f"{prefix}_median": float(median),
+        f"{prefix}_q1": float(q1),
+        f"{prefix}_q3": float(q3),
     }
 
 
-def _paired_row(analyte: str, visit: str, base: np.ndarray, follow: np.ndarray,
-                n_dropped: int, alpha: float) -> dict[str, Any]:
+def _paired_row(
+    analyte: str, visit: str, base: np.ndarray, follow: np.ndarray, n_dropped: int, alpha: float
+) -> dict[str, Any]:
     """One analyte x visit comparison; every edge case yields a row with a note."""
     n = base.size
     row: dict[str, Any] = dict.fromkeys(PAIRED_COLUMNS, _NAN)
-    row.update(analyte=analyte, comparison=f"baseline_vs_{visit}", visit=visit, n_pairs=n,
-               wilcoxon_method=None, test_used="not tested",
-               normality_rule=(f"Shapiro-Wilk p >= {alpha:g} on differences -> paired t-test, "
-                               "else Wilcoxon signed-rank"))
+    row.update(
+        analyte=analyte,
+        comparison=f"baseline_vs_{visit}",
+        visit=visit,
+        n_pairs=n,
+        wilcoxon_method=None,
+        test_used="not tested",
+        normality_rule=(f"Shapiro-Wilk p >= {alpha:g} on differences -> paired t-test, else Wilcoxon signed-rank"),
+    )
     row.update(_describe(base, "baseline") | _describe(follow, "followup"))
     notes: list[str] = []
     dropped_note = [f"{n_dropped} patient(s) without a complete pair dropped"] if n_dropped else []
@@ -341,11 +402,16 @@ def _paired_row(analyte: str, visit: str, base: np.ndarray, follow: np.ndarray,
         t_stat = row["mean_difference"] / se
         half = stats.t.isf((1 - CONFIDENCE) / 2, n - 1) * se
         shapiro = stats.shapiro(d)
-        row.update(t_statistic=t_stat, t_df=n - 1, t_p_value=float(2 * stats.t.sf(abs(t_stat), n - 1)),
-                   mean_difference_ci_low=row["mean_difference"] - half,
-                   mean_difference_ci_high=row["mean_difference"] + half,
-                   effect_size_dz=row["mean_difference"] / sd,
-                   shapiro_w=float(shapiro.statistic), shapiro_p_value=float(shapiro.pvalue))
+        row.update(
+            t_statistic=t_stat,
+            t_df=n - 1,
+            t_p_value=float(2 * stats.t.sf(abs(t_stat), n - 1)),
+            mean_difference_ci_low=row["mean_difference"] - half,
+            mean_difference_ci_high=row["mean_difference"] + half,
+            effect_size_dz=row["mean_difference"] / sd,
+            shapiro_w=float(shapiro.statistic),
+            shapiro_p_value=float(shapiro.pvalue),
+        )
     wilcoxon, wilcoxon_notes = _wilcoxon(d)
     row.update(wilcoxon)
     notes += wilcoxon_notes
@@ -359,8 +425,7 @@ def _paired_row(analyte: str, visit: str, base: np.ndarray, follow: np.ndarray,
     return row
 
 
-def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str],
-                 alpha: float = 0.05) -> pd.DataFrame:
+def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str], alpha: float = 0.05) -> pd.DataFrame:
     """Baseline vs follow-up tests per analyte and comparison visit, with Holm/BH adjustment.
 
     ``lab_changes`` has one row per patient x analyte x post-baseline visit with columns
@@ -409,16 +474,18 @@ def paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str],
         warnings.simplefilter("ignore")
         for a, name in enumerate(analytes):
             for v, visit_name in enumerate(visits):
-                index = complete[bounds[a * len(visits) + v]:bounds[a * len(visits) + v + 1]]
-                rows.append(_paired_row(str(name), visit_name, base[index], follow[index],
-                                        int(n_patients[a]) - index.size, alpha))
+                index = complete[bounds[a * len(visits) + v] : bounds[a * len(visits) + v + 1]]
+                rows.append(
+                    _paired_row(
+                        str(name), visit_name, base[index], follow[index], int(n_patients[a]) - index.size, alpha
+                    )
+                )
     result = pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
     for _, index in result.groupby("comparison").groups.items():
         p = result.loc[index, "p_value"].to_numpy(dtype="float64")
         result.loc[index, "p_value_holm"] = holm_adjust(p)
         result.loc[index, "p_value_bh"] = bh_adjust(p)
-    order = sorted(range(len(result)),
-                   key=lambda r: (_visit_key(result.at[r, "visit"]), result.at[r, "analyte"]))
+    order = sorted(range(len(result)), key=lambda r: (_visit_key(result.at[r, "visit"]), result.at[r, "analyte"]))
     return result.iloc[order].reset_index(drop=True)
 
 
@@ -435,13 +502,24 @@ def friedman_test(values: pd.DataFrame, visits: Sequence[str], measure: str = "p
     subset = values[values["visit"].isin(visits)]
     if subset.duplicated(["patient_id", "visit"]).any():
         raise ValueError("values has duplicate patient_id x visit rows")
-    wide = (subset.assign(**{measure: _floats(subset[measure])})
-            .pivot(index="patient_id", columns="visit", values=measure)
-            .reindex(columns=list(visits)).dropna())
+    wide = (
+        subset.assign(**{measure: _floats(subset[measure])})
+        .pivot(index="patient_id", columns="visit", values=measure)
+        .reindex(columns=list(visits))
+        .dropna()
+    )
     n, k = wide.shape
     excluded = values["patient_id"].nunique() - n
-    row: dict[str, Any] = dict(measure=measure, visits=",".join(visits), n_patients=n, n_visits=k,
-                               statistic=_NAN, df=k - 1, p_value=_NAN, kendalls_w=_NAN)
+    row: dict[str, Any] = dict(
+        measure=measure,
+        visits=",".join(visits),
+        n_patients=n,
+        n_visits=k,
+        statistic=_NAN,
+        df=k - 1,
+        p_value=_NAN,
+        kendalls_w=_NAN,
+    )
     notes = [f"{excluded} patient(s) without a value at every visit excluded"] if excluded else []
     matrix = wide.to_numpy(dtype="float64")
     ranks = stats.rankdata(matrix, axis=1) if n else matrix
@@ -459,8 +537,9 @@ def friedman_test(values: pd.DataFrame, visits: Sequence[str], measure: str = "p
         notes.insert(0, "all values tied within every patient")
     else:
         statistic = 12 * float(((ranks.sum(axis=0) - n * (k + 1) / 2) ** 2).sum()) / denominator
-        row.update(statistic=statistic, p_value=float(stats.chi2.sf(statistic, k - 1)),
-                   kendalls_w=statistic / (n * (k - 1)))
+        row.update(
+            statistic=statistic, p_value=float(stats.chi2.sf(statistic, k - 1)), kendalls_w=statistic / (n * (k - 1))
+        )
     row["note"] = "; ".join(notes)
     return pd.DataFrame([row], columns=list(FRIEDMAN_COLUMNS))
 
@@ -477,9 +556,17 @@ def response_rate_ci(rates: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
         x, n = int(record["n_responders"]), int(record["n_evaluable"])
         if n < 0 or not 0 <= x <= n:
             raise ValueError(f"visit {record['visit']}: need 0 <= n_responders <= n_evaluable")
-        row = {"visit": record["visit"], **{c: record[c] for c in kept}, "n_responders": x,
-               "n_evaluable": n, "orr": _NAN, "ci_low": _NAN, "ci_high": _NAN,
-               "ci_method": "Clopper-Pearson exact", "note": ""}
+        row = {
+            "visit": record["visit"],
+            **{c: record[c] for c in kept},
+            "n_responders": x,
+            "n_evaluable": n,
+            "orr": _NAN,
+            "ci_low": _NAN,
+            "ci_high": _NAN,
+            "ci_method": "Clopper-Pearson exact",
+            "note": "",
+        }
         if n == 0:
             row["note"] = "no evaluable patients"
         else:
@@ -511,14 +598,14 @@ def _odds_ratio(table: np.ndarray) -> tuple[float, float, float, str]:
         ci = conditional.confidence_interval(confidence_level=CONFIDENCE)
         return estimate, float(ci.low), float(ci.high), ODDS_RATIO_EXACT
     # Hypergeometric parameters as scipy's odds_ratio uses them: total, row-0 sum, column-0 sum.
-    information = float(stats.nchypergeom_fisher.var(int(table.sum()), int(table[0].sum()),
-                                                     int(table[:, 0].sum()), estimate))
+    information = float(
+        stats.nchypergeom_fisher.var(int(table.sum()), int(table[0].sum()), int(table[:, 0].sum()), estimate)
+    )
     half = stats.norm.isf((1 - CONFIDENCE) / 2) / math.sqrt(information)
     return estimate, estimate * math.exp(-half), estimate * math.exp(half), ODDS_RATIO_WALD
 
 
-def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
-                      group_column: str = "ctd_group") -> pd.DataFrame:
+def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame, group_column: str = "ctd_group") -> pd.DataFrame:
     """Responders (CR/PR) vs non-responders (NR) by a two-level group, per visit (Fisher).
 
     NE is excluded. group_a / group_b are the levels in sorted (code-point) order, so the
@@ -554,10 +641,21 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
             counts[g] = (int(member["response"].isin(RESPONDER_CODES).sum()), len(member))
         a_r, a_n = counts.get(group_a, (0, 0))
         b_r, b_n = counts.get(group_b, (0, 0))
-        row: dict[str, Any] = dict(visit=visit, group_a=group_a, group_b=group_b, a_responders=a_r,
-                                   a_evaluable=a_n, b_responders=b_r, b_evaluable=b_n,
-                                   odds_ratio=_NAN, odds_ratio_ci_low=_NAN, odds_ratio_ci_high=_NAN,
-                                   odds_ratio_method=None, sample_odds_ratio=_NAN, p_value=_NAN)
+        row: dict[str, Any] = dict(
+            visit=visit,
+            group_a=group_a,
+            group_b=group_b,
+            a_responders=a_r,
+            a_evaluable=a_n,
+            b_responders=b_r,
+            b_evaluable=b_n,
+            odds_ratio=_NAN,
+            odds_ratio_ci_low=_NAN,
+            odds_ratio_ci_high=_NAN,
+            odds_ratio_method=None,
+            sample_odds_ratio=_NAN,
+            p_value=_NAN,
+        )
         absent = [g for g in groups if counts[g][1] == 0]
         if len(groups) < 2:
             notes.insert(0, f"only one {group_column} level present ({', '.join(groups) or 'none'})")
@@ -572,8 +670,9 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
                 notes.insert(0, "all or none of the evaluable patients responded: odds ratio undefined")
             else:
                 estimate, low, high, method = _odds_ratio(table)
-                row.update(odds_ratio=estimate, odds_ratio_ci_low=low, odds_ratio_ci_high=high,
-                           odds_ratio_method=method)
+                row.update(
+                    odds_ratio=estimate, odds_ratio_ci_low=low, odds_ratio_ci_high=high, odds_ratio_method=method
+                )
                 if (table == 0).any():
                     notes.append("a zero cell: odds ratio is 0 or infinite")
         row["note"] = "; ".join(notes)
@@ -590,16 +689,42 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame,
 KM_TIMEPOINTS: tuple[int, ...] = (30, 90, 180)
 KM_CI_METHOD = "log (Greenwood), median CI Brookmeyer-Crowley on the log scale (R survfit default)"
 KM_COLUMNS: tuple[str, ...] = (
-    "paramcd", "param", "n", "n_events", "n_censored", "total_days", "median_days", "median_ci_low",
-    "median_ci_high", "median_reached", "ci_high_reached", "ci_method", "note",
+    "paramcd",
+    "param",
+    "n",
+    "n_events",
+    "n_censored",
+    "total_days",
+    "median_days",
+    "median_ci_low",
+    "median_ci_high",
+    "median_reached",
+    "ci_high_reached",
+    "ci_method",
+    "note",
 )
 KM_TIMEPOINT_COLUMNS: tuple[str, ...] = (
-    "paramcd", "day", "n_at_risk", "n_events_by_day", "survival", "survival_ci_low", "survival_ci_high",
-    "cumulative_incidence", "cumulative_incidence_ci_low", "cumulative_incidence_ci_high",
+    "paramcd",
+    "day",
+    "n_at_risk",
+    "n_events_by_day",
+    "survival",
+    "survival_ci_low",
+    "survival_ci_high",
+    "cumulative_incidence",
+    "cumulative_incidence_ci_low",
+    "cumulative_incidence_ci_high",
 )
 TIME_IN_RESPONSE_COLUMNS: tuple[str, ...] = (
-    "population", "n_patients", "total_days_observed", "total_days_in_response", "share_of_time_in_response",
-    "median_share", "share_q1", "share_q3", "note",
+    "population",
+    "n_patients",
+    "total_days_observed",
+    "total_days_in_response",
+    "share_of_time_in_response",
+    "median_share",
+    "share_q1",
+    "share_q3",
+    "note",
 )
 
 
@@ -622,8 +747,9 @@ def _survival_at(fit: Any, day: float, z: float) -> tuple[float, float, float]:
     return s, math.exp(math.log(s) - half), min(1.0, math.exp(math.log(s) + half))
 
 
-def kaplan_meier(tte: pd.DataFrame, timepoints: Sequence[int] = KM_TIMEPOINTS,
-                 confidence: float = CONFIDENCE) -> tuple[pd.DataFrame, pd.DataFrame]:
+def kaplan_meier(
+    tte: pd.DataFrame, timepoints: Sequence[int] = KM_TIMEPOINTS, confidence: float = CONFIDENCE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier per time-to-event parameter of an ADTTE frame (paramcd, days, cnsr; param
     optional): events, censored, median with its CI, and the estimate at fixed days.
 
@@ -643,20 +769,38 @@ def kaplan_meier(tte: pd.DataFrame, timepoints: Sequence[int] = KM_TIMEPOINTS,
         days, events = days[keep], events[keep]
         param = str(group["param"].iloc[0]) if "param" in group and len(group) else str(paramcd)
         row: dict[str, Any] = {
-            "paramcd": paramcd, "param": param, "n": int(days.size), "n_events": int(events.sum()),
-            "n_censored": int(days.size - events.sum()), "total_days": float(days.sum()),
-            "median_days": _NAN, "median_ci_low": _NAN, "median_ci_high": _NAN, "median_reached": False,
-            "ci_high_reached": False, "ci_method": KM_CI_METHOD, "note": "",
+            "paramcd": paramcd,
+            "param": param,
+            "n": int(days.size),
+            "n_events": int(events.sum()),
+            "n_censored": int(days.size - events.sum()),
+            "total_days": float(days.sum()),
+            "median_days": _NAN,
+            "median_ci_low": _NAN,
+            "median_ci_high": _NAN,
+            "median_reached": False,
+            "ci_high_reached": False,
+            "ci_method": KM_CI_METHOD,
+            "note": "",
         }
         if days.size == 0 or events.sum() == 0:
             row["note"] = "no patients" if days.size == 0 else "no events"
             summary.append(row)
             for day in timepoints:
-                points.append({"paramcd": paramcd, "day": int(day), "n_at_risk": int((days >= day).sum()),
-                               "n_events_by_day": 0, "survival": 1.0 if days.size else _NAN,
-                               "survival_ci_low": _NAN, "survival_ci_high": _NAN,
-                               "cumulative_incidence": 0.0 if days.size else _NAN,
-                               "cumulative_incidence_ci_low": _NAN, "cumulative_incidence_ci_high": _NAN})
+                points.append(
+                    {
+                        "paramcd": paramcd,
+                        "day": int(day),
+                        "n_at_risk": int((days >= day).sum()),
+                        "n_events_by_day": 0,
+                        "survival": 1.0 if days.size else _NAN,
+                        "survival_ci_low": _NAN,
+                        "survival_ci_high": _NAN,
+                        "cumulative_incidence": 0.0 if days.size else _NAN,
+                        "cumulative_incidence_ci_low": _NAN,
+                        "cumulative_incidence_ci_high": _NAN,
+                    }
+                )
             continue
         fit = _km_fit(days, events)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -664,23 +808,43 @@ def kaplan_meier(tte: pd.DataFrame, timepoints: Sequence[int] = KM_TIMEPOINTS,
             median = float(fit.quantile(0.5))
             low, high = (float(b) for b in fit.quantile_ci(0.5, alpha=1 - confidence, method="log"))
         reached = bool(np.isfinite(median))
-        row.update(median_days=median if reached else _NAN, median_reached=reached,
-                   median_ci_low=low if np.isfinite(low) else _NAN,
-                   median_ci_high=high if np.isfinite(high) else _NAN, ci_high_reached=bool(np.isfinite(high)))
+        row.update(
+            median_days=median if reached else _NAN,
+            median_reached=reached,
+            median_ci_low=low if np.isfinite(low) else _NAN,
+            median_ci_high=high if np.isfinite(high) else _NAN,
+            ci_high_reached=bool(np.isfinite(high)),
+        )
         summary.append(row)
         for day in timepoints:
             s, s_low, s_high = _survival_at(fit, day, z)
-            points.append({"paramcd": paramcd, "day": int(day), "n_at_risk": int((days >= day).sum()),
-                           "n_events_by_day": int(events[days <= day].sum()), "survival": s,
-                           "survival_ci_low": s_low, "survival_ci_high": s_high, "cumulative_incidence": 1 - s,
-                           "cumulative_incidence_ci_low": 1 - s_high if np.isfinite(s_high) else _NAN,
-                           "cumulative_incidence_ci_high": 1 - s_low if np.isfinite(s_low) else _NAN})
-    return (pd.DataFrame(summary, columns=list(KM_COLUMNS)),
-            pd.DataFrame(points, columns=list(KM_TIMEPOINT_COLUMNS)))
+            points.append(
+                {
+                    "paramcd": paramcd,
+                    "day": int(day),
+                    "n_at_risk": int((days >= day).sum()),
+                    "n_events_by_day": int(events[days <= day].sum()),
+                    "survival": s,
+                    "survival_ci_low": s_low,
+                    "survival_ci_high": s_high,
+                    "cumulative_incidence": 1 - s,
+                    "cumulative_incidence_ci_low": 1 - s_high if np.isfinite(s_high) else _NAN,
+                    "cumulative_incidence_ci_high": 1 - s_low if np.isfinite(s_low) else _NAN,
+                }
+            )
+    return (pd.DataFrame(summary, columns=list(KM_COLUMNS)), pd.DataFrame(points, columns=list(KM_TIMEPOINT_COLUMNS)))
 
 
-KM_CURVE_COLUMNS = ("paramcd", "day", "n_at_risk", "n_events", "n_censored", "survival", "survival_ci_low",
-                    "survival_ci_high")
+KM_CURVE_COLUMNS = (
+    "paramcd",
+    "day",
+    "n_at_risk",
+    "n_events",
+    "n_censored",
+    "survival",
+    "survival_ci_low",
+    "survival_ci_high",
+)
 
 
 def kaplan_meier_curve(tte: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
@@ -701,9 +865,18 @@ def kaplan_meier_curve(tte: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
         for day in [0.0, *sorted(set(days.tolist()) - {0.0})]:
             s, low, high = _survival_at(fit, day, z) if fit is not None else (1.0, 1.0, 1.0)
             at = days == day
-            rows.append({"paramcd": paramcd, "day": float(day), "n_at_risk": int((days >= day).sum()),
-                         "n_events": int(events[at].sum()), "n_censored": int((at & (events == 0)).sum()),
-                         "survival": s, "survival_ci_low": low, "survival_ci_high": high})
+            rows.append(
+                {
+                    "paramcd": paramcd,
+                    "day": float(day),
+                    "n_at_risk": int((days >= day).sum()),
+                    "n_events": int(events[at].sum()),
+                    "n_censored": int((at & (events == 0)).sum()),
+                    "survival": s,
+                    "survival_ci_low": low,
+                    "survival_ci_high": high,
+                }
+            )
     return pd.DataFrame(rows, columns=list(KM_CURVE_COLUMNS))
 
 
@@ -715,20 +888,33 @@ def time_in_response(follow_up: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame
     _require(tte, ("patient_id", "paramcd", "cnsr"), "tte")
     responders = set(tte.loc[(tte["paramcd"] == "TTRESP") & (pd.to_numeric(tte["cnsr"]) == 0), "patient_id"])
     rows = []
-    for population, frame in (("all patients", follow_up),
-                              ("responders", follow_up[follow_up["patient_id"].isin(responders)])):
+    for population, frame in (
+        ("all patients", follow_up),
+        ("responders", follow_up[follow_up["patient_id"].isin(responders)]),
+    ):
         observed, in_response = _floats(frame["days_observed"]), _floats(frame["days_in_response"])
         ok = np.isfinite(observed) & np.isfinite(in_response)
         observed, in_response = observed[ok], in_response[ok]
         shares = in_response[observed > 0] / observed[observed > 0]
-        row = {"population": population, "n_patients": int(observed.size),
-               "total_days_observed": float(observed.sum()), "total_days_in_response": float(in_response.sum()),
-               "share_of_time_in_response": _NAN, "median_share": _NAN, "share_q1": _NAN, "share_q3": _NAN,
-               "note": ""}
+        row = {
+            "population": population,
+            "n_patients": int(observed.size),
+            "total_days_observed": float(observed.sum()),
+            "total_days_in_response": float(in_response.sum()),
+            "share_of_time_in_response": _NAN,
+            "median_share": _NAN,
+            "share_q1": _NAN,
+            "share_q3": _NAN,
+            "note": "",
+        }
         if observed.sum() > 0:
             q1, median, q3 = np.percentile(shares, [25, 50, 75])
-            row.update(share_of_time_in_response=float(in_response.sum() / observed.sum()),
-                       median_share=float(median), share_q1=float(q1), share_q3=float(q3))
+            row.update(
+                share_of_time_in_response=float(in_response.sum() / observed.sum()),
+                median_share=float(median),
+                share_q1=float(q1),
+                share_q3=float(q3),
+            )
         else:
             row["note"] = "no observed time"
         rows.append(row)
@@ -737,10 +923,27 @@ def time_in_response(follow_up: pd.DataFrame, tte: pd.DataFrame) -> pd.DataFrame
 
 # --------------------------------------------------------------------------- steroid sparing
 STEROID_COLUMNS: tuple[str, ...] = (
-    "visit", "n_pairs", "baseline_median", "visit_median", "median_change", "change_q1", "change_q3",
-    "wilcoxon_v", "wilcoxon_p_value", "wilcoxon_method", "taper_mg_day", "n_above_taper_at_baseline",
-    "n_tapered", "tapered_share", "tapered_ci_low", "tapered_ci_high", "n_off_steroids", "off_share",
-    "off_ci_low", "off_ci_high", "note",
+    "visit",
+    "n_pairs",
+    "baseline_median",
+    "visit_median",
+    "median_change",
+    "change_q1",
+    "change_q3",
+    "wilcoxon_v",
+    "wilcoxon_p_value",
+    "wilcoxon_method",
+    "taper_mg_day",
+    "n_above_taper_at_baseline",
+    "n_tapered",
+    "tapered_share",
+    "tapered_ci_low",
+    "tapered_ci_high",
+    "n_off_steroids",
+    "off_share",
+    "off_ci_low",
+    "off_ci_high",
+    "note",
 )
 
 
@@ -760,8 +963,18 @@ def steroid_sparing(visits: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     pairs above the taper dose at baseline, those at or below it at the visit (tapered, incl. off)
     and those at 0 (off steroids), each with a Clopper-Pearson CI.
     """
-    _require(visits, ("patient_id", "visit", "visit_order", "prednisone_equivalent_mg_day",
-                      "is_steroid_tapered", "steroid_taper_mg_day"), "visits")
+    _require(
+        visits,
+        (
+            "patient_id",
+            "visit",
+            "visit_order",
+            "prednisone_equivalent_mg_day",
+            "is_steroid_tapered",
+            "steroid_taper_mg_day",
+        ),
+        "visits",
+    )
     frame = visits.assign(dose=pd.to_numeric(visits["prednisone_equivalent_mg_day"], errors="coerce"))
     order = frame.groupby("visit")["visit_order"].min().sort_values()
     if order.empty:
@@ -773,9 +986,13 @@ def steroid_sparing(visits: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
     rows = []
     for visit in order.index[1:]:
         follow = frame[frame["visit"] == visit].set_index("patient_id")
-        pairs = base[["dose", "is_steroid_tapered"]].merge(follow[["dose", "is_steroid_tapered"]], how="inner",
-                                                           left_index=True, right_index=True,
-                                                           suffixes=("_base", "_visit"))
+        pairs = base[["dose", "is_steroid_tapered"]].merge(
+            follow[["dose", "is_steroid_tapered"]],
+            how="inner",
+            left_index=True,
+            right_index=True,
+            suffixes=("_base", "_visit"),
+        )
         pairs = pairs[pairs["dose_base"].notna() & pairs["dose_visit"].notna()]
         b, f = pairs["dose_base"].to_numpy(dtype=float), pairs["dose_visit"].to_numpy(dtype=float)
         d = np.round(f - b, _DIFF_DECIMALS)
@@ -783,12 +1000,20 @@ def steroid_sparing(visits: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
         row.update(visit=str(visit), n_pairs=int(d.size), wilcoxon_method="", taper_mg_day=taper_mg, note="")
         if d.size:
             q1, median, q3 = np.percentile(d, [25, 50, 75])
-            row.update(baseline_median=float(np.median(b)), visit_median=float(np.median(f)),
-                       median_change=float(median), change_q1=float(q1), change_q3=float(q3))
+            row.update(
+                baseline_median=float(np.median(b)),
+                visit_median=float(np.median(f)),
+                median_change=float(median),
+                change_q1=float(q1),
+                change_q3=float(q3),
+            )
             test, notes = _wilcoxon(d)
             if test:
-                row.update(wilcoxon_v=test["wilcoxon_v"], wilcoxon_p_value=test["wilcoxon_p_value"],
-                           wilcoxon_method=test["wilcoxon_method"])
+                row.update(
+                    wilcoxon_v=test["wilcoxon_v"],
+                    wilcoxon_p_value=test["wilcoxon_p_value"],
+                    wilcoxon_method=test["wilcoxon_method"],
+                )
             row["note"] = "; ".join(notes) if test else "all differences zero"
         above = pairs[~pairs["is_steroid_tapered_base"].eq(True)]
         n_above = int(len(above))
@@ -796,9 +1021,17 @@ def steroid_sparing(visits: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.
         n_off = int((above["dose_visit"] == 0).sum())
         share, low, high = _clopper_pearson(n_tapered, n_above, confidence)
         off, off_low, off_high = _clopper_pearson(n_off, n_above, confidence)
-        row.update(n_above_taper_at_baseline=n_above, n_tapered=n_tapered, tapered_share=share,
-                   tapered_ci_low=low, tapered_ci_high=high, n_off_steroids=n_off, off_share=off,
-                   off_ci_low=off_low, off_ci_high=off_high)
+        row.update(
+            n_above_taper_at_baseline=n_above,
+            n_tapered=n_tapered,
+            tapered_share=share,
+            tapered_ci_low=low,
+            tapered_ci_high=high,
+            n_off_steroids=n_off,
+            off_share=off,
+            off_ci_low=off_low,
+            off_ci_high=off_high,
+        )
         if not d.size:
             row["note"] = "no complete pairs"
         rows.append(row)

@@ -115,25 +115,41 @@ class Study:
 
         def text(name: str) -> str | None:
             value = row.get(name)
-            return None if value is None or (isinstance(value, float) and pd.isna(value)) or pd.isna(value) else str(value)
+            return (
+                None if value is None or (isinstance(value, float) and pd.isna(value)) or pd.isna(value) else str(value)
+            )
 
         low, high = row.get("trough_target_low"), row.get("trough_target_high")
         target = None if low is None or high is None or pd.isna(low) or pd.isna(high) else (float(low), float(high))
         visits = tuple(
-            Visit(str(r.visit), int(r.visit_order), str(r.visit_label), int(r.target_day), int(r.window_start_day),
-                  int(r.window_end_day), bool(r.is_baseline))
-            for r in schedule.sort_values("visit_order").itertuples(index=False))
+            Visit(
+                str(r.visit),
+                int(r.visit_order),
+                str(r.visit_label),
+                int(r.target_day),
+                int(r.window_start_day),
+                int(r.window_end_day),
+                bool(r.is_baseline),
+            )
+            for r in schedule.sort_values("visit_order").itertuples(index=False)
+        )
         cutoff = row.get("data_cutoff_date")
         return cls(
-            short_name=str(row["study_short_name"]), title=str(row["study_title"]),
+            short_name=str(row["study_short_name"]),
+            title=str(row["study_title"]),
             population=str(row["study_population"]),
-            index_drug=str(row["index_drug"]), response_analyte=str(row["response_analyte"]),
-            trough_analyte=text("trough_analyte"), trough_target=target,
+            index_drug=str(row["index_drug"]),
+            response_analyte=str(row["response_analyte"]),
+            trough_analyte=text("trough_analyte"),
+            trough_target=target,
             primary_endpoint_visit=str(row["primary_endpoint_visit"]),
             comparison_visits=tuple(v for v in str(row["comparison_visits"]).split(",") if v),
-            cr_threshold=float(row["cr_platelet_threshold"]), pr_threshold=float(row["pr_platelet_threshold"]),
-            pr_fold=float(row["pr_fold_over_baseline"]), pr_rule=str(row["pr_rule"]),
-            response_rule=str(row["response_rule"]), is_published_rule=bool(row["is_published_rule"]),
+            cr_threshold=float(row["cr_platelet_threshold"]),
+            pr_threshold=float(row["pr_platelet_threshold"]),
+            pr_fold=float(row["pr_fold_over_baseline"]),
+            pr_rule=str(row["pr_rule"]),
+            response_rule=str(row["response_rule"]),
+            is_published_rule=bool(row["is_published_rule"]),
             subgroups=tuple(json.loads(str(row["response_subgroups_json"]) or "[]")),
             report_panels=tuple(json.loads(str(row["report_panels_json"]) or "[]")),
             paired_figure_analytes=tuple(a for a in str(row["paired_figure_analytes"] or "").split(",") if a),

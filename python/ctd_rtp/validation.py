@@ -17,8 +17,9 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,14 +30,33 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 #: Every table the report validates, as "schema.table" (also the keys of the frames mapping).
 VALIDATED_TABLES: tuple[str, ...] = (
-    "marts.dim_patients", "marts.fct_visits", "marts.fct_platelet_response",
-    "marts.fct_patient_response_summary", "marts.rpt_response_rates", "marts.fct_lab_changes",
-    "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_trough_levels",
-    "marts.fct_platelet_count_response", "marts.fct_time_to_event", "marts.fct_patient_follow_up",
-    "marts.fct_concomitant_drugs", "marts.rpt_patient_flow", "marts.rpt_missing_data", "quarantine.quarantined_rows", "quarantine.quarantined_fields",
-    "analysis.paired_tests", "analysis.response_rate_ci", "analysis.friedman_tests",
-    "analysis.subgroup_response", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints", "analysis.time_to_event_km_curve",
-    "analysis.time_in_response", "analysis.steroid_sparing", "analysis.report_results",
+    "marts.dim_patients",
+    "marts.fct_visits",
+    "marts.fct_platelet_response",
+    "marts.fct_patient_response_summary",
+    "marts.rpt_response_rates",
+    "marts.fct_lab_changes",
+    "marts.fct_adverse_events",
+    "marts.fct_drug_exposure",
+    "marts.fct_trough_levels",
+    "marts.fct_platelet_count_response",
+    "marts.fct_time_to_event",
+    "marts.fct_patient_follow_up",
+    "marts.fct_concomitant_drugs",
+    "marts.rpt_patient_flow",
+    "marts.rpt_missing_data",
+    "quarantine.quarantined_rows",
+    "quarantine.quarantined_fields",
+    "analysis.paired_tests",
+    "analysis.response_rate_ci",
+    "analysis.friedman_tests",
+    "analysis.subgroup_response",
+    "analysis.time_to_event_km",
+    "analysis.time_to_event_km_timepoints",
+    "analysis.time_to_event_km_curve",
+    "analysis.time_in_response",
+    "analysis.steroid_sparing",
+    "analysis.report_results",
 )
 TTE_PARAMETERS = ["TTRESP", "TTCR", "DOR"]
 #: Tables the suites need for reference values (not validated themselves).
@@ -98,8 +118,9 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=values)
 
     def a_ge_b(a: str, b: str) -> Any:
-        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=a, column_B=b, or_equal=True,
-                                                           ignore_row_if="either_value_is_missing")
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing"
+        )
 
     def rows(n: int, why: str) -> Any:
         return gxe.ExpectTableRowCountToEqual(value=n, meta={"hint": why})
@@ -108,66 +129,102 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
         return [between(c, 0, 1) for c in cols]
 
     def stamped() -> list[Any]:
-        return [*not_null("run_id", "computed_at", "cohort"),
-                gxe.ExpectColumnValuesToBeInSet(column="data_fingerprint", value_set=[fingerprint],
-                                                meta={"hint": STALE_HINT}),
-                *not_null("data_fingerprint")]
+        return [
+            *not_null("run_id", "computed_at", "cohort"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="data_fingerprint", value_set=[fingerprint], meta={"hint": STALE_HINT}
+            ),
+            *not_null("data_fingerprint"),
+        ]
 
     return {
         "marts.dim_patients": [
-            *unique("patient_id"), *not_null("cohort", "has_index_drug_start"),
-            in_set("sex", ["F", "M"]), *not_null("ctd_diagnosis"),
-            between("age_at_index", 0, 120), between("baseline_platelet_count", 0, plt),
-            between("prior_therapy_lines", 0, None), gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            *unique("patient_id"),
+            *not_null("cohort", "has_index_drug_start"),
+            in_set("sex", ["F", "M"]),
+            *not_null("ctd_diagnosis"),
+            between("age_at_index", 0, 120),
+            between("baseline_platelet_count", 0, plt),
+            between("prior_therapy_lines", 0, None),
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
         ],
         "marts.fct_visits": [
-            *unique("patient_id", "visit"), in_set("visit", visits), between("platelet_count", 0, plt),
-            between("baseline_platelet_count", 0, plt), in_set("who_bleeding_grade", [0, 1, 2, 3, 4]),
+            *unique("patient_id", "visit"),
+            in_set("visit", visits),
+            between("platelet_count", 0, plt),
+            between("baseline_platelet_count", 0, plt),
+            in_set("who_bleeding_grade", [0, 1, 2, 3, 4]),
             rows(n_day0 * len(visits), f"{n_day0} patients with a day 0 x {len(visits)} visits"),
         ],
         "marts.fct_platelet_response": [
-            *unique("patient_id", "visit"), *not_null("response"), in_set("response", RESPONSES),
-            in_set("visit", post), between("platelet_count", 0, plt), between("baseline_platelet_count", 0, plt),
+            *unique("patient_id", "visit"),
+            *not_null("response"),
+            in_set("response", RESPONSES),
+            in_set("visit", post),
+            between("platelet_count", 0, plt),
+            between("baseline_platelet_count", 0, plt),
             rows(n_day0 * len(post), f"{n_day0} patients with a day 0 x {len(post)} post-baseline visits"),
         ],
         "marts.fct_patient_response_summary": [
-            *unique("patient_id"), in_set("best_response", RESPONSES), in_set("primary_endpoint_response", RESPONSES),
-            between("days_to_first_response", 0, None), between("max_platelet_count", 0, plt),
+            *unique("patient_id"),
+            in_set("best_response", RESPONSES),
+            in_set("primary_endpoint_response", RESPONSES),
+            between("days_to_first_response", 0, None),
+            between("max_platelet_count", 0, plt),
             rows(n_day0, f"{n_day0} patients with a day 0"),
         ],
         "marts.rpt_response_rates": [
-            *unique("visit"), in_set("visit", post), *probabilities("orr", "orr_all_patients"),
+            *unique("visit"),
+            in_set("visit", post),
+            *probabilities("orr", "orr_all_patients"),
             between("n_patients", n_day0, n_day0, meta={"hint": f"dim_patients has {n_day0} patients with a day 0"}),
-            a_ge_b("n_evaluable", "n_responders"), *not_null("response_rule", "orr_denominator"),
+            a_ge_b("n_evaluable", "n_responders"),
+            *not_null("response_rule", "orr_denominator"),
             rows(len(post), f"{len(post)} post-baseline visits"),
         ],
         "marts.fct_lab_changes": [
-            *unique("patient_id", "analyte", "visit"), *not_null("value"), in_set("analyte", analytes),
+            *unique("patient_id", "analyte", "visit"),
+            *not_null("value"),
+            in_set("analyte", analytes),
             in_set("visit", post),
         ],
         "marts.fct_adverse_events": [
-            *unique("ae_id"), *not_null("patient_id"), in_set("ctcae_grade", [1, 2, 3, 4, 5]),
+            *unique("ae_id"),
+            *not_null("patient_id"),
+            in_set("ctcae_grade", [1, 2, 3, 4, 5]),
         ],
         "marts.fct_drug_exposure": [
-            *unique("exposure_id"), *not_null("patient_id", "drug"),
-            between("daily_dose_mg", 0, None, strict_min=True), *probabilities("fraction_troughs_in_target"),
+            *unique("exposure_id"),
+            *not_null("patient_id", "drug"),
+            between("daily_dose_mg", 0, None, strict_min=True),
+            *probabilities("fraction_troughs_in_target"),
             a_ge_b("n_troughs", "n_troughs_in_target"),
         ],
         "marts.fct_trough_levels": [
-            *unique("result_id"), *not_null("patient_id", "trough", "is_on_treatment"), between("trough", 0, None),
+            *unique("result_id"),
+            *not_null("patient_id", "trough", "is_on_treatment"),
+            between("trough", 0, None),
         ],
         "marts.fct_platelet_count_response": [
-            *unique("result_id"), *not_null("patient_id", "response", "response_reason"), in_set("response", RESPONSES),
-            between("platelet_count", 0, plt), between("study_day", 1, None),
+            *unique("result_id"),
+            *not_null("patient_id", "response", "response_reason"),
+            in_set("response", RESPONSES),
+            between("platelet_count", 0, plt),
+            between("study_day", 1, None),
         ],
         "marts.fct_time_to_event": [
-            *unique("patient_id", "paramcd"), *not_null("start_date", "analysis_date", "days", "cnsr"),
-            in_set("paramcd", TTE_PARAMETERS), in_set("cnsr", [0, 1]), between("days", 0, None),
+            *unique("patient_id", "paramcd"),
+            *not_null("start_date", "analysis_date", "days", "cnsr"),
+            in_set("paramcd", TTE_PARAMETERS),
+            in_set("cnsr", [0, 1]),
+            between("days", 0, None),
             a_ge_b("analysis_date", "start_date"),
         ],
         "marts.fct_patient_follow_up": [
-            *unique("patient_id"), *probabilities("share_of_time_in_response"),
-            a_ge_b("days_observed", "days_in_response"), between("days_in_response", 0, None),
+            *unique("patient_id"),
+            *probabilities("share_of_time_in_response"),
+            a_ge_b("days_observed", "days_in_response"),
+            between("days_in_response", 0, None),
             in_set("observation_end_reason", ["data cut-off", "end of treatment", "start of rescue therapy"]),
             rows(n_day0, f"{n_day0} patients with a day 0"),
         ],
@@ -175,70 +232,123 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
         "marts.rpt_patient_flow": [
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["step", "visit", "reason"]),  # visit, reason: may be null
             *not_null("step", "step_order", "step_label", "n_patients"),
-            in_set("step", ["delivered", "quarantined", "accepted", "no_index_dose", "with_index_dose", "evaluable",
-                            "not_evaluable", "analysed"]),
-            in_set("visit", post), between("n_patients", 0, None),
+            in_set(
+                "step",
+                [
+                    "delivered",
+                    "quarantined",
+                    "accepted",
+                    "no_index_dose",
+                    "with_index_dose",
+                    "evaluable",
+                    "not_evaluable",
+                    "analysed",
+                ],
+            ),
+            in_set("visit", post),
+            between("n_patients", 0, None),
         ],
         "marts.rpt_missing_data": [
-            *unique("analyte", "visit"), in_set("analyte", analytes), in_set("visit", visits),
+            *unique("analyte", "visit"),
+            in_set("analyte", analytes),
+            in_set("visit", visits),
             between("n_expected", n_day0, n_day0, meta={"hint": f"dim_patients has {n_day0} patients with a day 0"}),
-            a_ge_b("n_expected", "n_present"), a_ge_b("n_missing", "n_quarantined"), between("n_quarantined", 0, None),
+            a_ge_b("n_expected", "n_present"),
+            a_ge_b("n_missing", "n_quarantined"),
+            between("n_quarantined", 0, None),
         ],
         "quarantine.quarantined_fields": [
-            *unique("source_table", "row_key", "field_name", "occurrence"), *not_null("rejection_reason", "field_name"),
+            *unique("source_table", "row_key", "field_name", "occurrence"),
+            *not_null("rejection_reason", "field_name"),
         ],
         "quarantine.quarantined_rows": [
             *unique("source_table", "row_key", "rejection_reason", "occurrence"),
-            in_set("source_table", ["patients", "drug_exposures", "lab_results", "visit_assessments",
-                                    "adverse_events"]),
+            in_set(
+                "source_table", ["patients", "drug_exposures", "lab_results", "visit_assessments", "adverse_events"]
+            ),
         ],
         "analysis.paired_tests": [
-            *unique("analyte", "comparison"), between("n_pairs", 0, n_day0),
-            *probabilities("p_value", "t_p_value", "wilcoxon_p_value", "shapiro_p_value", "p_value_holm",
-                           "p_value_bh"),
-            a_ge_b("p_value_holm", "p_value"), a_ge_b("mean_difference_ci_high", "mean_difference_ci_low"),
+            *unique("analyte", "comparison"),
+            between("n_pairs", 0, n_day0),
+            *probabilities("p_value", "t_p_value", "wilcoxon_p_value", "shapiro_p_value", "p_value_holm", "p_value_bh"),
+            a_ge_b("p_value_holm", "p_value"),
+            a_ge_b("mean_difference_ci_high", "mean_difference_ci_low"),
             *stamped(),
         ],
         "analysis.response_rate_ci": [
-            *unique("visit"), in_set("visit", post), *probabilities("orr", "ci_low", "ci_high"),
-            a_ge_b("orr", "ci_low"), a_ge_b("ci_high", "orr"), a_ge_b("n_evaluable", "n_responders"),
-            between("n_evaluable", 0, n_day0), rows(len(post), f"{len(post)} post-baseline visits"), *stamped(),
+            *unique("visit"),
+            in_set("visit", post),
+            *probabilities("orr", "ci_low", "ci_high"),
+            a_ge_b("orr", "ci_low"),
+            a_ge_b("ci_high", "orr"),
+            a_ge_b("n_evaluable", "n_responders"),
+            between("n_evaluable", 0, n_day0),
+            rows(len(post), f"{len(post)} post-baseline visits"),
+            *stamped(),
         ],
         "analysis.friedman_tests": [*unique("measure"), *probabilities("p_value", "kendalls_w"), *stamped()],
-        "analysis.subgroup_response": [*unique("subgroup", "visit"), in_set("visit", post), *probabilities("p_value"),
-                                       gxe.ExpectColumnValuesToBeInSet(column="odds_ratio_method",
-                                                                       value_set=list(ODDS_RATIO_METHODS),
-                                                                       meta={"hint": STALE_HINT}),
-                                       a_ge_b("odds_ratio_ci_high", "odds_ratio_ci_low"), *stamped()],
+        "analysis.subgroup_response": [
+            *unique("subgroup", "visit"),
+            in_set("visit", post),
+            *probabilities("p_value"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="odds_ratio_method", value_set=list(ODDS_RATIO_METHODS), meta={"hint": STALE_HINT}
+            ),
+            a_ge_b("odds_ratio_ci_high", "odds_ratio_ci_low"),
+            *stamped(),
+        ],
         "analysis.time_to_event_km": [
-            *unique("paramcd"), in_set("paramcd", TTE_PARAMETERS), between("n", 0, n_day0),
-            a_ge_b("n", "n_events"), a_ge_b("median_days", "median_ci_low"), a_ge_b("median_ci_high", "median_days"),
-            between("median_days", 0, None), *stamped(),
+            *unique("paramcd"),
+            in_set("paramcd", TTE_PARAMETERS),
+            between("n", 0, n_day0),
+            a_ge_b("n", "n_events"),
+            a_ge_b("median_days", "median_ci_low"),
+            a_ge_b("median_ci_high", "median_days"),
+            between("median_days", 0, None),
+            *stamped(),
         ],
         "analysis.time_to_event_km_timepoints": [
-            *unique("paramcd", "day"), in_set("paramcd", TTE_PARAMETERS),
+            *unique("paramcd", "day"),
+            in_set("paramcd", TTE_PARAMETERS),
             *probabilities("survival", "survival_ci_low", "survival_ci_high", "cumulative_incidence"),
-            a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
+            a_ge_b("survival", "survival_ci_low"),
+            a_ge_b("survival_ci_high", "survival"),
+            *stamped(),
         ],
         "analysis.time_to_event_km_curve": [
-            *unique("paramcd", "day"), in_set("paramcd", TTE_PARAMETERS), between("day", 0, None),
-            *probabilities("survival", "survival_ci_low", "survival_ci_high"), a_ge_b("n_at_risk", "n_events"),
-            a_ge_b("survival", "survival_ci_low"), a_ge_b("survival_ci_high", "survival"), *stamped(),
+            *unique("paramcd", "day"),
+            in_set("paramcd", TTE_PARAMETERS),
+            between("day", 0, None),
+            *probabilities("survival", "survival_ci_low", "survival_ci_high"),
+            a_ge_b("n_at_risk", "n_events"),
+            a_ge_b("survival", "survival_ci_low"),
+            a_ge_b("survival_ci_high", "survival"),
+            *stamped(),
         ],
         "analysis.time_in_response": [
-            *unique("population"), in_set("population", ["all patients", "responders"]),
+            *unique("population"),
+            in_set("population", ["all patients", "responders"]),
             *probabilities("share_of_time_in_response", "median_share"),
-            a_ge_b("total_days_observed", "total_days_in_response"), *stamped(),
+            a_ge_b("total_days_observed", "total_days_in_response"),
+            *stamped(),
         ],
         "analysis.report_results": [
-            *unique("table_id", "row_id", "column_id"), *not_null("formatted", "source", "statistic", "row_order"),
-            gxe.ExpectColumnValuesToMatchRegex(column="source", regex=r"^(marts|analysis)\.[a-z_]+(,(marts|analysis)\.[a-z_]+)*$"),
-            gxe.ExpectTableRowCountToBeBetween(min_value=1), *stamped(),
+            *unique("table_id", "row_id", "column_id"),
+            *not_null("formatted", "source", "statistic", "row_order"),
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="source", regex=r"^(marts|analysis)\.[a-z_]+(,(marts|analysis)\.[a-z_]+)*$"
+            ),
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            *stamped(),
         ],
         "analysis.steroid_sparing": [
-            *unique("visit"), in_set("visit", post), between("n_pairs", 0, n_day0),
+            *unique("visit"),
+            in_set("visit", post),
+            between("n_pairs", 0, n_day0),
             *probabilities("tapered_share", "tapered_ci_low", "tapered_ci_high", "off_share", "wilcoxon_p_value"),
-            a_ge_b("n_above_taper_at_baseline", "n_tapered"), a_ge_b("n_tapered", "n_off_steroids"), *stamped(),
+            a_ge_b("n_above_taper_at_baseline", "n_tapered"),
+            a_ge_b("n_tapered", "n_off_steroids"),
+            *stamped(),
         ],
     }
 
@@ -270,11 +380,16 @@ def _quiet() -> None:
 def _context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
-        DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(),
-                               progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-                               analytics_enabled=False)
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        analytics_enabled=False,
+    )
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
@@ -323,8 +438,11 @@ def validate(frames: Mapping[str, pd.DataFrame], expected_fingerprint: str | Non
             suite = gx.ExpectationSuite(name=table)
             for expectation in expectations:
                 suite.add_expectation(expectation)
-            batch = (source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
-                     .get_batch(batch_parameters={"dataframe": frames[table]}))
+            batch = (
+                source.add_dataframe_asset(table)
+                .add_batch_definition_whole_dataframe("all")
+                .get_batch(batch_parameters={"dataframe": frames[table]})
+            )
             outcome = batch.validate(suite)
             for result in outcome.results:
                 n_expectations += 1
@@ -351,8 +469,11 @@ def _plain(dtype: Any) -> bool:
     """Already NaN-based: numpy dtypes, categoricals and pandas' default text dtype ("str",
     missing = NaN), which is kept as is: as object columns, millions of strings are several
     times slower to hash, compare and check for nulls (GX does all three)."""
-    return (not isinstance(dtype, pd.api.extensions.ExtensionDtype) or isinstance(dtype, pd.CategoricalDtype)
-            or (isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan))
+    return (
+        not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or (isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan)
+    )
 
 
 def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -12,10 +12,11 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -49,7 +50,7 @@ class Settings:
     dbt_target_path: Path | None = None  # DBT_TARGET_PATH (default: <project>/target): run_results.json
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, project_dir: Path | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, project_dir: Path | None = None) -> Settings:
         env = os.environ if environ is None else environ
         project = Path(env.get("CTD_RTP_PROJECT_DIR") or project_dir or PROJECT_DIR).resolve()
         db = Path(env.get("CTD_RTP_DB") or project / DEFAULT_DB_NAME)
@@ -58,12 +59,16 @@ class Settings:
         raw = env.get("CTD_RTP_RAW_DIR") or None
         study = env.get("CTD_RTP_STUDY") or None
         target = Path(env.get("DBT_TARGET_PATH") or "target")
-        return cls(project_dir=project, db_path=db, raw_dir=Path(raw).resolve() if raw else None,
-                   study_path=Path(study).resolve() if study else None,
-                   engine=(env.get("CTD_RTP_ENGINE") or "duckdb").lower(),
-                   spark_dir=Path(env.get("CTD_RTP_SPARK_DIR") or project / "spark"),
-                   spark_master=env.get("CTD_RTP_SPARK_MASTER") or "local[2]",
-                   dbt_target_path=target if target.is_absolute() else project / target)
+        return cls(
+            project_dir=project,
+            db_path=db,
+            raw_dir=Path(raw).resolve() if raw else None,
+            study_path=Path(study).resolve() if study else None,
+            engine=(env.get("CTD_RTP_ENGINE") or "duckdb").lower(),
+            spark_dir=Path(env.get("CTD_RTP_SPARK_DIR") or project / "spark"),
+            spark_master=env.get("CTD_RTP_SPARK_MASTER") or "local[2]",
+            dbt_target_path=target if target.is_absolute() else project / target,
+        )
 
     @property
     def is_demo(self) -> bool:
@@ -111,8 +116,7 @@ def exclusive_run(db_path: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise WarehouseInUse(
-                f"the warehouse is in use: {db_path} is being rebuilt by {holder}; "
-                "try again when that run finishes"
+                f"the warehouse is in use: {db_path} is being rebuilt by {holder}; try again when that run finishes"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -178,8 +182,9 @@ def read_table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -
         raise WarehouseMissing(f"table {schema}.{table} does not exist: run `ctd-rtp build` first")
 
 
-def read_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str],
-                 categorical: bool = False) -> pd.DataFrame:
+def read_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Sequence[str], categorical: bool = False
+) -> pd.DataFrame:
     """Some columns of a table, converted through Arrow: about 3x faster than ``.df()`` on
     millions of rows of text. Meant for text, float and non-null integer columns: Arrow turns
     dates into objects and integers with NULLs into float64, where ``.df()`` keeps
@@ -252,19 +257,31 @@ class Reader(Protocol):
 
     location: str  # where the tables are (shown in the report)
 
-    def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
-                  where: str | None = None, categorical: bool = False,
-                  order_by: Sequence[str] | None = None) -> pd.DataFrame: ...
+    def read_mart(
+        self,
+        table: str,
+        schema: str = "marts",
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        categorical: bool = False,
+        order_by: Sequence[str] | None = None,
+    ) -> pd.DataFrame: ...
 
     def table_fingerprint(self, table: str, schema: str = "marts") -> str: ...
 
     def write_tables(self, schema: str, frames: Mapping[str, pd.DataFrame]) -> None: ...
 
-    def snapshot(self) -> AbstractContextManager["Reader"]: ...
+    def snapshot(self) -> AbstractContextManager[Reader]: ...
 
 
-def _select(schema: str, table: str, columns: Sequence[str] | None, where: str | None, quote: str,
-            order_by: Sequence[str] | None = None) -> str:
+def _select(
+    schema: str,
+    table: str,
+    columns: Sequence[str] | None,
+    where: str | None,
+    quote: str,
+    order_by: Sequence[str] | None = None,
+) -> str:
     """`select ... from schema.table [where ...] [order by ...]` (identifiers checked; `where` is
     trusted SQL from code). The order is the same on both engines: ascending, nulls last."""
     _check_identifier(schema)
@@ -290,16 +307,22 @@ class DuckDBReader:
         return str(self.db_path)
 
     @contextmanager
-    def snapshot(self) -> Iterator["DuckDBReader"]:
+    def snapshot(self) -> Iterator[DuckDBReader]:
         if self.con is not None:
             yield self
             return
         with connect(self.db_path, read_only=True) as con:
             yield DuckDBReader(self.db_path, con)
 
-    def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
-                  where: str | None = None, categorical: bool = False,
-                  order_by: Sequence[str] | None = None) -> pd.DataFrame:
+    def read_mart(
+        self,
+        table: str,
+        schema: str = "marts",
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        categorical: bool = False,
+        order_by: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """`categorical`: read through Arrow with text as (lexically ordered) categoricals; for
         text, float and non-null integer columns (see `read_columns`). `order_by`: rows sorted by
         the engine (ascending, nulls last)."""
@@ -337,8 +360,10 @@ class SparkReader:
         self.spark = (
             SparkSession.builder.master(master)
             .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
-            .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                    f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true")
+            .config(
+                "spark.hadoop.javax.jdo.option.ConnectionURL",
+                f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true",
+            )
             .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir}")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
@@ -348,7 +373,7 @@ class SparkReader:
         self.spark.sparkContext.setLogLevel("ERROR")
 
     @contextmanager
-    def snapshot(self) -> Iterator["SparkReader"]:
+    def snapshot(self) -> Iterator[SparkReader]:
         """One process owns the embedded catalog: nothing to pin."""
         yield self
 
@@ -356,11 +381,19 @@ class SparkReader:
         _check_identifier(schema)
         _check_identifier(table)
         if not self.spark.catalog.tableExists(f"{schema}.{table}"):
-            raise WarehouseMissing(f"table {schema}.{table} does not exist in Spark: run `dbt build --target spark` first")
+            raise WarehouseMissing(
+                f"table {schema}.{table} does not exist in Spark: run `dbt build --target spark` first"
+            )
 
-    def read_mart(self, table: str, schema: str = "marts", columns: Sequence[str] | None = None,
-                  where: str | None = None, categorical: bool = False,
-                  order_by: Sequence[str] | None = None) -> pd.DataFrame:
+    def read_mart(
+        self,
+        table: str,
+        schema: str = "marts",
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        categorical: bool = False,
+        order_by: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         self._check_exists(schema, table)
         if columns is None and where is None and not order_by:
             frame = self.spark.table(f"{schema}.{table}")
@@ -380,8 +413,7 @@ class SparkReader:
         """Row count + xor of Spark's 64-bit row hashes (not comparable with DuckDB's: each
         engine checks its own statistics against its own marts)."""
         self._check_exists(schema, table)
-        n, h = self.spark.sql(
-            f"select count(*), coalesce(bit_xor(xxhash64(*)), 0) from `{schema}`.`{table}`").first()
+        n, h = self.spark.sql(f"select count(*), coalesce(bit_xor(xxhash64(*)), 0) from `{schema}`.`{table}`").first()
         return f"{n}:{h & 0xFFFFFFFFFFFFFFFF:016x}"
 
     def write_tables(self, schema: str, frames: Mapping[str, pd.DataFrame]) -> None:
@@ -404,8 +436,9 @@ def _pandas(frame: Any) -> pd.DataFrame:
     out = frame.toPandas()
     for spark_field in frame.schema.fields:
         if isinstance(spark_field.dataType, DecimalType):
-            out[spark_field.name] = pd.to_numeric(out[spark_field.name].map(lambda v: None if v is None else float(v)),
-                                                  errors="coerce").astype("float64")
+            out[spark_field.name] = pd.to_numeric(
+                out[spark_field.name].map(lambda v: None if v is None else float(v)), errors="coerce"
+            ).astype("float64")
     return out
 
 
@@ -424,15 +457,18 @@ def _spark_rows(frame: pd.DataFrame) -> tuple[list[tuple], Any]:
             kind, convert = T.BooleanType(), bool
         elif values and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
             kind, convert = T.LongType(), int
-        elif values and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-                            for v in values):
+        elif values and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in values
+        ):
             kind, convert = T.DoubleType(), float
         else:
             kind, convert = T.StringType(), str
         fields.append(T.StructField(str(column), kind, True))
         converters.append(convert)
-    rows = [tuple(None if _missing(v) else convert(v) for v, convert in zip(row, converters))
-            for row in frame.itertuples(index=False, name=None)]
+    rows = [
+        tuple(None if _missing(v) else convert(v) for v, convert in zip(row, converters))
+        for row in frame.itertuples(index=False, name=None)
+    ]
     return rows, T.StructType(fields)
 
 

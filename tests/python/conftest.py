@@ -28,13 +28,15 @@ class Built:
 
 def cli_env(workdir: Path, raw_dir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "CTD_RTP_DB": str(workdir / "warehouse.duckdb"),
-        "DBT_TARGET_PATH": str(workdir / "target"),
-        "DBT_LOG_PATH": str(workdir / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "GX_ANALYTICS_ENABLED": "false",
-    })
+    env.update(
+        {
+            "CTD_RTP_DB": str(workdir / "warehouse.duckdb"),
+            "DBT_TARGET_PATH": str(workdir / "target"),
+            "DBT_LOG_PATH": str(workdir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+    )
     env.pop("CTD_RTP_RAW_DIR", None)
     env.pop("CTD_RTP_STUDY", None)  # the demo study unless a test names another
     if raw_dir is not None:
@@ -44,11 +46,16 @@ def cli_env(workdir: Path, raw_dir: Path | None = None) -> dict[str, str]:
 
 def run_cli(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "ctd_rtp.cli", *args], cwd=PROJECT_DIR, env=env,
-        capture_output=True, text=True,
+        [sys.executable, "-m", "ctd_rtp.cli", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"ctd-rtp {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"ctd-rtp {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 

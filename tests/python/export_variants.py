@@ -80,16 +80,40 @@ def decimal_comma_semicolon(c: Cohort) -> None:
 
 
 def day_first_dates(c: Cohort) -> None:
-    styles = (lambda d: f"{d:%d/%m/%Y}", lambda d: f"{d:%d.%m.%Y}", lambda d: f"{d.day}/{d.month}/{d.year}",
-              lambda d: f"{d:%d-%m-%Y} 08:30")
+    styles = (
+        lambda d: f"{d:%d/%m/%Y}",
+        lambda d: f"{d:%d.%m.%Y}",
+        lambda d: f"{d.day}/{d.month}/{d.year}",
+        lambda d: f"{d:%d-%m-%Y} 08:30",
+    )
     _dates(c, "lab_results", ["collected_on"], lambda d, i: styles[i % len(styles)](d))
     _rows(c, "lab_results")[2]["collected_on"] = "01-Apr-2023"  # A3: a spelled month reads in any order
 
 
-FLAGS = {"A1": "25 L", "A2": "20 LL", "A4": "120 H", "B1": "10*", "B3": "35 (L)", "C2": "35 ↑", "C3": "L 50", "D1": "15 (L)"}
+FLAGS = {
+    "A1": "25 L",
+    "A2": "20 LL",
+    "A4": "120 H",
+    "B1": "10*",
+    "B3": "35 (L)",
+    "C2": "35 ↑",
+    "C3": "L 50",
+    "D1": "15 (L)",
+}
 FLAGGED = {"A1": "L", "A2": "LL", "A4": "H", "B1": "*", "B3": "L", "C2": "↑", "C3": "L", "D1": "L"}
-UNITS = {"A1": "×10⁹/L", "A2": "x10^9/L", "A3": "10^3/μL", "B1": "X10^9/L", "B2": "/µL", "B3": "G/L", "C1": "10E9/L",
-         "C2": "10*9/L", "C3": "10 ^ 9 / l", "D1": "K/uL", "D2": "10^3/µL"}
+UNITS = {
+    "A1": "×10⁹/L",
+    "A2": "x10^9/L",
+    "A3": "10^3/μL",
+    "B1": "X10^9/L",
+    "B2": "/µL",
+    "B3": "G/L",
+    "C1": "10E9/L",
+    "C2": "10*9/L",
+    "C3": "10 ^ 9 / l",
+    "D1": "K/uL",
+    "D2": "10^3/µL",
+}
 
 
 def flags_and_unit_spellings(c: Cohort) -> None:
@@ -103,7 +127,11 @@ def flags_and_unit_spellings(c: Cohort) -> None:
 
 
 CHINESE = {
-    "PLT": "血小板计数", "PLT#": "血小板", "Platelet count": "血小板计数", "TREG_PCT": "调节性T细胞", "IL6": "白细胞介素-6",
+    "PLT": "血小板计数",
+    "PLT#": "血小板",
+    "Platelet count": "血小板计数",
+    "TREG_PCT": "调节性T细胞",
+    "IL6": "白细胞介素-6",
 }
 
 
@@ -147,45 +175,92 @@ def month_first_missing_tokens(c: Cohort) -> None:
         row["ended_on"] = row["ended_on"] or "NA"
 
 
-
 VARIANTS: tuple[Variant, ...] = (
-    Variant("decimal_comma_semicolon", ("lab_results",), decimal_comma_semicolon,
-            {"lab_results.csv": {"decimal_separator": ","}},
-            (Quarantined("lab_results", "A5", f"value not numeric {DEFAULT_NUMBER}"),
-             Quarantined("lab_results", "C4", f"value not numeric {DEFAULT_NUMBER}")),
-            ("value not numeric", 'decimal_separator: ","')),
-    Variant("day_first_dates", ("lab_results",), day_first_dates, {"lab_results.csv": {"date_order": "dmy"}},
-            (Quarantined("lab_results", "A1", f"collected_on missing or not a date {DEFAULT_DATE}"),),
-            ("date order found", "dmy", "declare `date_order: dmy`")),
+    Variant(
+        "decimal_comma_semicolon",
+        ("lab_results",),
+        decimal_comma_semicolon,
+        {"lab_results.csv": {"decimal_separator": ","}},
+        (
+            Quarantined("lab_results", "A5", f"value not numeric {DEFAULT_NUMBER}"),
+            Quarantined("lab_results", "C4", f"value not numeric {DEFAULT_NUMBER}"),
+        ),
+        ("value not numeric", 'decimal_separator: ","'),
+    ),
+    Variant(
+        "day_first_dates",
+        ("lab_results",),
+        day_first_dates,
+        {"lab_results.csv": {"date_order": "dmy"}},
+        (Quarantined("lab_results", "A1", f"collected_on missing or not a date {DEFAULT_DATE}"),),
+        ("date order found", "dmy", "declare `date_order: dmy`"),
+    ),
     Variant("flags_and_unit_spellings", ("lab_results",), flags_and_unit_spellings, {}),
-    Variant("chinese_names_gbk", ("lab_results",), chinese_names_gbk, {"lab_results.csv": {"encoding": "gbk"}},
-            (BuildFails(("lab_results.csv", "not UTF-8", "declare its encoding in delivery.yml")),),
-            ("lab_results.csv: not UTF-8", "declare `encoding: ")),
-    Variant("quoted_thousands", ("lab_results",), quoted_thousands, {"lab_results.csv": {"thousands_separator": ","}},
-            (Quarantined("lab_results", "B2", f"value not numeric {DEFAULT_NUMBER}"),),
-            ("'25,000'", 'thousands_separator: ","')),
-    Variant("spelled_sex_day_first", ("patients",), spelled_sex_day_first,
-            {"patients.csv": {"sex": {"F": ["female", "女"], "M": ["male", "男"]}, "date_order": "dmy"}},
-            (Quarantined("patients", "A", "sex not F or M [delivery.yml sex: F / M]"),),
-            ("'Female'", "sex: {F: [")),
-    Variant("latin1_german_booleans", ("adverse_events",), latin1_german_booleans,
-            {"adverse_events.csv": {"encoding": "latin-1", "booleans": {"true_values": ["ja"], "false_values": ["nein"]}}},
-            (Quarantined("adverse_events", "AE1",
-                         f"serious not a boolean {DEFAULT_BOOLEAN}"),),
-            ("'Nein'", "booleans: {true_values: ["),
-            partial={"adverse_events.csv": {"encoding": "latin-1"}}),
-    Variant("chinese_booleans_decimal_comma", ("visit_assessments",), chinese_booleans_decimal_comma,
-            {"visit_assessments.csv": {"booleans": {"true_values": ["是"], "false_values": ["否"]}, "decimal_separator": ","}},
-            # visit-assessment fields are nulled one by one (the row goes on: quarantined_fields)
-            (FieldQuarantined("visit_assessments", "A@2023-04-01", "prednisone_equivalent_mg_day",
-                              f"prednisone_equivalent_mg_day not a number {DEFAULT_NUMBER}"),
-             FieldQuarantined("visit_assessments", "A@2023-01-01", "rescue_therapy",
-                              f"rescue_therapy not a boolean {DEFAULT_BOOLEAN}")),
-            ("'否'", 'decimal_separator: ","')),
-    Variant("month_first_missing_tokens", ("drug_exposures",), month_first_missing_tokens,
-            {"drug_exposures.csv": {"date_order": "mdy", "missing_values": ["NA"]}},
-            (Quarantined("drug_exposures", "X1", f"started_on missing or not a date {DEFAULT_DATE}"),),
-            ("mdy", "declare `date_order: mdy`")),
+    Variant(
+        "chinese_names_gbk",
+        ("lab_results",),
+        chinese_names_gbk,
+        {"lab_results.csv": {"encoding": "gbk"}},
+        (BuildFails(("lab_results.csv", "not UTF-8", "declare its encoding in delivery.yml")),),
+        ("lab_results.csv: not UTF-8", "declare `encoding: "),
+    ),
+    Variant(
+        "quoted_thousands",
+        ("lab_results",),
+        quoted_thousands,
+        {"lab_results.csv": {"thousands_separator": ","}},
+        (Quarantined("lab_results", "B2", f"value not numeric {DEFAULT_NUMBER}"),),
+        ("'25,000'", 'thousands_separator: ","'),
+    ),
+    Variant(
+        "spelled_sex_day_first",
+        ("patients",),
+        spelled_sex_day_first,
+        {"patients.csv": {"sex": {"F": ["female", "女"], "M": ["male", "男"]}, "date_order": "dmy"}},
+        (Quarantined("patients", "A", "sex not F or M [delivery.yml sex: F / M]"),),
+        ("'Female'", "sex: {F: ["),
+    ),
+    Variant(
+        "latin1_german_booleans",
+        ("adverse_events",),
+        latin1_german_booleans,
+        {"adverse_events.csv": {"encoding": "latin-1", "booleans": {"true_values": ["ja"], "false_values": ["nein"]}}},
+        (Quarantined("adverse_events", "AE1", f"serious not a boolean {DEFAULT_BOOLEAN}"),),
+        ("'Nein'", "booleans: {true_values: ["),
+        partial={"adverse_events.csv": {"encoding": "latin-1"}},
+    ),
+    Variant(
+        "chinese_booleans_decimal_comma",
+        ("visit_assessments",),
+        chinese_booleans_decimal_comma,
+        {
+            "visit_assessments.csv": {
+                "booleans": {"true_values": ["是"], "false_values": ["否"]},
+                "decimal_separator": ",",
+            }
+        },
+        # visit-assessment fields are nulled one by one (the row goes on: quarantined_fields)
+        (
+            FieldQuarantined(
+                "visit_assessments",
+                "A@2023-04-01",
+                "prednisone_equivalent_mg_day",
+                f"prednisone_equivalent_mg_day not a number {DEFAULT_NUMBER}",
+            ),
+            FieldQuarantined(
+                "visit_assessments", "A@2023-01-01", "rescue_therapy", f"rescue_therapy not a boolean {DEFAULT_BOOLEAN}"
+            ),
+        ),
+        ("'否'", 'decimal_separator: ","'),
+    ),
+    Variant(
+        "month_first_missing_tokens",
+        ("drug_exposures",),
+        month_first_missing_tokens,
+        {"drug_exposures.csv": {"date_order": "mdy", "missing_values": ["NA"]}},
+        (Quarantined("drug_exposures", "X1", f"started_on missing or not a date {DEFAULT_DATE}"),),
+        ("mdy", "declare `date_order: mdy`"),
+    ),
 )
 
 
@@ -207,7 +282,8 @@ class Delivery:
         if files:
             (folder / "delivery.yml").write_text(
                 "# written by tests/python/export_variants.py\n" + yaml.safe_dump({"files": files}, allow_unicode=True),
-                encoding="utf-8")
+                encoding="utf-8",
+            )
         return folder
 
 
@@ -223,12 +299,23 @@ def plan_deliveries(variants: Sequence[Variant] = VARIANTS) -> list[Delivery]:
             fails = not declared and any(isinstance(e, BuildFails) for e in v.undeclared)
             target = None
             if not fails:
-                target = next((d for d in out if d.declared == declared and not d.name.endswith("_fails")
-                               and not {t for x in d.variants for t in x.tables} & set(v.tables)), None)
+                target = next(
+                    (
+                        d
+                        for d in out
+                        if d.declared == declared
+                        and not d.name.endswith("_fails")
+                        and not {t for x in d.variants for t in x.tables} & set(v.tables)
+                    ),
+                    None,
+                )
             if target is None:
                 kind = "declared" if declared else "undeclared"
-                target = Delivery(f"{kind}{len([d for d in out if d.declared == declared]) + 1}" + ("_fails" if fails else ""),
-                                  [], declared)
+                target = Delivery(
+                    f"{kind}{len([d for d in out if d.declared == declared]) + 1}" + ("_fails" if fails else ""),
+                    [],
+                    declared,
+                )
                 out.append(target)
             target.variants.append(v)
     return out

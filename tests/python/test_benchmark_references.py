@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from benchmark import reference_pandas, reference_sql
 from benchmark.references import differences
+
 from conftest import PROJECT_DIR, Built
 
 pytestmark = pytest.mark.slow
@@ -38,19 +38,35 @@ def demo_references(demo_warehouse: Built, tmp_path_factory: pytest.TempPathFact
 def test_both_references_equal_the_demo_marts(demo_references: Path) -> None:
     rates = pd.read_parquet(demo_references / "sql" / "response_rates.parquet").set_index("visit")
     # the published figures, computed by the reference from raw rows as the warehouse does
-    assert (rates.loc["month_3", "n_cr"], rates.loc["month_3", "n_pr"], rates.loc["month_3", "n_evaluable"]) == (1, 7, 13)
+    assert (rates.loc["month_3", "n_cr"], rates.loc["month_3", "n_pr"], rates.loc["month_3", "n_evaluable"]) == (
+        1,
+        7,
+        13,
+    )
     assert rates.loc["month_6", "n_responders"] == 10
 
 
-@pytest.mark.parametrize(("file", "change", "expected"), [
-    ("lab_changes", lambda f: f.assign(value=f["value"].where(f.index != 5, f["value"] + 0.001)), "fct_lab_changes ["),
-    ("lab_changes", lambda f: f.drop(index=7), "fct_lab_changes: 762 rows in the mart, 761 in the reference"),
-    ("platelet_response", lambda f: f.assign(response=f["response"].replace({"PR": "CR"})), "response: mart 'PR' != reference 'CR'"),
-    ("response_rates", lambda f: f.assign(orr=f["orr"] * 1.001), "rpt_response_rates [visit="),
-    ("platelet_response", lambda f: f.assign(baseline_platelet_count=None), "baseline_platelet_count: mart"),
-])
-def test_the_check_fails_on_a_difference(demo_warehouse: Built, demo_references: Path, tmp_path: Path,
-                                         file: str, change, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "change", "expected"),
+    [
+        (
+            "lab_changes",
+            lambda f: f.assign(value=f["value"].where(f.index != 5, f["value"] + 0.001)),
+            "fct_lab_changes [",
+        ),
+        ("lab_changes", lambda f: f.drop(index=7), "fct_lab_changes: 762 rows in the mart, 761 in the reference"),
+        (
+            "platelet_response",
+            lambda f: f.assign(response=f["response"].replace({"PR": "CR"})),
+            "response: mart 'PR' != reference 'CR'",
+        ),
+        ("response_rates", lambda f: f.assign(orr=f["orr"] * 1.001), "rpt_response_rates [visit="),
+        ("platelet_response", lambda f: f.assign(baseline_platelet_count=None), "baseline_platelet_count: mart"),
+    ],
+)
+def test_the_check_fails_on_a_difference(
+    demo_warehouse: Built, demo_references: Path, tmp_path: Path, file: str, change, expected: str
+) -> None:
     for name in ("platelet_response", "response_rates", "lab_changes"):
         frame = pd.read_parquet(demo_references / "pandas" / f"{name}.parquet")
         (change(frame) if name == file else frame).to_parquet(tmp_path / f"{name}.parquet", index=False)

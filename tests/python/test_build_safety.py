@@ -20,14 +20,22 @@ pytestmark = pytest.mark.slow
 
 def _fingerprints(db: Path) -> dict[str, str]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return {t: table_fingerprint(con, "marts", t) for t in ("rpt_response_rates", "fct_platelet_response", "fct_lab_changes")}
+        return {
+            t: table_fingerprint(con, "marts", t)
+            for t in ("rpt_response_rates", "fct_platelet_response", "fct_lab_changes")
+        }
 
 
 def _start_build(env: dict[str, str]) -> subprocess.Popen[str]:
     # --full-refresh: with no input changed, a plain build would not start dbt (nor copy the file)
     return subprocess.Popen(
-        [sys.executable, "-m", "ctd_rtp.cli", "build", "--quiet", "--full-refresh"], cwd=PROJECT_DIR, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "-m", "ctd_rtp.cli", "build", "--quiet", "--full-refresh"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -57,7 +65,9 @@ def test_killed_build_leaves_previous_marts_readable_and_next_run_repairs(tmp_pa
     time.sleep(2.5)  # dbt is now mid-run, writing the private copy
     # while it runs, a read-only consumer can query the published marts
     with duckdb.connect(str(built.db_path), read_only=True) as con:
-        assert con.execute("select count(*) from marts.fct_platelet_response").fetchone()[0] == 39  # 13 demo patients x 3 visits
+        assert (
+            con.execute("select count(*) from marts.fct_platelet_response").fetchone()[0] == 39
+        )  # 13 demo patients x 3 visits
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode != 0
@@ -89,8 +99,9 @@ def test_pseudonymised_build_carries_no_study_id_and_joins_still_work(tmp_path: 
         ).fetchall():
             rows = con.execute(f'select distinct patient_id from "{schema}"."{table}"').fetchall()
             ids[f"{schema}.{table}"] = {r[0] for r in rows}
-        responses = con.execute("select count(*) from marts.fct_platelet_response r "
-                                "join marts.dim_patients p using (patient_id)").fetchone()[0]
+        responses = con.execute(
+            "select count(*) from marts.fct_platelet_response r join marts.dim_patients p using (patient_id)"
+        ).fetchone()[0]
     assert ids["marts.dim_patients"] == expected  # an independent hash of the study ids
     for name, values in ids.items():
         assert values <= expected | {None}, f"{name} carries a non-pseudonymised id: {values - expected}"

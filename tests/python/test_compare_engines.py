@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pandas as pd
-
 from benchmark.compare_engines import compare_frames
 
 KEY = ["patient_id", "visit"]
@@ -55,5 +54,7 @@ def test_report_sections_are_split_by_id() -> None:
     from benchmark.compare_engines import report_sections
 
     html = '<section id="a"><p>1</p></section>\n<section id="b">\n<p>2</p>\n</section>'
-    assert report_sections(html) == {"a": '<section id="a"><p>1</p></section>',
-                                     "b": '<section id="b">\n<p>2</p>\n</section>'}
+    assert report_sections(html) == {
+        "a": '<section id="a"><p>1</p></section>',
+        "b": '<section id="b">\n<p>2</p>\n</section>',
+    }

@@ -33,7 +33,7 @@ PREFIXES = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("fct_", "
 EXCEPTIONS: dict[str, dict[str, str]] = {
     "naming": {
         "quarantined_rows": "quarantine/ is its own public layer: rejected rows with reasons, named for what "
-                            "a data manager queries (docs/data-rejection.md), not a fact or dimension",
+        "a data manager queries (docs/data-rejection.md), not a fact or dimension",
         "quarantined_fields": "quarantine/ layer, as quarantined_rows",
         "delivery_summary": "quarantine/ layer: the per-table counts the delivery gate reads (python/ctd_rtp/gate.py)",
     },
@@ -41,10 +41,10 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
     # "<model whose key tests stand for this one>: reason"
     "primary_key": {
         "stg_patients": "int_patients_checked: a row repeated exactly is one patient delivered twice; the structural "
-                        "uniqueness test (patients_file_patient_id_is_unique) runs where that copy is set aside",
+        "uniqueness test (patients_file_patient_id_is_unique) runs where that copy is set aside",
         "stg_lab_results": "int_lab_results_checked: key tests on this view would parse every raw lab row again "
-                           "(about 6 s at 10M rows, every build); a duplicate or missing result_id is quarantined "
-                           "there with its reason, and its clean rows are tested unique and not null",
+        "(about 6 s at 10M rows, every build); a duplicate or missing result_id is quarantined "
+        "there with its reason, and its clean rows are tested unique and not null",
     },
 }
 
@@ -54,8 +54,9 @@ def artifacts(demo_warehouse: Built) -> tuple[dict, dict]:
     """`dbt docs generate` against the demo warehouse: manifest + catalog."""
     env = dict(demo_warehouse.env, DBT_PROFILES_DIR=str(PROJECT_DIR))
     dbt = str(Path(sys.executable).with_name("dbt"))
-    proc = subprocess.run([dbt, "docs", "generate", "--no-partial-parse"], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [dbt, "docs", "generate", "--no-partial-parse"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     target = demo_warehouse.workdir / "target"
     return json.loads((target / "manifest.json").read_text()), json.loads((target / "catalog.json").read_text())
@@ -105,8 +106,12 @@ def test_every_macro_is_documented(artifacts: tuple[dict, dict]) -> None:
     assert not missing, f"macros without a description (macros/_macros.yml): {missing}"
     # the IWG rule macro documents its arguments too
     rule = ours["macro.ctd_rtp.platelet_response_detail"]
-    assert [a["name"] for a in rule["arguments"]][:4] == ["platelet_count", "baseline_count", "bleeding_grade",
-                                                         "bleeding_evidence"]
+    assert [a["name"] for a in rule["arguments"]][:4] == [
+        "platelet_count",
+        "baseline_count",
+        "bleeding_grade",
+        "bleeding_evidence",
+    ]
 
 
 def test_every_model_has_a_primary_key_test(artifacts: tuple[dict, dict]) -> None:
@@ -118,15 +123,20 @@ def test_every_model_has_a_primary_key_test(artifacts: tuple[dict, dict]) -> Non
         name = node["test_metadata"]["name"]
         for dep in node["depends_on"]["nodes"]:
             tested.setdefault(dep, set()).add(name)
+
     def has_key_test(uid: str) -> bool:
-        return {"unique", "not_null"} <= tested.get(uid, set()) or "unique_combination_of_columns" in tested.get(uid, set())
+        return {"unique", "not_null"} <= tested.get(uid, set()) or "unique_combination_of_columns" in tested.get(
+            uid, set()
+        )
 
     without = []
     for uid, node in models(manifest).items():
         # a staging view whose key is tested downstream (EXCEPTIONS["primary_key"])
         elsewhere = EXCEPTIONS["primary_key"].get(node["name"], "").split(":", 1)[0]
-        if not (has_key_test(uid) or (elsewhere and has_key_test(f"model.ctd_rtp.{elsewhere}")
-                                      and node["path"].startswith("staging"))):
+        if not (
+            has_key_test(uid)
+            or (elsewhere and has_key_test(f"model.ctd_rtp.{elsewhere}") and node["path"].startswith("staging"))
+        ):
             without.append(uid)
     assert not without, f"models without a primary-key test: {without}"
 
@@ -138,11 +148,16 @@ def test_layering_rules(artifacts: tuple[dict, dict]) -> None:
     for uid, node in models(manifest).items():
         parents = node["depends_on"]["nodes"]
         if node["name"].startswith("stg_"):
-            problems += [f"{uid} reads staging {p}" for p in parents if nodes.get(p, {}).get("name", "").startswith("stg_")]
+            problems += [
+                f"{uid} reads staging {p}" for p in parents if nodes.get(p, {}).get("name", "").startswith("stg_")
+            ]
         if node["path"].startswith("marts"):
-            problems += [f"{uid} reads raw {p}" for p in parents
-                         if p.startswith("seed.") and nodes[p]["path"].startswith("demo")]
-            problems += [f"{uid} reads staging {p}" for p in parents if nodes.get(p, {}).get("name", "").startswith("stg_")]
+            problems += [
+                f"{uid} reads raw {p}" for p in parents if p.startswith("seed.") and nodes[p]["path"].startswith("demo")
+            ]
+            problems += [
+                f"{uid} reads staging {p}" for p in parents if nodes.get(p, {}).get("name", "").startswith("stg_")
+            ]
             if not node["config"]["contract"]["enforced"]:
                 problems.append(f"{uid}: public mart without an enforced contract")
     assert not problems, "\n".join(problems)
@@ -187,8 +202,12 @@ def test_model_names_match_their_folder(artifacts: tuple[dict, dict]) -> None:
         if not node["name"].startswith(allowed) and node["name"] not in EXCEPTIONS["naming"]:
             wrong.append(f"{node['path']}: expected a name starting {' or '.join(allowed) or '(no folder rule)'}")
     assert not wrong, "\n".join(wrong)
-    stale = [n for rule in EXCEPTIONS.values() for n in rule
-             if not any(node["name"] == n for node in models(manifest).values())]
+    stale = [
+        n
+        for rule in EXCEPTIONS.values()
+        for n in rule
+        if not any(node["name"] == n for node in models(manifest).values())
+    ]
     assert not stale, f"exceptions for models that no longer exist: {stale}"
 
 
@@ -199,16 +218,25 @@ def test_dbt_unit_tests_pass_here_and_not_in_the_production_build(demo_warehouse
     assert built and not [r for r in built if r["unique_id"].startswith("unit_test.")]
     db = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_warehouse.db_path, db)
-    env = dict(demo_warehouse.env, CTD_RTP_DB=str(db), DBT_PROFILES_DIR=str(PROJECT_DIR),
-               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))
+    env = dict(
+        demo_warehouse.env,
+        CTD_RTP_DB=str(db),
+        DBT_PROFILES_DIR=str(PROJECT_DIR),
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+    )
     dbt = str(Path(sys.executable).with_name("dbt"))
-    proc = subprocess.run([dbt, "test", "--select", "test_type:unit"], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [dbt, "test", "--select", "test_type:unit"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     declared = {uid for uid in manifest["unit_tests"]}
-    results = [r for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
-               if not r["unique_id"].startswith("operation.")]  # the on-run-start hook
+    results = [
+        r
+        for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+        if not r["unique_id"].startswith("operation.")
+    ]  # the on-run-start hook
     assert len(declared) >= 10
     assert {r["unique_id"] for r in results} == declared
     assert {r["status"] for r in results} == {"pass"}
@@ -218,15 +246,24 @@ def test_a_kept_partial_parse_follows_the_raw_folder(tmp_path: Path) -> None:
     """dbt's partial parse (kept across runs) is redone when CTD_RTP_RAW_DIR changes: the demo
     seeds are enabled by it in dbt_project.yml."""
     env = {k: v for k, v in os.environ.items() if k != "CTD_RTP_RAW_DIR"}
-    env.update(DBT_PROFILES_DIR=str(PROJECT_DIR), CTD_RTP_DB=str(tmp_path / "w.duckdb"),
-               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.update(
+        DBT_PROFILES_DIR=str(PROJECT_DIR),
+        CTD_RTP_DB=str(tmp_path / "w.duckdb"),
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
     dbt = str(Path(sys.executable).with_name("dbt"))
 
     def demo_seeds(raw_dir: Path | None) -> list[str]:
         run_env = dict(env, CTD_RTP_RAW_DIR=str(raw_dir)) if raw_dir else env
-        proc = subprocess.run([dbt, "ls", "--partial-parse", "--resource-type", "seed", "--output", "name"],
-                              cwd=PROJECT_DIR, env=run_env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [dbt, "ls", "--partial-parse", "--resource-type", "seed", "--output", "name"],
+            cwd=PROJECT_DIR,
+            env=run_env,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:]
         return sorted(line for line in proc.stdout.split() if line in {"patients", "lab_results"})
 

@@ -26,31 +26,47 @@ def test_absent_delivery_yml_is_the_defaults(tmp_path: Path) -> None:
 
 
 def test_top_level_then_file_settings(tmp_path: Path) -> None:
-    d = delivery.load(_folder(tmp_path, """
+    d = delivery.load(
+        _folder(
+            tmp_path,
+            """
 date_order: dmy
 decimal_separator: ","
 missing_values: [NA, "-"]
 files:
   lab_results.csv: {encoding: GBK, thousands_separator: "."}
   lab_results_2026-12.csv: {encoding: windows_1252}
-"""))
+""",
+        )
+    )
     lab = d.format_for("lab_results")
-    assert (lab["date_order"], lab["decimal_separator"], lab["thousands_separator"], lab["encoding"]) == ("dmy", ",", ".", "gbk")
+    assert (lab["date_order"], lab["decimal_separator"], lab["thousands_separator"], lab["encoding"]) == (
+        "dmy",
+        ",",
+        ".",
+        "gbk",
+    )
     assert lab["missing_values"] == ["NA", "-"]
     assert d.format_for("lab_results_2026-12.csv")["encoding"] == "windows-1252"
     assert d.format_for("patients")["encoding"] == "utf-8"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("date_order: dym\n", "delivery.yml: date_order is dym; expected ymd, dmy or mdy"),
-    ("decimal: ','\n", "delivery.yml: unknown setting decimal; the settings are encoding, date_order"),
-    ("booleans: {true_values: [yes]}\n", "booleans.true_values holds True: write each spelling in double quotes"),
-    ('decimal_separator: ","\nthousands_separator: ","\n', "uses , as both the decimal and the thousands separator"),
-    ("files: {patients.csv: {encoding: klingon}}\n", "files.patients.csv.encoding: unknown encoding 'klingon'"),
-    ("sex: {W: [woman]}\n", "delivery.yml: unknown key sex.W; expected F, M"),
-    ("- dmy\n", "delivery.yml: expected settings (key: value lines)"),
-    ("files: {lab_results_2026-12.csv: {date_order: dmy}}\n", "a lab extract file declares only its encoding"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date_order: dym\n", "delivery.yml: date_order is dym; expected ymd, dmy or mdy"),
+        ("decimal: ','\n", "delivery.yml: unknown setting decimal; the settings are encoding, date_order"),
+        ("booleans: {true_values: [yes]}\n", "booleans.true_values holds True: write each spelling in double quotes"),
+        (
+            'decimal_separator: ","\nthousands_separator: ","\n',
+            "uses , as both the decimal and the thousands separator",
+        ),
+        ("files: {patients.csv: {encoding: klingon}}\n", "files.patients.csv.encoding: unknown encoding 'klingon'"),
+        ("sex: {W: [woman]}\n", "delivery.yml: unknown key sex.W; expected F, M"),
+        ("- dmy\n", "delivery.yml: expected settings (key: value lines)"),
+        ("files: {lab_results_2026-12.csv: {date_order: dmy}}\n", "a lab extract file declares only its encoding"),
+    ],
+)
 def test_bad_settings_name_the_setting(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(delivery.DeliveryError) as caught:
         delivery.load(_folder(tmp_path, text))
@@ -60,7 +76,9 @@ def test_bad_settings_name_the_setting(tmp_path: Path, text: str, message: str) 
 def test_utf8_copies_of_declared_encodings_leave_the_file_alone(tmp_path: Path) -> None:
     raw = _folder(tmp_path / "raw", None)
     raw.mkdir()
-    (raw / "delivery.yml").write_text("files: {adverse_events.csv: {encoding: latin-1}, lab_results.csv: {encoding: gbk}}\n")
+    (raw / "delivery.yml").write_text(
+        "files: {adverse_events.csv: {encoding: latin-1}, lab_results.csv: {encoding: gbk}}\n"
+    )
     latin = "ae_id,term\nAE1,Ulcération\n".encode("latin-1")
     gbk = "result_id,test_code\nA1,血小板计数\n".encode("gbk")
     (raw / "adverse_events.csv").write_bytes(latin)

@@ -53,8 +53,9 @@ def _build(name: str, raw: Path, root: Path) -> Built:
     accept = ["--accept-delivery"] if name.startswith("undeclared") else []
     proc = run_cli(["build", "--quiet", *accept], env, check=False)
     report = check.run_check(raw, PROJECT_DIR, 0.05, root / name / "lab_test_map.stub.csv")
-    return Built(name, raw, work / "warehouse.duckdb", proc.returncode, proc.stderr, proc.stdout, report,
-                 check.render(report))
+    return Built(
+        name, raw, work / "warehouse.duckdb", proc.returncode, proc.stderr, proc.stdout, report, check.render(report)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +85,23 @@ def marts(db_path: Path) -> dict[str, list[tuple]]:
     """Every mart's rows (sorted), without the columns that legitimately differ."""
     out = {}
     with duckdb.connect(str(db_path), read_only=True) as con:
-        tables = [t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'marts' "
-                                            "order by 1").fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         for table in tables:
-            columns = [c for (c,) in con.execute("select column_name from information_schema.columns"
-                                                 " where table_schema = 'marts' and table_name = ?"
-                                                 " order by ordinal_position", [table]).fetchall()
-                       if c not in IGNORED_COLUMNS]
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'marts' and table_name = ?"
+                    " order by ordinal_position",
+                    [table],
+                ).fetchall()
+                if c not in IGNORED_COLUMNS
+            ]
             out[table] = sorted(con.execute(f"select {', '.join(columns)} from marts.{table}").fetchall(), key=repr)
     return out
 
@@ -100,12 +111,18 @@ def _differences(got: dict[str, list[tuple]], want: dict[str, list[tuple]]) -> l
     for table in want:
         a, b = got.get(table, []), want[table]
         same = len(a) == len(b) and all(
-            all((math.isclose(x, y, rel_tol=1e-12) if isinstance(x, float) and isinstance(y, float) else x == y)
-                for x, y in zip(ra, rb)) for ra, rb in zip(a, b))
+            all(
+                (math.isclose(x, y, rel_tol=1e-12) if isinstance(x, float) and isinstance(y, float) else x == y)
+                for x, y in zip(ra, rb)
+            )
+            for ra, rb in zip(a, b)
+        )
         if not same:
             extra = [r for r in a if r not in b][:3]
             missing = [r for r in b if r not in a][:3]
-            problems.append(f"{table}: {len(a)} rows vs {len(b)}; only in the variant {extra}; only in the reference {missing}")
+            problems.append(
+                f"{table}: {len(a)} rows vs {len(b)}; only in the variant {extra}; only in the reference {missing}"
+            )
     return problems
 
 
@@ -114,9 +131,13 @@ def test_reference_cohort_builds_clean(corpus: dict[str, Built]) -> None:
     assert ref.returncode == 0, ref.stderr[-3000:]
     with duckdb.connect(str(ref.db_path), read_only=True) as con:
         assert con.execute("select count(*) from quarantine.quarantined_rows").fetchone() == (0,)
-        assert con.execute("select term from marts.fct_adverse_events where ae_id = 'AE1'").fetchone() == ("Ulcération buccale",)
-        assert con.execute("select patient_id, visit, response from marts.fct_platelet_response where response in ('CR', 'PR') "
-                           "order by 1, 2").fetchall() == [("A", "month_3", "PR"), ("A", "month_6", "CR")]
+        assert con.execute("select term from marts.fct_adverse_events where ae_id = 'AE1'").fetchone() == (
+            "Ulcération buccale",
+        )
+        assert con.execute(
+            "select patient_id, visit, response from marts.fct_platelet_response where response in ('CR', 'PR') "
+            "order by 1, 2"
+        ).fetchall() == [("A", "month_3", "PR"), ("A", "month_6", "CR")]
 
 
 @pytest.mark.parametrize("variant", ev.VARIANTS, ids=[v.name for v in ev.VARIANTS])
@@ -124,7 +145,9 @@ def test_declared_variant_gives_the_reference_marts(variant: ev.Variant, corpus:
     built = corpus[_delivery_of(variant, declared=True)]
     assert built.returncode == 0, built.stderr[-3000:]
     with duckdb.connect(str(built.db_path), read_only=True) as con:
-        quarantined = con.execute("select source_table, row_key, rejection_reason from quarantine.quarantined_rows").fetchall()
+        quarantined = con.execute(
+            "select source_table, row_key, rejection_reason from quarantine.quarantined_rows"
+        ).fetchall()
     assert quarantined == [], quarantined
     problems = _differences(marts(built.db_path), marts(corpus["reference"].db_path))
     assert not problems, "\n".join(problems)
@@ -135,15 +158,22 @@ def test_value_flags_reach_fct_lab_results(corpus: dict[str, Built]) -> None:
     flags = next(v for v in ev.VARIANTS if v.name == "flags_and_unit_spellings")
     built = corpus[_delivery_of(flags, declared=True)]
     with duckdb.connect(str(built.db_path), read_only=True) as con:
-        got = dict(con.execute("select result_id, lab_flag from marts.fct_lab_results where lab_flag is not null").fetchall())
-        values = dict(con.execute("select result_id, value from marts.fct_lab_results"
-                                  " where result_id in ('A1', 'C3', 'B2')").fetchall())
+        got = dict(
+            con.execute("select result_id, lab_flag from marts.fct_lab_results where lab_flag is not null").fetchall()
+        )
+        values = dict(
+            con.execute(
+                "select result_id, value from marts.fct_lab_results where result_id in ('A1', 'C3', 'B2')"
+            ).fetchall()
+        )
     # the flagged rows of patients with a day 0 (all four) are in fct_lab_results
     assert got == ev.FLAGGED
     assert values == {"A1": 25.0, "C3": 50.0, "B2": 25.0}
 
 
-@pytest.mark.parametrize("variant", [v for v in ev.VARIANTS if v.undeclared], ids=[v.name for v in ev.VARIANTS if v.undeclared])
+@pytest.mark.parametrize(
+    "variant", [v for v in ev.VARIANTS if v.undeclared], ids=[v.name for v in ev.VARIANTS if v.undeclared]
+)
 def test_undeclared_variant_names_the_format(variant: ev.Variant, corpus: dict[str, Built]) -> None:
     built = corpus[_delivery_of(variant, declared=False)]
     for expectation in variant.undeclared:
@@ -155,19 +185,27 @@ def test_undeclared_variant_names_the_format(variant: ev.Variant, corpus: dict[s
         assert built.returncode == 0, built.stderr[-3000:]
         if isinstance(expectation, FieldQuarantined):  # listed whether or not its row is quarantined too
             with duckdb.connect(str(built.db_path), read_only=True) as con:
-                rows = con.execute("select field_name, rejection_reason from quarantine.quarantined_fields "
-                                   "where source_table = ? and row_key = ? and field_name = ?",
-                                   [expectation.table, expectation.key, expectation.field_name]).fetchall()
-            assert rows == [(expectation.field_name, expectation.reason)], f"{expectation.table} {expectation.key}: {rows}"
+                rows = con.execute(
+                    "select field_name, rejection_reason from quarantine.quarantined_fields "
+                    "where source_table = ? and row_key = ? and field_name = ?",
+                    [expectation.table, expectation.key, expectation.field_name],
+                ).fetchall()
+            assert rows == [(expectation.field_name, expectation.reason)], (
+                f"{expectation.table} {expectation.key}: {rows}"
+            )
             continue
         assert isinstance(expectation, Quarantined)
         with duckdb.connect(str(built.db_path), read_only=True) as con:
-            rows = con.execute("select rejection_reason from quarantine.quarantined_rows where source_table = ? and row_key = ?",
-                               [expectation.table, expectation.key]).fetchall()
+            rows = con.execute(
+                "select rejection_reason from quarantine.quarantined_rows where source_table = ? and row_key = ?",
+                [expectation.table, expectation.key],
+            ).fetchall()
         assert rows == [(expectation.reason,)], f"{expectation.table} {expectation.key}: {rows}"
 
 
-@pytest.mark.parametrize("variant", [v for v in ev.VARIANTS if v.undeclared], ids=[v.name for v in ev.VARIANTS if v.undeclared])
+@pytest.mark.parametrize(
+    "variant", [v for v in ev.VARIANTS if v.undeclared], ids=[v.name for v in ev.VARIANTS if v.undeclared]
+)
 def test_check_says_what_to_declare(variant: ev.Variant, corpus: dict[str, Built]) -> None:
     built = corpus[_delivery_of(variant, declared=False)]
     missing = [h for h in variant.hints if h not in built.check_output]
@@ -175,23 +213,34 @@ def test_check_says_what_to_declare(variant: ev.Variant, corpus: dict[str, Built
     assert built.report.refused, built.check_output  # every undeclared delivery is above the 5% gate
 
 
-@pytest.mark.parametrize("delivery", [d.name for d in ev.plan_deliveries() if not d.name.endswith("_fails")] + ["reference"])
+@pytest.mark.parametrize(
+    "delivery", [d.name for d in ev.plan_deliveries() if not d.name.endswith("_fails")] + ["reference"]
+)
 def test_check_predicts_the_quarantine(delivery: str, corpus: dict[str, Built]) -> None:
     """Per table and reason, the rows ctd-rtp check says would be quarantined are the rows the build quarantines."""
     built = corpus[delivery]
     assert built.returncode == 0, built.stderr[-3000:]
     with duckdb.connect(str(built.db_path), read_only=True) as con:
-        quarantined = {(t, reason): n for t, reason, n in con.execute(
-            "select source_table, rejection_reason, count(*) from quarantine.quarantined_rows group by 1, 2").fetchall()}
+        quarantined = {
+            (t, reason): n
+            for t, reason, n in con.execute(
+                "select source_table, rejection_reason, count(*) from quarantine.quarantined_rows group by 1, 2"
+            ).fetchall()
+        }
         for t in TABLES:
             assert con.execute(f"select count(*) from staging.stg_{t}").fetchone()[0] == built.report.rows[t]
-        fields = {(t, f"{reason} (field nulled)"): n for t, reason, n in con.execute(
-            "select source_table, rejection_reason, count(*) from quarantine.quarantined_fields group by 1, 2").fetchall()}
+        fields = {
+            (t, f"{reason} (field nulled)"): n
+            for t, reason, n in con.execute(
+                "select source_table, rejection_reason, count(*) from quarantine.quarantined_fields group by 1, 2"
+            ).fetchall()
+        }
     predicted = {(r.table, r.reason): r.rows for r in built.report.rules}
     assert predicted == {**quarantined, **fields}
 
 
 # --------------------------------------------------------------------------- local maps and the CLI
+
 
 def _local_codes(folder: Path) -> Path:
     """The reference cohort with the laboratory's own platelet code THROMBO (and a unit it spells its way)."""
@@ -213,7 +262,9 @@ def test_map_stub_loads_as_a_local_map(tmp_path: Path, corpus: dict[str, Built])
     with stub.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["source_code"], r["source_unit"], r["analyte"], r["factor"]) for r in rows] == [
-        ("THROMBO", "10^9/L", "", ""), ("THROMBO", "Gpt/L", "", "")]
+        ("THROMBO", "10^9/L", "", ""),
+        ("THROMBO", "Gpt/L", "", ""),
+    ]
     for r in rows:  # what the data manager fills in
         r["analyte"], r["factor"] = "PLT", "1"
     with (raw / "lab_test_map.csv").open("w", encoding="utf-8", newline="") as fh:
@@ -231,11 +282,14 @@ def test_map_stub_loads_as_a_local_map(tmp_path: Path, corpus: dict[str, Built])
 
 def test_local_map_conflicting_with_the_shipped_map_stops_the_build(tmp_path: Path) -> None:
     raw = ev.reference_cohort().write(tmp_path / "raw") and tmp_path / "raw"
-    (raw / "lab_test_map.csv").write_text("source_code,source_unit,analyte,factor\nTHROMBO,10^9/L,PLT,1\nplt,10^9/l,WBC,1\n",
-                                          encoding="utf-8")
+    (raw / "lab_test_map.csv").write_text(
+        "source_code,source_unit,analyte,factor\nTHROMBO,10^9/L,PLT,1\nplt,10^9/l,WBC,1\n", encoding="utf-8"
+    )
     proc = run_cli(["check", str(raw), "--map-stub", str(tmp_path / "stub.csv")], cli_env(tmp_path / "wh"), check=False)
-    conflict = ("lab_test_map.csv line 3 (plt, 10^9/l -> WBC x1) conflicts with the shipped seeds/reference/lab_test_map.csv "
-                "row (PLT, 10^9/L -> PLT x1)")
+    conflict = (
+        "lab_test_map.csv line 3 (plt, 10^9/l -> WBC x1) conflicts with the shipped seeds/reference/lab_test_map.csv "
+        "row (PLT, 10^9/L -> PLT x1)"
+    )
     assert proc.returncode == 3 and conflict in proc.stdout, proc.stdout
     (tmp_path / "wh").mkdir()
     proc = run_cli(["build", "--quiet"], cli_env(tmp_path / "wh", raw), check=False)
@@ -251,8 +305,11 @@ def test_check_exit_codes_and_threshold(tmp_path: Path, corpus: dict[str, Built]
     proc = run_cli(["check", str(undeclared), "--map-stub", str(tmp_path / "s.csv")], env, check=False)
     assert proc.returncode == 3 and "verdict: REFUSED (exit 3)" in proc.stdout, proc.stdout
     # every lab row of that delivery fails: a gate at 100% lets it through
-    proc = run_cli(["check", str(undeclared), "--vars", "{max_quarantined_share: 1}", "--map-stub", str(tmp_path / "s.csv")],
-                   env, check=False)
+    proc = run_cli(
+        ["check", str(undeclared), "--vars", "{max_quarantined_share: 1}", "--map-stub", str(tmp_path / "s.csv")],
+        env,
+        check=False,
+    )
     assert proc.returncode == 0 and "verdict: OK" in proc.stdout, proc.stdout
     proc = run_cli(["check", str(undeclared), "--vars", "{max_quarantined_share: 2}"], env, check=False)
     assert proc.returncode == 2 and "between 0 and 1" in proc.stderr
@@ -276,5 +333,7 @@ def test_bad_delivery_yml_is_a_clear_error(tmp_path: Path) -> None:
     assert "delivery.yml: date_order is dym; expected ymd, dmy or mdy" in check.render(report)
     (tmp_path / "wh").mkdir()
     proc = run_cli(["build", "--quiet"], cli_env(tmp_path / "wh", raw), check=False)
-    assert proc.returncode == 2 and "delivery.yml: date_order is dym; expected ymd, dmy or mdy" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "delivery.yml: date_order is dym; expected ymd, dmy or mdy" in proc.stderr, (
+        proc.stderr
+    )
     shutil.rmtree(tmp_path / "wh")

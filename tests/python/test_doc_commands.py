@@ -70,47 +70,60 @@ RUN: dict[str, Run] = {
     "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build": Run(expect=("own data in",)),
     ".venv/bin/ctd-rtp check /path/to/folder": Run(expect=("verdict: OK",)),
     ".venv/bin/ctd-rtp check DIR": Run(expect=("verdict: OK",)),
-    '.venv/bin/python -c "import duckdb; print(duckdb.connect(\'warehouse.duckdb\', read_only=True).sql(\\"select row_id, column_id, formatted, value, source from analysis.report_results where table_id = \'response_by_visit\' and column_id in (\'responders\', \'orr\') order by row_order\\"))"': Run(needs_warehouse=True, expect=("10/13", "76.9%", "marts.rpt_response_rates")),
+    ".venv/bin/python -c \"import duckdb; print(duckdb.connect('warehouse.duckdb', read_only=True).sql(\\\"select row_id, column_id, formatted, value, source from analysis.report_results where table_id = 'response_by_visit' and column_id in ('responders', 'orr') order by row_order\\\"))\"": Run(
+        needs_warehouse=True, expect=("10/13", "76.9%", "marts.rpt_response_rates")
+    ),
 }
 
 # command -> (file that runs it, the text that file must contain)
 ELSEWHERE: dict[str, tuple[str, str]] = {
     "CTD_RTP_RAW_DIR=tests/python/fixtures/study_eltrombopag/data "
     "CTD_RTP_STUDY=tests/python/fixtures/study_eltrombopag/study.yml "
-    "CTD_RTP_DB=/tmp/elt/warehouse.duckdb .venv/bin/ctd-rtp run":
-        ("tests/python/test_second_study.py", 'run_cli(["run", "--quiet", "--out-dir"'),
+    "CTD_RTP_DB=/tmp/elt/warehouse.duckdb .venv/bin/ctd-rtp run": (
+        "tests/python/test_second_study.py",
+        'run_cli(["run", "--quiet", "--out-dir"',
+    ),
     "make test": (".ci/run", "make test"),
     "make test-spark": (".ci/run", "make test-spark"),
-    ".venv/bin/ctd-rtp run --vars \"{pr_rule: or}\"": ("tests/python/test_rule_variants.py", "readme_variants"),
+    '.venv/bin/ctd-rtp run --vars "{pr_rule: or}"': ("tests/python/test_rule_variants.py", "readme_variants"),
     ".venv-spark/bin/dbt build --target spark": ("Makefile", "$(SPARK_BIN)/dbt build --target spark"),
-    "CTD_RTP_RAW_DIR=/path/to/folder .venv-spark/bin/dbt build --target spark":
-        ("Makefile", "CTD_RTP_RAW_DIR=$(2) DBT_TARGET_PATH=$(SPARK_PARITY)/target-spark-own"),
-    "CTD_RTP_ENGINE=spark .venv-spark/bin/ctd-rtp stats": ("Makefile", "CTD_RTP_ENGINE=spark $(SPARK_BIN)/ctd-rtp stats"),
-    "CTD_RTP_ENGINE=spark .venv-spark/bin/ctd-rtp report --out-dir reports-spark":
-        ("Makefile", "$(SPARK_BIN)/ctd-rtp report --out-dir"),
+    "CTD_RTP_RAW_DIR=/path/to/folder .venv-spark/bin/dbt build --target spark": (
+        "Makefile",
+        "CTD_RTP_RAW_DIR=$(2) DBT_TARGET_PATH=$(SPARK_PARITY)/target-spark-own",
+    ),
+    "CTD_RTP_ENGINE=spark .venv-spark/bin/ctd-rtp stats": (
+        "Makefile",
+        "CTD_RTP_ENGINE=spark $(SPARK_BIN)/ctd-rtp stats",
+    ),
+    "CTD_RTP_ENGINE=spark .venv-spark/bin/ctd-rtp report --out-dir reports-spark": (
+        "Makefile",
+        "$(SPARK_BIN)/ctd-rtp report --out-dir",
+    ),
 }
 
 # test_the_documented_gate_commands runs the sh blocks of data-rejection.md section 7 as written
 GATE_SECTION = ("tests/python/test_gate.py", 'split("## 7. The delivery gate")')
-ELSEWHERE.update({
-    "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build --accept-delivery": GATE_SECTION,
-    "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build --vars \"{max_quarantined_share: 0.2}\"": GATE_SECTION,
-    "DBT_PROFILES_DIR=. .venv/bin/dbt build --vars \"{accept_delivery: true}\"": GATE_SECTION,
-    ".venv/bin/python -c \"import duckdb; duckdb.connect('warehouse.duckdb', read_only=True).sql( "
-    "'select source_table, rows_delivered, rows_clean, rows_quarantined, round(quarantined_share, 3), top_reasons "
-    "from quarantine.delivery_summary order by table_order').show()\"": GATE_SECTION,
-})
+ELSEWHERE.update(
+    {
+        "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build --accept-delivery": GATE_SECTION,
+        'CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build --vars "{max_quarantined_share: 0.2}"': GATE_SECTION,
+        'DBT_PROFILES_DIR=. .venv/bin/dbt build --vars "{accept_delivery: true}"': GATE_SECTION,
+        ".venv/bin/python -c \"import duckdb; duckdb.connect('warehouse.duckdb', read_only=True).sql( "
+        "'select source_table, rows_delivered, rows_clean, rows_quarantined, round(quarantined_share, 3), top_reasons "
+        "from quarantine.delivery_summary order by table_order').show()\"": GATE_SECTION,
+    }
+)
 
 ILLUSTRATIVE: dict[str, str] = {
     "make benchmark": "minutes of CPU per size on 2 cores; tests/python/test_benchmark_references.py checks its "
-                      "references of the core job against the marts",
+    "references of the core job against the marts",
     "sudo systemctl daemon-reload": "systemd is not running in CI; docs/scheduling.md shows the unit files",
     "sudo systemctl enable --now ctd-rtp.timer": "systemd",
     "systemctl list-timers ctd-rtp.timer": "systemd",
     "sudo systemctl start ctd-rtp.service": "systemd",
     "journalctl -u ctd-rtp.service -n 50": "systemd",
     "systemctl show ctd-rtp.service -p ExecMainStatus": "systemd",
-    "CTD_RTP_ENGINE=spark .venv-spark/bin/python -c \"from ctd_rtp.warehouse import read_mart; "
+    'CTD_RTP_ENGINE=spark .venv-spark/bin/python -c "from ctd_rtp.warehouse import read_mart; '
     "print(read_mart('rpt_response_rates'))\"": "needs the Spark virtualenv and warehouse of `make test-spark`",
 }
 
@@ -123,8 +136,9 @@ def test_every_documented_command_is_accounted_for() -> None:
     shown = documented_commands()
     listed = {*RUN, *ELSEWHERE, *ILLUSTRATIVE}
     missing = sorted(c for c in shown if c not in listed and not _cron(c))
-    assert not missing, "documented commands no test runs (add them to RUN, ELSEWHERE or ILLUSTRATIVE):\n" + \
-        "\n".join(f"  {c}   ({', '.join(shown[c])})" for c in missing)
+    assert not missing, "documented commands no test runs (add them to RUN, ELSEWHERE or ILLUSTRATIVE):\n" + "\n".join(
+        f"  {c}   ({', '.join(shown[c])})" for c in missing
+    )
     stale = sorted(c for c in listed if c not in shown)
     assert not stale, f"listed here but shown in no doc: {stale}"
 
@@ -153,15 +167,21 @@ def test_documented_command_runs(command: str, demo_warehouse: Built, tmp_path: 
     shutil.copytree(FIXTURES / "own_cohort", own)
     synth = tmp_path / "synth"
     if "--lab-extract" in command:  # the extract is added to a cohort written first
-        subprocess.run([str(PROJECT_DIR / ".venv/bin/ctd-rtp"), "synth", "--out", str(synth), "--patients", "20"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(PROJECT_DIR / ".venv/bin/ctd-rtp"), "synth", "--out", str(synth), "--patients", "20"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     if spec.needs_warehouse:
         shutil.copy(demo_warehouse.db_path, env["CTD_RTP_DB"])
-    text = (command.replace("/path/to/folder", str(own)).replace("--out DIR", f"--out {synth}")
-            .replace("check DIR", f"check {own}")
-            .replace("'warehouse.duckdb'", repr(env["CTD_RTP_DB"])))
-    proc = subprocess.run(["bash", "-c", text], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                          timeout=600)
+    text = (
+        command.replace("/path/to/folder", str(own))
+        .replace("--out DIR", f"--out {synth}")
+        .replace("check DIR", f"check {own}")
+        .replace("'warehouse.duckdb'", repr(env["CTD_RTP_DB"]))
+    )
+    proc = subprocess.run(["bash", "-c", text], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{command} exited {proc.returncode}:\n{out[-4000:]}"
     for fragment in spec.expect:

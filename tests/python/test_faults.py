@@ -60,13 +60,19 @@ class BuildRun:
         """Rows written to a file that are neither clean nor quarantined (or counted twice)."""
         if self.returncode != 0:
             return 0  # nothing is published by a failed build: loud, not lost
-        return sum(abs(self.written_rows[t] - (clean + quarantined)) for t, (_, clean, quarantined) in self.row_counts.items())
+        return sum(
+            abs(self.written_rows[t] - (clean + quarantined)) for t, (_, clean, quarantined) in self.row_counts.items()
+        )
 
 
 def _marts(db: Path) -> dict[str, str]:
     with duckdb.connect(str(db), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         return {n: table_fingerprint(con, "marts", n) for n in names}
 
 
@@ -89,8 +95,15 @@ def _run_batch(batch: Batch, root: Path) -> BuildRun:
     command += [*batch.cli(), *report_args]
     written = batch.cohort().write(raw)
     proc = run_cli(command, env, check=False)
-    run = BuildRun(batch, proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - started,
-                   work / "warehouse.duckdb", written)
+    run = BuildRun(
+        batch,
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+        time.perf_counter() - started,
+        work / "warehouse.duckdb",
+        written,
+    )
     if before is not None:
         run.published = (before[0], _marts(run.db_path))
         run.reports = (before[1], sorted(p.name for p in reports.glob("*")))
@@ -181,14 +194,21 @@ def _check(expectation: object, run: BuildRun, con: duckdb.DuckDBPyConnection | 
         )
         (row_reason,) = con.execute(
             f"select rejection_reason from {CHECKED[expectation.table]} where {faults.ROW_KEY_SQL[expectation.table]} = ?",
-            [expectation.key]).fetchone()
-        assert row_reason is None, f"{expectation.table} {expectation.key!r}: the whole row was rejected ({row_reason!r})"
+            [expectation.key],
+        ).fetchone()
+        assert row_reason is None, (
+            f"{expectation.table} {expectation.key!r}: the whole row was rejected ({row_reason!r})"
+        )
     elif isinstance(expectation, Kept):
         columns = [c for c, _ in expectation.values]
         select = ", ".join(["rejection_reason", *columns])
         key_sql = faults.ROW_KEY_SQL[expectation.table]
-        rows = con.execute(f"select {select} from {CHECKED[expectation.table]} where {key_sql} = ?", [expectation.key]).fetchall()
-        assert len(rows) == 1, f"{expectation.table} {expectation.key!r}: {len(rows)} rows in {CHECKED[expectation.table]}"
+        rows = con.execute(
+            f"select {select} from {CHECKED[expectation.table]} where {key_sql} = ?", [expectation.key]
+        ).fetchall()
+        assert len(rows) == 1, (
+            f"{expectation.table} {expectation.key!r}: {len(rows)} rows in {CHECKED[expectation.table]}"
+        )
         reason, *values = rows[0]
         assert reason is None, f"{expectation.table} {expectation.key!r} was rejected: {reason!r}"
         wrong = {c: (g, w) for (c, w), g in zip(expectation.values, values) if not _same(g, w)}
@@ -208,8 +228,10 @@ def test_fault_case(fault: FaultCase, fault_builds: dict[str, BuildRun]) -> None
     try:
         if not fault.fails_build and fault.refused is None:
             assert run.returncode == 0, f"build of {run.batch.name} exited {run.returncode}:\n{run.stderr[-4000:]}"
-            assert run.rows_lost == 0, (f"rows lost in {run.batch.name}: written {run.written_rows}, "
-                                        f"(read, clean, quarantined) {run.row_counts}")
+            assert run.rows_lost == 0, (
+                f"rows lost in {run.batch.name}: written {run.written_rows}, "
+                f"(read, clean, quarantined) {run.row_counts}"
+            )
         if run.returncode == 0:
             with duckdb.connect(str(run.db_path), read_only=True) as con:
                 for expectation in fault.expected:
@@ -236,8 +258,11 @@ def test_every_rejection_reason_is_documented() -> None:
 
     root = Path(__file__).resolve().parents[2]
     doc = (root / "docs" / "data-rejection.md").read_text()
-    sources = [*(root / "models" / "staging").glob("*.sql"), root / "macros" / "checked_rows.sql",
-               *(root / "models" / "intermediate").glob("int_*_checked.sql")]
+    sources = [
+        *(root / "models" / "staging").glob("*.sql"),
+        root / "macros" / "checked_rows.sql",
+        *(root / "models" / "intermediate").glob("int_*_checked.sql"),
+    ]
     reasons = set()
     for path in sources:
         text = path.read_text()
@@ -248,6 +273,10 @@ def test_every_rejection_reason_is_documented() -> None:
     undocumented = sorted(r for r in reasons if f"`{r}`" not in doc)
     assert not undocumented, f"reasons missing from docs/data-rejection.md: {undocumented}"
     # a reason may end with the delivery format it read the value in: " [delivery.yml date_order: ymd]"
-    promised = {re.sub(r" \[delivery\.yml .*\]$", "", e.reason) for c in CASES for e in c.expected
-                if isinstance(e, (Quarantined, FieldQuarantined))}
+    promised = {
+        re.sub(r" \[delivery\.yml .*\]$", "", e.reason)
+        for c in CASES
+        for e in c.expected
+        if isinstance(e, (Quarantined, FieldQuarantined))
+    }
     assert promised <= reasons, f"fault cases expect reasons no SQL writes: {promised - reasons}"

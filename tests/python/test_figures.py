@@ -1,4 +1,5 @@
 """Tests for ctd_rtp.figures: inline-SVG figures for the self-contained report."""
+
 from __future__ import annotations
 
 import math
@@ -132,16 +133,28 @@ def big_traj(n: int = 1000) -> pd.DataFrame:
     pid = np.repeat([f"X{i:04d}" for i in range(n)], 13)
     day = np.tile(np.arange(0, 181, 15), n)
     grp = np.repeat(rng.choice(["CR", "PR", "NR", "NE"], n), 13)
-    return pd.DataFrame({"patient_id": pid, "study_day": day,
-                         "platelet_count": rng.lognormal(3.5, 1, n * 13), "response_group": grp})
+    return pd.DataFrame(
+        {"patient_id": pid, "study_day": day, "platelet_count": rng.lognormal(3.5, 1, n * 13), "response_group": grp}
+    )
 
 
 @pytest.fixture
 def heat() -> pd.DataFrame:
-    codes = {"P01": "NR NR NR", "P02": "PR CR CR", "P03": "NE PR PR", "P04": "CR CR CR",
-             "P05": "NR PR NR", "P06": "NE NE NE", "P07": "PR PR CR", "P08": "NR NR PR",
-             "P09": "PR PR PR", "P10": "NR NR NR", "P11": "PR CR PR", "P12": "NE NR NR",
-             "P13": "NR PR CR"}
+    codes = {
+        "P01": "NR NR NR",
+        "P02": "PR CR CR",
+        "P03": "NE PR PR",
+        "P04": "CR CR CR",
+        "P05": "NR PR NR",
+        "P06": "NE NE NE",
+        "P07": "PR PR CR",
+        "P08": "NR NR PR",
+        "P09": "PR PR PR",
+        "P10": "NR NR NR",
+        "P11": "PR CR PR",
+        "P12": "NE NR NR",
+        "P13": "NR PR CR",
+    }
     rows = [(p, v, c) for p, s in codes.items() for v, c in zip(VISITS, s.split())]
     rows.append(("P01", "baseline", "CR"))  # a visit not requested: ignored
     return pd.DataFrame(rows, columns=["patient_id", "visit", "response"])
@@ -149,16 +162,25 @@ def heat() -> pd.DataFrame:
 
 def big_heat(n: int = 1000) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"patient_id": np.repeat([f"X{i}" for i in range(n)], 3),
-                         "visit": np.tile(VISITS, n),
-                         "response": rng.choice(["CR", "PR", "NR", "NE"], 3 * n)})
+    return pd.DataFrame(
+        {
+            "patient_id": np.repeat([f"X{i}" for i in range(n)], 3),
+            "visit": np.tile(VISITS, n),
+            "response": rng.choice(["CR", "PR", "NR", "NE"], 3 * n),
+        }
+    )
 
 
 def paired(n: int = 13, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     base = rng.normal(5, 1.5, n).round(2)
-    return pd.DataFrame({"patient_id": [f"P{i:02d}" for i in range(1, n + 1)],
-                         "baseline_value": base, "value": (base + rng.normal(0.5, 1, n)).round(2)})
+    return pd.DataFrame(
+        {
+            "patient_id": [f"P{i:02d}" for i in range(1, n + 1)],
+            "baseline_value": base,
+            "value": (base + rng.normal(0.5, 1, n)).round(2),
+        }
+    )
 
 
 @pytest.fixture
@@ -169,9 +191,16 @@ def wf() -> pd.DataFrame:
 
 @pytest.fixture
 def rates() -> pd.DataFrame:
-    return pd.DataFrame({"visit": list(VISITS), "orr": [5 / 13, 7 / 13, 8 / 13],
-                         "ci_low": [0.14, 0.25, 0.32], "ci_high": [0.68, 0.81, 0.86],
-                         "n_responders": [5, 7, 8], "n_evaluable": [13, 13, 13]})
+    return pd.DataFrame(
+        {
+            "visit": list(VISITS),
+            "orr": [5 / 13, 7 / 13, 8 / 13],
+            "ci_low": [0.14, 0.25, 0.32],
+            "ci_high": [0.68, 0.81, 0.86],
+            "n_responders": [5, 7, 8],
+            "n_evaluable": [13, 13, 13],
+        }
+    )
 
 
 @pytest.fixture
@@ -184,10 +213,15 @@ def trough() -> pd.DataFrame:
 
 
 def all_figures(fid: str, traj, heat, wf, rates, trough) -> list[F.Figure]:
-    return [F.platelet_trajectories(traj, fid), F.response_heatmap(heat, fid, VISITS),
-            F.paired_plot(paired(), fid, "TREG_PCT", "%"),
-            F.paired_panel({"TREG_PCT": paired(), "CD4_PCT": paired(seed=1)}, fid, {"TREG_PCT": "%"}),
-            F.waterfall(wf, fid), F.response_rate_bars(rates, fid), F.dose_trough_plot(trough, fid, DEMO_TARGET)]
+    return [
+        F.platelet_trajectories(traj, fid),
+        F.response_heatmap(heat, fid, VISITS),
+        F.paired_plot(paired(), fid, "TREG_PCT", "%"),
+        F.paired_panel({"TREG_PCT": paired(), "CD4_PCT": paired(seed=1)}, fid, {"TREG_PCT": "%"}),
+        F.waterfall(wf, fid),
+        F.response_rate_bars(rates, fid),
+        F.dose_trough_plot(trough, fid, DEMO_TARGET),
+    ]
 
 
 # --------------------------------------------------------------------------- helper layer
@@ -297,10 +331,21 @@ def test_heatmap_cells_colours_and_letters(heat):
 def test_heatmap_rows_sorted_by_best_response_then_id(heat):
     root = parse(F.response_heatmap(heat, "hm", VISITS))
     order = [t for t in texts(root) if t in PIDS]
-    assert order == ["P02", "P04", "P07", "P11", "P13",   # best CR
-                     "P03", "P05", "P08", "P09",           # best PR
-                     "P01", "P10", "P12",                  # best NR
-                     "P06"]                                # NE only
+    assert order == [
+        "P02",
+        "P04",
+        "P07",
+        "P11",
+        "P13",  # best CR
+        "P03",
+        "P05",
+        "P08",
+        "P09",  # best PR
+        "P01",
+        "P10",
+        "P12",  # best NR
+        "P06",
+    ]  # NE only
 
 
 def test_heatmap_missing_assessment_still_drawn(heat):
@@ -351,8 +396,7 @@ def test_paired_lines_points_and_direction_colours():
         pid = tip(p).split(",")[0]
         assert p.get("fill") == ("#0072B2" if pid in up else "#E69F00")
     # higher values are drawn higher (smaller y)
-    base = sorted(((float(p.get("cy")), float(tip(p).split(": ")[1])) for p in pts
-                   if "baseline" in tip(p)))
+    base = sorted((float(p.get("cy")), float(tip(p).split(": ")[1])) for p in pts if "baseline" in tip(p))
     vals = [v for _, v in base]
     assert vals == sorted(vals, reverse=True)
     med = by_class(root, "line", "summary-line")
@@ -443,9 +487,13 @@ def test_waterfall_alt(wf):
 
 def test_waterfall_thin_bar_area_above_300():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"patient_id": [f"X{i}" for i in range(1000)],
-                       "best_fold_change": rng.lognormal(0.7, 1, 1000),
-                       "response_group": rng.choice(["CR", "PR", "NR", "NE"], 1000)})
+    df = pd.DataFrame(
+        {
+            "patient_id": [f"X{i}" for i in range(1000)],
+            "best_fold_change": rng.lognormal(0.7, 1, 1000),
+            "response_group": rng.choice(["CR", "PR", "NR", "NE"], 1000),
+        }
+    )
     fig = F.waterfall(df, "wb")
     root = check_structure(fig, "wb")
     assert not by_class(root, "rect", "bar") and not by_class(root, "text", "bar-label")
@@ -460,9 +508,13 @@ def test_waterfall_thin_bar_area_above_300():
 def test_waterfall_bins_consecutive_patients_above_max_columns():
     rng = np.random.default_rng(1)
     n = 50_000
-    df = pd.DataFrame({"patient_id": [f"X{i}" for i in range(n)],
-                       "best_fold_change": rng.lognormal(0.7, 1, n),
-                       "response_group": rng.choice(["CR", "PR", "NR", "NE"], n, p=[0.1, 0.5, 0.3, 0.1])})
+    df = pd.DataFrame(
+        {
+            "patient_id": [f"X{i}" for i in range(n)],
+            "best_fold_change": rng.lognormal(0.7, 1, n),
+            "response_group": rng.choice(["CR", "PR", "NR", "NE"], n, p=[0.1, 0.5, 0.3, 0.1]),
+        }
+    )
     fig = F.waterfall(df, "wn", max_columns=500)
     root = check_structure(fig, "wn")
     areas = by_class(root, "path", "bar-area")
@@ -472,8 +524,11 @@ def test_waterfall_bins_consecutive_patients_above_max_columns():
     # columns follow the sorted patients: from left to right the bar ends never rise
     import re
 
-    cols = sorted((float(x), float(top), float(bottom)) for a in areas
-                  for x, top, bottom in re.findall(r"M([\d.]+) ([\d.]+)H[\d.]+V([\d.]+)H", a.get("d")))
+    cols = sorted(
+        (float(x), float(top), float(bottom))
+        for a in areas
+        for x, top, bottom in re.findall(r"M([\d.]+) ([\d.]+)H[\d.]+V([\d.]+)H", a.get("d"))
+    )
     assert len(cols) == 500
     tops = [top for _, top, _ in cols]
     assert tops[0] < tops[len(tops) // 2]  # the leftmost column is the tallest part of the curve
@@ -536,10 +591,31 @@ EMPTY_CALLS = [
 
 
 @pytest.mark.parametrize("call", EMPTY_CALLS)
-@pytest.mark.parametrize("df", [pd.DataFrame(), pd.DataFrame(columns=[
-    "patient_id", "study_day", "platelet_count", "response_group", "visit", "response",
-    "baseline_value", "value", "best_fold_change", "orr", "ci_low", "ci_high",
-    "n_responders", "n_evaluable", "trough"])])
+@pytest.mark.parametrize(
+    "df",
+    [
+        pd.DataFrame(),
+        pd.DataFrame(
+            columns=[
+                "patient_id",
+                "study_day",
+                "platelet_count",
+                "response_group",
+                "visit",
+                "response",
+                "baseline_value",
+                "value",
+                "best_fold_change",
+                "orr",
+                "ci_low",
+                "ci_high",
+                "n_responders",
+                "n_evaluable",
+                "trough",
+            ]
+        ),
+    ],
+)
 def test_empty_input_gives_no_data_figure(call, df):
     fig = call(df)
     root = check_structure(fig, "e")
@@ -559,17 +635,30 @@ def test_missing_column_is_an_error_not_a_silent_figure(traj):
 
 def hostile_figures() -> list[F.Figure]:
     h = HOSTILE
-    traj = pd.DataFrame({"patient_id": [h, h, "P2"], "study_day": [0, 30, 0],
-                         "platelet_count": [20.0, 80.0, 40.0], "response_group": [h, h, "CR"]})
+    traj = pd.DataFrame(
+        {
+            "patient_id": [h, h, "P2"],
+            "study_day": [0, 30, 0],
+            "platelet_count": [20.0, 80.0, 40.0],
+            "response_group": [h, h, "CR"],
+        }
+    )
     heat = pd.DataFrame({"patient_id": [h, h], "visit": [h, "month_1"], "response": [h, "CR"]})
     pair = pd.DataFrame({"patient_id": [h, "P2"], "baseline_value": [1.0, 2.0], "value": [2.0, 1.0]})
     wf = pd.DataFrame({"patient_id": [h], "best_fold_change": [3.0], "response_group": [h]})
-    rates = pd.DataFrame({"visit": [h], "orr": [0.5], "ci_low": [0.2], "ci_high": [0.8],
-                          "n_responders": [1], "n_evaluable": [2]})
+    rates = pd.DataFrame(
+        {"visit": [h], "orr": [0.5], "ci_low": [0.2], "ci_high": [0.8], "n_responders": [1], "n_evaluable": [2]}
+    )
     tr = pd.DataFrame({"patient_id": [h, h], "study_day": [1, 2], "trough": [5.0, 20.0]})
-    return [F.platelet_trajectories(traj, h), F.response_heatmap(heat, h, visits=(h, "month_1")),
-            F.paired_plot(pair, h, h, h, followup_label=h), F.paired_panel({h: pair}, h, {h: h}, h),
-            F.waterfall(wf, h), F.response_rate_bars(rates, h), F.dose_trough_plot(tr, h, DEMO_TARGET)]
+    return [
+        F.platelet_trajectories(traj, h),
+        F.response_heatmap(heat, h, visits=(h, "month_1")),
+        F.paired_plot(pair, h, h, h, followup_label=h),
+        F.paired_panel({h: pair}, h, {h: h}, h),
+        F.waterfall(wf, h),
+        F.response_rate_bars(rates, h),
+        F.dose_trough_plot(tr, h, DEMO_TARGET),
+    ]
 
 
 @pytest.mark.parametrize("i", range(7))
@@ -611,11 +700,13 @@ def test_every_figure_meets_common_contract(i, traj, heat, wf, rates, trough):
 def test_dose_trough_plot_summarises_large_cohorts() -> None:
     rng = np.random.default_rng(0)
     n = 1000
-    frame = pd.DataFrame({
-        "patient_id": np.repeat([f"P{i}" for i in range(n)], 6),
-        "study_day": np.tile([30, 60, 90, 120, 150, 180], n),
-        "trough": rng.uniform(2, 18, n * 6),
-    })
+    frame = pd.DataFrame(
+        {
+            "patient_id": np.repeat([f"P{i}" for i in range(n)], 6),
+            "study_day": np.tile([30, 60, 90, 120, 150, 180], n),
+            "trough": rng.uniform(2, 18, n * 6),
+        }
+    )
     fig = F.dose_trough_plot(frame, "trough-big", DEMO_TARGET)
     root = ET.fromstring(fig.svg)
     ns = {"s": "http://www.w3.org/2000/svg"}

@@ -12,8 +12,9 @@ from ctd_rtp.figures import mpl
 
 # 5 patients: events on days 10, 20 and 40; censored on days 30 and 50 (hand-worked KM:
 # S(10) = 4/5, S(20) = 3/5, S(40) = 3/5 * 1/2 = 0.3)
-TTE = pd.DataFrame({"patient_id": list("abcde"), "paramcd": ["DOR"] * 5, "days": [10, 20, 30, 40, 50],
-                    "cnsr": [0, 0, 1, 0, 1]})
+TTE = pd.DataFrame(
+    {"patient_id": list("abcde"), "paramcd": ["DOR"] * 5, "days": [10, 20, 30, 40, 50], "cnsr": [0, 0, 1, 0, 1]}
+)
 
 
 def test_km_curve_table_is_the_kaplan_meier_step_function() -> None:

@@ -12,8 +12,13 @@ import pytest
 
 from ctd_rtp.gate import Delivery, TableDelivery, accepted_line, refusal_message, refusals, share_refusals
 
-MARTS = {"dim_patients": 4, "fct_platelet_response": 12, "rpt_response_rates": 3, "fct_lab_results": 17,
-         "fct_adverse_events": 2}
+MARTS = {
+    "dim_patients": 4,
+    "fct_platelet_response": 12,
+    "rpt_response_rates": 3,
+    "fct_lab_results": 17,
+    "fct_adverse_events": 2,
+}
 CLEAN = (
     TableDelivery("patients", 4, 4, 0),
     TableDelivery("drug_exposures", 4, 4, 0),
@@ -41,8 +46,10 @@ def test_share_is_refused_only_above_the_threshold() -> None:
     assert share_refusals([TableDelivery("lab_results", 20, 19, 1)], 0.05) == []
     (found,) = share_refusals([TableDelivery("lab_results", 21, 19, 2, "2 x value not numeric")], 0.05)
     assert found.subject == "lab_results"
-    assert found.message == ("lab_results: 2 of 21 rows quarantined (9.5%), more than max_quarantined_share 5.0%; "
-                             "top reasons: 2 x value not numeric")
+    assert found.message == (
+        "lab_results: 2 of 21 rows quarantined (9.5%), more than max_quarantined_share 5.0%; "
+        "top reasons: 2 x value not numeric"
+    )
     # the fault suite's threshold case, by hand: 4 of 21 = 19.0% passes 20%, 5 of 22 = 22.7% does not
     assert share_refusals([TableDelivery("lab_results", 21, 17, 4)], 0.2) == []
     assert len(share_refusals([TableDelivery("lab_results", 22, 17, 5)], 0.2)) == 1
@@ -58,32 +65,46 @@ def test_all_patients_quarantined_names_the_cause() -> None:
     marts = {**MARTS, "dim_patients": 0, "fct_platelet_response": 0, "rpt_response_rates": 0}
     found = refusals(delivery(tables, marts), None)
     assert [r.rule for r in found] == ["quarantined share", "core mart empty"]
-    assert found[1].message == ("marts.dim_patients, marts.fct_platelet_response, marts.rpt_response_rates would be "
-                                "empty: all patients quarantined: 4 of 4 rows quarantined (100.0%); "
-                                "top reasons: 4 x birth_year not an integer")
+    assert found[1].message == (
+        "marts.dim_patients, marts.fct_platelet_response, marts.rpt_response_rates would be "
+        "empty: all patients quarantined: 4 of 4 rows quarantined (100.0%); "
+        "top reasons: 4 x birth_year not an integer"
+    )
 
 
 def test_no_index_dose_is_refused_on_a_first_load_too() -> None:
     # nobody has a day 0: no response, no windowed lab result, although every lab row is clean
-    marts = {**MARTS, "fct_platelet_response": 0, "rpt_response_rates": 0, "fct_lab_results": 0, "fct_adverse_events": 0}
+    marts = {
+        **MARTS,
+        "fct_platelet_response": 0,
+        "rpt_response_rates": 0,
+        "fct_lab_results": 0,
+        "fct_adverse_events": 0,
+    }
     (found,) = refusals(delivery(marts=marts, with_index=0), None)
-    assert found.message == ("marts.fct_platelet_response, marts.rpt_response_rates, marts.fct_lab_results would be "
-                             "empty: no patient has an index dose: 0 of 4 patients have a clean exposure to the index drug "
-                             "(drug_exposures: 4 rows, 4 clean)")
+    assert found.message == (
+        "marts.fct_platelet_response, marts.rpt_response_rates, marts.fct_lab_results would be "
+        "empty: no patient has an index dose: 0 of 4 patients have a clean exposure to the index drug "
+        "(drug_exposures: 4 rows, 4 clean)"
+    )
     # with a published warehouse the same refusal names what they had, and every mart it empties, once
     (again,) = refusals(delivery(marts=marts, with_index=0), MARTS)
-    assert again.message.startswith("marts.fct_platelet_response (had 12 rows when last published), "
-                                    "marts.rpt_response_rates (had 3 rows when last published), marts.fct_lab_results "
-                                    "(had 17 rows when last published), marts.fct_adverse_events (had 2 rows when last "
-                                    "published) would be empty: no patient has an index dose")
+    assert again.message.startswith(
+        "marts.fct_platelet_response (had 12 rows when last published), "
+        "marts.rpt_response_rates (had 3 rows when last published), marts.fct_lab_results "
+        "(had 17 rows when last published), marts.fct_adverse_events (had 2 rows when last "
+        "published) would be empty: no patient has an index dose"
+    )
 
 
 def test_a_mart_that_had_rows_must_not_become_empty() -> None:
     marts = {**MARTS, "fct_adverse_events": 0}
     assert refusals(delivery(marts=marts), None) == []  # first load: an empty safety table is allowed
     (found,) = refusals(delivery(marts=marts), MARTS)
-    assert (found.rule, found.message) == ("mart emptied", "marts.fct_adverse_events had 2 rows in the published "
-                                                           "warehouse and would have 0")
+    assert (found.rule, found.message) == (
+        "mart emptied",
+        "marts.fct_adverse_events had 2 rows in the published warehouse and would have 0",
+    )
     assert refusals(delivery(), {**MARTS, "fct_adverse_events": 0}) == []  # empty before, empty now
 
 
@@ -91,8 +112,10 @@ def test_no_clean_lab_result_is_a_core_refusal() -> None:
     tables = replaced("lab_results", TableDelivery("lab_results", 17, 0, 17, "17 x collected_on missing or not a date"))
     found = refusals(delivery(tables, {**MARTS, "fct_lab_results": 0}), MARTS)
     assert [r.rule for r in found] == ["quarantined share", "core mart empty"]
-    assert found[1].message == ("marts.fct_lab_results (had 17 rows when last published) would be empty: "
-                                "no clean lab result (all 17 rows of lab_results quarantined)")
+    assert found[1].message == (
+        "marts.fct_lab_results (had 17 rows when last published) would be empty: "
+        "no clean lab result (all 17 rows of lab_results quarantined)"
+    )
 
 
 def test_messages_list_every_refusal_once_and_the_way_out() -> None:
@@ -107,6 +130,7 @@ def test_messages_list_every_refusal_once_and_the_way_out() -> None:
 
 
 # --- the commands of docs/data-rejection.md section 7, run as written ------------------------
+
 
 def _doc_blocks() -> list[str]:
     import re
@@ -133,29 +157,40 @@ def test_the_documented_gate_commands(tmp_path: Path) -> None:
     env = cli_env(tmp_path, raw)
     refused = run_cli(["build", "--quiet"], env, check=False)
     assert refused.returncode == 3, refused.stderr
-    assert ("lab_results: 3 of 20 rows quarantined (15.0%), more than max_quarantined_share 5.0%; "
-            "top reasons: 3 x value not numeric") in refused.stderr
+    assert (
+        "lab_results: 3 of 20 rows quarantined (15.0%), more than max_quarantined_share 5.0%; "
+        "top reasons: 3 x value not numeric"
+    ) in refused.stderr
     assert not (tmp_path / "warehouse.duckdb").exists()  # a first load refused: nothing published
 
     builds, by_hand = _doc_blocks()
     db = tmp_path / "warehouse.duckdb"
     script = builds.replace("/path/to/folder", str(raw)).replace("'warehouse.duckdb'", f"'{db}'")
-    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=PROJECT_DIR, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "delivery gate: passed (max_quarantined_share 20.0%; highest share 15.0%)" in out.stdout
-    assert ("warning: delivery accepted with --accept-delivery although the gate would refuse it: "
-            "lab_results: 3 of 20 rows quarantined (15.0%)") in out.stdout
+    assert (
+        "warning: delivery accepted with --accept-delivery although the gate would refuse it: "
+        "lab_results: 3 of 20 rows quarantined (15.0%)"
+    ) in out.stdout
     assert out.stdout.count("warning: delivery accepted") == 1
     assert "3 x value not numeric" in out.stdout  # the delivery_summary row of lab_results
 
     # by hand: plain `dbt build` fails on the gate's test; the documented --vars makes it a warning
     hand_env = dict(env, CTD_RTP_DB=str(tmp_path / "hand.duckdb"))
-    plain = subprocess.run(["bash", "-c", "DBT_PROFILES_DIR=. .venv/bin/dbt build"], cwd=PROJECT_DIR, env=hand_env,
-                           capture_output=True, text=True)
+    plain = subprocess.run(
+        ["bash", "-c", "DBT_PROFILES_DIR=. .venv/bin/dbt build"],
+        cwd=PROJECT_DIR,
+        env=hand_env,
+        capture_output=True,
+        text=True,
+    )
     assert plain.returncode == 1
     assert "FAIL 1 assert_delivery_quarantine_within_threshold" in plain.stdout
-    accepted = subprocess.run(["bash", "-euo", "pipefail", "-c", by_hand], cwd=PROJECT_DIR, env=hand_env,
-                              capture_output=True, text=True)
+    accepted = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", by_hand], cwd=PROJECT_DIR, env=hand_env, capture_output=True, text=True
+    )
     assert accepted.returncode == 0, accepted.stdout[-3000:]
     assert "WARN 1 assert_delivery_quarantine_within_threshold" in accepted.stdout

@@ -58,8 +58,10 @@ def differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
         select = ", ".join(f'round("{c}", 9)' if t == "DOUBLE" else f'"{c}"' for c, t in columns)
         count = con.execute(f"select count(*) from b.{schema}.{table}").fetchone()[0]
         only_a, only_b = (
-            con.execute(f"select count(*) from (select {select} from {x}.{schema}.{table} "
-                        f"except all select {select} from {y}.{schema}.{table})").fetchone()[0]
+            con.execute(
+                f"select count(*) from (select {select} from {x}.{schema}.{table} "
+                f"except all select {select} from {y}.{schema}.{table})"
+            ).fetchone()[0]
             for x, y in (("a", "b"), ("b", "a"))
         )
         out[f"{schema}.{table}"] = (count, only_a, only_b)
@@ -90,7 +92,9 @@ def appended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     db = Path(env["CTD_RTP_DB"])
     before = {
         "batches": query(db, "select distinct load_batch from marts.fct_lab_results"),
-        "c_month_3": query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'"),
+        "c_month_3": query(
+            db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'"
+        ),
     }
     (raw / "lab_results_2023-08.csv").write_text(EXTRACT)
     # the extract quarantines 6 of the 24 lab rows on purpose (25%): past the delivery gate's 5%.
@@ -99,8 +103,14 @@ def appended(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     full_env = cli_env(work / "full", raw)
     (work / "full").mkdir()
     full = run_cli(["build", "--accept-delivery"], full_env)
-    return {"raw": raw, "env": env, "db": db, "full_db": Path(full_env["CTD_RTP_DB"]), "before": before,
-            "logs": (first.stdout, second.stdout, full.stdout)}
+    return {
+        "raw": raw,
+        "env": env,
+        "db": db,
+        "full_db": Path(full_env["CTD_RTP_DB"]),
+        "before": before,
+        "logs": (first.stdout, second.stdout, full.stdout),
+    }
 
 
 @pytest.mark.slow  # builds (the `appended` fixture or its own)
@@ -122,22 +132,34 @@ def test_the_extract_changed_what_it_should(appended: dict) -> None:
     db = appended["db"]
     # C6 is closer to day 90 than C2: it becomes C's month-3 count
     assert appended["before"]["c_month_3"] == [(35.0,)]
-    assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [(80.0,)]
+    assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [
+        (80.0,)
+    ]
     # a reused result_id quarantines both rows, old and new, whichever pair the old one was in
-    dup = query(db, "select row_key, count(*) from quarantine.quarantined_rows "
-                    "where rejection_reason like 'duplicate key%' group by 1 order by 1")
+    dup = query(
+        db,
+        "select row_key, count(*) from quarantine.quarantined_rows "
+        "where rejection_reason like 'duplicate key%' group by 1 order by 1",
+    )
     assert dup == [("B3", 2), ("C4", 2)]
     assert query(db, "select count(*) from marts.fct_lab_results where result_id in ('B3', 'C4')") == [(0,)]
     assert query(db, "select count(*) from marts.fct_lab_results where patient_id = 'C' and analyte = 'IL6'") == [(0,)]
-    assert query(db, "select baseline_value, value from marts.fct_lab_changes "
-                     "where patient_id = 'D' and analyte = 'TREG_PCT'") == [(2.2, 3.0)]
-    assert query(db, "select rejection_reason from quarantine.quarantined_rows where row_key = 'Z1'") == [("unknown patient",)]
+    assert query(
+        db, "select baseline_value, value from marts.fct_lab_changes where patient_id = 'D' and analyte = 'TREG_PCT'"
+    ) == [(2.2, 3.0)]
+    assert query(db, "select rejection_reason from quarantine.quarantined_rows where row_key = 'Z1'") == [
+        ("unknown patient",)
+    ]
     # a line repeated exactly by the extract: the copy already loaded stays clean, B keeps its baseline
-    assert query(db, "select source_file, rejection_reason from intermediate.int_lab_results_checked "
-                     "where result_id = 'B1' order by 1") == [("lab_results.csv", None),
-                                                               ("lab_results_2023-08.csv", "exact duplicate")]
-    assert query(db, "select baseline_platelet_count from marts.fct_platelet_response "
-                     "where patient_id = 'B' and visit = 'month_3'") == [(10.0,)]
+    assert query(
+        db,
+        "select source_file, rejection_reason from intermediate.int_lab_results_checked "
+        "where result_id = 'B1' order by 1",
+    ) == [("lab_results.csv", None), ("lab_results_2023-08.csv", "exact duplicate")]
+    assert query(
+        db,
+        "select baseline_platelet_count from marts.fct_platelet_response where patient_id = 'B' and visit = 'month_3'",
+    ) == [(10.0,)]
 
 
 @pytest.mark.slow  # builds (the `appended` fixture or its own)
@@ -148,8 +170,9 @@ def test_untouched_pairs_were_not_reprocessed(appended: dict) -> None:
     assert query(db, "select distinct load_batch from marts.fct_lab_results where patient_id = 'A'") == [first_batch]
     new_batch = query(db, "select max(load_batch) from intermediate.int_lab_results_checked")[0]
     assert new_batch > first_batch
-    assert query(db, "select count(*) from intermediate.int_lab_results_checked where load_batch = ?", list(new_batch)) \
-        == [(7 + 3,)]  # the 7 new rows and the 3 old rows sharing their result_ids
+    assert query(
+        db, "select count(*) from intermediate.int_lab_results_checked where load_batch = ?", list(new_batch)
+    ) == [(7 + 3,)]  # the 7 new rows and the 3 old rows sharing their result_ids
 
 
 @pytest.mark.slow  # builds (the `appended` fixture or its own)
@@ -162,15 +185,22 @@ def test_a_removed_extract_stops_a_hand_run_and_the_cli_rebuilds_in_full(appende
     env = cli_env(tmp_path, raw)
     env["DBT_PROFILES_DIR"] = str(PROJECT_DIR)
     try:
-        hand = subprocess.run([_dbt_executable(), "build", "--select", "int_lab_results_checked"], cwd=PROJECT_DIR,
-                              env=env, capture_output=True, text=True)
+        hand = subprocess.run(
+            [_dbt_executable(), "build", "--select", "int_lab_results_checked"],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         rebuilt = run_cli(["build"], env)
     finally:
         shutil.move(tmp_path / extract.name, extract)
     assert hand.returncode != 0
     assert "lab_results_2023-08.csv were loaded before but are no longer there" in hand.stdout
     assert "full refresh: lab_results_2023-08.csv is gone" in rebuilt.stdout
-    assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [(35.0,)]
+    assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [
+        (35.0,)
+    ]
 
 
 @pytest.mark.slow  # builds (the `appended` fixture or its own)
@@ -192,8 +222,11 @@ def test_a_synthetic_cohort_with_a_random_extract(tmp_path: Path) -> None:
     from test_benchmark_references import check_references
 
     check_references(Path(full_env["CTD_RTP_DB"]), raw, tmp_path / "references")
-    new_rows = query(Path(inc_env["CTD_RTP_DB"]),
-                     "select count(*) from intermediate.int_lab_results_checked where source_file = ?", [extract.name])
+    new_rows = query(
+        Path(inc_env["CTD_RTP_DB"]),
+        "select count(*) from intermediate.int_lab_results_checked where source_file = ?",
+        [extract.name],
+    )
     assert new_rows[0][0] > 300
 
 
@@ -237,28 +270,49 @@ def test_a_build_with_no_input_changed_runs_no_dbt_until_an_input_changes(tmp_pa
 
 # --- the decision itself --------------------------------------------------------------------
 
-BASE = {"code": "c1", "checks": "t1", "raw_dir": "/data", "file:patients.csv": "10:1",
-        "file:lab_results.csv": "99:1", "delivery": "passed"}
+BASE = {
+    "code": "c1",
+    "checks": "t1",
+    "raw_dir": "/data",
+    "file:patients.csv": "10:1",
+    "file:lab_results.csv": "99:1",
+    "delivery": "passed",
+}
 
 
-@pytest.mark.parametrize(("previous", "current", "full", "reason"), [
-    (None, BASE, True, "no previous build to add to"),
-    (BASE, BASE, False, "no input changed since the last build; dbt not run"),
-    (BASE, {**BASE, "checks": "t2"}, False, "the data tests, profile or tool changed (no new data)"),
-    ({**BASE, "delivery": "accepted"}, BASE, False,
-     "no input changed, but the last delivery did not pass the gate (it was accepted)"),
-    ({k: v for k, v in BASE.items() if k != "checks"}, BASE, False,
-     "the data tests, profile or tool changed (no new data)"),
-    (BASE, {**BASE, "file:lab_results_2024-01.parquet": "5:2"}, False,
-     "1 new lab extract file(s): lab_results_2024-01.parquet"),
-    (BASE, {**BASE, "code": "c2"}, True, "the SQL, seeds, vars or salt changed"),
-    (BASE, {**BASE, "raw_dir": "/other"}, True, "the raw folder changed"),
-    (BASE, {**BASE, "file:patients.csv": "11:2"}, True, "patients.csv changed"),
-    (BASE, {**BASE, "file:lab_results.csv": "100:2"}, True, "lab_results.csv changed"),
-    (BASE, {k: v for k, v in BASE.items() if k != "file:lab_results.csv"}, True, "lab_results.csv is gone"),
-    (BASE, {**BASE, "file:adverse_events_2.csv": "1:1"}, True, "adverse_events_2.csv is new"),
-    (BASE, {**BASE, "file:lab_resultsX.csv": "1:1"}, True, "lab_resultsX.csv is new"),
-])
+@pytest.mark.parametrize(
+    ("previous", "current", "full", "reason"),
+    [
+        (None, BASE, True, "no previous build to add to"),
+        (BASE, BASE, False, "no input changed since the last build; dbt not run"),
+        (BASE, {**BASE, "checks": "t2"}, False, "the data tests, profile or tool changed (no new data)"),
+        (
+            {**BASE, "delivery": "accepted"},
+            BASE,
+            False,
+            "no input changed, but the last delivery did not pass the gate (it was accepted)",
+        ),
+        (
+            {k: v for k, v in BASE.items() if k != "checks"},
+            BASE,
+            False,
+            "the data tests, profile or tool changed (no new data)",
+        ),
+        (
+            BASE,
+            {**BASE, "file:lab_results_2024-01.parquet": "5:2"},
+            False,
+            "1 new lab extract file(s): lab_results_2024-01.parquet",
+        ),
+        (BASE, {**BASE, "code": "c2"}, True, "the SQL, seeds, vars or salt changed"),
+        (BASE, {**BASE, "raw_dir": "/other"}, True, "the raw folder changed"),
+        (BASE, {**BASE, "file:patients.csv": "11:2"}, True, "patients.csv changed"),
+        (BASE, {**BASE, "file:lab_results.csv": "100:2"}, True, "lab_results.csv changed"),
+        (BASE, {k: v for k, v in BASE.items() if k != "file:lab_results.csv"}, True, "lab_results.csv is gone"),
+        (BASE, {**BASE, "file:adverse_events_2.csv": "1:1"}, True, "adverse_events_2.csv is new"),
+        (BASE, {**BASE, "file:lab_resultsX.csv": "1:1"}, True, "lab_resultsX.csv is new"),
+    ],
+)
 def test_plan(previous, current, full, reason) -> None:
     decided = incremental.plan(previous, current)
     assert (decided.full_refresh, decided.reason) == (full, reason)
@@ -269,9 +323,18 @@ def test_every_project_input_is_in_the_fingerprint(tmp_path: Path) -> None:
     """Models, macros, seeds, dbt_project.yml, study.yml -> `code` (a full refresh); data tests,
     analyses, the profile and the package -> `checks` (dbt runs again)."""
     project = tmp_path / "project"
-    files = {"dbt_project.yml": "code", "study.yml": "code", "models/m.sql": "code", "macros/x.sql": "code",
-             "seeds/reference/s.csv": "code", "tests/singular/t.sql": "checks", "tests/generic/g.sql": "checks",
-             "analyses/a.sql": "checks", "profiles.yml": "checks", "python/ctd_rtp/cli.py": "checks"}
+    files = {
+        "dbt_project.yml": "code",
+        "study.yml": "code",
+        "models/m.sql": "code",
+        "macros/x.sql": "code",
+        "seeds/reference/s.csv": "code",
+        "tests/singular/t.sql": "checks",
+        "tests/generic/g.sql": "checks",
+        "analyses/a.sql": "checks",
+        "profiles.yml": "checks",
+        "python/ctd_rtp/cli.py": "checks",
+    }
     for name in files:
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text("one")

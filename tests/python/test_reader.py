@@ -9,23 +9,37 @@ import pytest
 
 from conftest import Built, run_cli
 from ctd_rtp.analysis import INPUT_MARTS, marts_fingerprint
-from ctd_rtp.warehouse import (DuckDBReader, WarehouseMissing, connect, engine_from_env, read_table,
-                               reader_from_env, table_fingerprint)
+from ctd_rtp.warehouse import (
+    DuckDBReader,
+    WarehouseMissing,
+    connect,
+    engine_from_env,
+    read_table,
+    reader_from_env,
+    table_fingerprint,
+)
 
 
 def test_duckdb_reader_reads_tables_columns_and_fingerprints_like_the_connection(demo_warehouse: Built) -> None:
     reader = DuckDBReader(demo_warehouse.db_path)
     with connect(demo_warehouse.db_path) as con:
         whole = read_table(con, "marts", "rpt_response_rates")
-        subset = con.execute("select patient_id, analyte, study_day, value from marts.fct_lab_results "
-                             "where analyte = 'PLT' and study_day is not null").df()
+        subset = con.execute(
+            "select patient_id, analyte, study_day, value from marts.fct_lab_results "
+            "where analyte = 'PLT' and study_day is not null"
+        ).df()
         fingerprints = {name: table_fingerprint(con, "marts", name) for name in INPUT_MARTS}
         fingerprint = marts_fingerprint(con)
     with reader.snapshot() as current:
         pd.testing.assert_frame_equal(current.read_mart("rpt_response_rates"), whole)
         pd.testing.assert_frame_equal(
-            current.read_mart("fct_lab_results", columns=("patient_id", "analyte", "study_day", "value"),
-                              where="analyte = 'PLT' and study_day is not null"), subset)
+            current.read_mart(
+                "fct_lab_results",
+                columns=("patient_id", "analyte", "study_day", "value"),
+                where="analyte = 'PLT' and study_day is not null",
+            ),
+            subset,
+        )
         assert {name: current.table_fingerprint(name) for name in INPUT_MARTS} == fingerprints
         assert marts_fingerprint(current) == fingerprint
     assert reader.location == str(demo_warehouse.db_path)
@@ -60,8 +74,13 @@ def test_cli_says_what_runs_on_spark(demo_warehouse: Built) -> None:
 def test_settings_carry_engine_and_paths_so_the_modules_read_no_environment(tmp_path) -> None:
     from ctd_rtp.warehouse import Settings, reader_for
 
-    env = {"CTD_RTP_DB": str(tmp_path / "w.duckdb"), "CTD_RTP_ENGINE": "DuckDB", "DBT_TARGET_PATH": "elsewhere",
-           "CTD_RTP_SPARK_DIR": str(tmp_path / "spark"), "CTD_RTP_SPARK_MASTER": "local[1]"}
+    env = {
+        "CTD_RTP_DB": str(tmp_path / "w.duckdb"),
+        "CTD_RTP_ENGINE": "DuckDB",
+        "DBT_TARGET_PATH": "elsewhere",
+        "CTD_RTP_SPARK_DIR": str(tmp_path / "spark"),
+        "CTD_RTP_SPARK_MASTER": "local[1]",
+    }
     settings = Settings.from_env(env, project_dir=tmp_path)
     assert (settings.engine, settings.spark_dir, settings.spark_master) == ("duckdb", tmp_path / "spark", "local[1]")
     assert settings.dbt_target_path == tmp_path.resolve() / "elsewhere"  # relative to the project, as dbt runs there
@@ -74,5 +93,6 @@ def test_settings_carry_engine_and_paths_so_the_modules_read_no_environment(tmp_
 
     from ctd_rtp import analysis
     from ctd_rtp.report import loading, rendering
+
     for module in (analysis, loading, rendering):
         assert "os.environ" not in inspect.getsource(module) and "reader_from_env(" not in inspect.getsource(module)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -25,8 +25,10 @@ DATED = re.compile(r"^ctd_rtp_report_\d{8}T\d{6}Z\.html$")
 
 def rate_cells(orr: str, ci: str) -> str:
     """A pattern for the ORR and CI cells of Table 2 as rendered (each a cell of the results table)."""
-    return (f'<td class="num orr"><span data-result="response_by_visit[|][a-z0-9_]+[|]orr">{re.escape(orr)}</span></td>'
-            f'<td class="num ci"><span data-result="response_by_visit[|][a-z0-9_]+[|]ci">{re.escape(ci)}</span></td>')
+    return (
+        f'<td class="num orr"><span data-result="response_by_visit[|][a-z0-9_]+[|]orr">{re.escape(orr)}</span></td>'
+        f'<td class="num ci"><span data-result="response_by_visit[|][a-z0-9_]+[|]ci">{re.escape(ci)}</span></td>'
+    )
 
 
 def expected_rate_strings(db_path: Path) -> list[tuple[str, str]]:
@@ -49,10 +51,19 @@ def copy_db(built: Built, tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- formatting
-@pytest.mark.parametrize(("value", "text"), [
-    (0.0004, "<0.001"), (0.001, "0.00100"), (0.012345, "0.0123"), (0.2929, "0.293"), (1.0, "1.00"),
-    (float("nan"), "\u2014"), (None, "\u2014"), (pd.NA, "\u2014"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0004, "<0.001"),
+        (0.001, "0.00100"),
+        (0.012345, "0.0123"),
+        (0.2929, "0.293"),
+        (1.0, "1.00"),
+        (float("nan"), "\u2014"),
+        (None, "\u2014"),
+        (pd.NA, "\u2014"),
+    ],
+)
 def test_p_values(value, text: str) -> None:
     assert R.pval(value) == text
 
@@ -72,11 +83,17 @@ def test_numbers() -> None:
 # --------------------------------------------------------------------------- context on hand-made frames
 def patients(**extra) -> pd.DataFrame:
     base = {
-        "patient_id": ["A", "B", "C", "D"], "sex": ["F", "F", "M", "F"], "age_at_index": [30, 40, 50, 99],
-        "ctd_diagnosis": ["SLE", "SLE", "pSS", "RA"], "ctd_duration_years": [1.0, 2.0, 4.0, 50.0],
-        "thrombocytopenia_duration_years": [0.5, 1.5, 2.5, 9.0], "prior_therapy_lines": [1, 2, 6, 9],
-        "baseline_platelet_count": [10.0, 20.0, 25.0, 900.0], "baseline_bleeding_grade": [0, 1, 2, 0],
-        "baseline_prednisone_mg_day": [5.0, 10.0, 20.0, 0.0], "has_index_drug_start": [True, True, True, False],
+        "patient_id": ["A", "B", "C", "D"],
+        "sex": ["F", "F", "M", "F"],
+        "age_at_index": [30, 40, 50, 99],
+        "ctd_diagnosis": ["SLE", "SLE", "pSS", "RA"],
+        "ctd_duration_years": [1.0, 2.0, 4.0, 50.0],
+        "thrombocytopenia_duration_years": [0.5, 1.5, 2.5, 9.0],
+        "prior_therapy_lines": [1, 2, 6, 9],
+        "baseline_platelet_count": [10.0, 20.0, 25.0, 900.0],
+        "baseline_bleeding_grade": [0, 1, 2, 0],
+        "baseline_prednisone_mg_day": [5.0, 10.0, 20.0, 0.0],
+        "has_index_drug_start": [True, True, True, False],
     }
     return pd.DataFrame({**base, **extra})
 
@@ -94,23 +111,72 @@ def test_table1_uses_the_analysis_set() -> None:
 
 
 def test_response_section_summaries() -> None:
-    rates = pd.DataFrame({"visit": ["month_3", "month_1"], "visit_order": [3, 1], "n_cr": [1, 0], "n_pr": [1, 0],
-                          "n_nr": [1, 0], "n_ne": [0, 3], "n_evaluable": [3, 0], "n_responders": [2, 0],
-                          "orr_all_patients": [2 / 3, 0.0], "orr": [2 / 3, None],
-                          "orr_denominator": ["evaluable"] * 2, "response_rule": ["CR: platelets >= 100"] * 2})
-    ci = pd.DataFrame({"visit": ["month_1", "month_3"], "orr": [float("nan"), 2 / 3],
-                       "ci_low": [float("nan"), 0.0943], "ci_high": [float("nan"), 0.9916]})
-    summary = pd.DataFrame({"patient_id": list("ABC"), "best_response": ["CR", "PR", "NR"],
-                            "is_responder_by_primary_endpoint": [True, True, False],
-                            "days_to_first_response": [20, 80, None], "lost_response": [False, True, False]})
-    empty_sub = pd.DataFrame(columns=["visit", "group_a", "group_b", "a_responders", "a_evaluable", "b_responders",
-                                      "b_evaluable", "odds_ratio", "odds_ratio_ci_low", "odds_ratio_ci_high",
-                                      "p_value", "note"])
-    fried = pd.DataFrame({"measure": ["platelet_count"], "visits": ["baseline,month_3"], "n_patients": [3],
-                          "statistic": [4.5], "df": [1], "p_value": [0.0339], "kendalls_w": [0.75], "note": [""]})
+    rates = pd.DataFrame(
+        {
+            "visit": ["month_3", "month_1"],
+            "visit_order": [3, 1],
+            "n_cr": [1, 0],
+            "n_pr": [1, 0],
+            "n_nr": [1, 0],
+            "n_ne": [0, 3],
+            "n_evaluable": [3, 0],
+            "n_responders": [2, 0],
+            "orr_all_patients": [2 / 3, 0.0],
+            "orr": [2 / 3, None],
+            "orr_denominator": ["evaluable"] * 2,
+            "response_rule": ["CR: platelets >= 100"] * 2,
+        }
+    )
+    ci = pd.DataFrame(
+        {
+            "visit": ["month_1", "month_3"],
+            "orr": [float("nan"), 2 / 3],
+            "ci_low": [float("nan"), 0.0943],
+            "ci_high": [float("nan"), 0.9916],
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "patient_id": list("ABC"),
+            "best_response": ["CR", "PR", "NR"],
+            "is_responder_by_primary_endpoint": [True, True, False],
+            "days_to_first_response": [20, 80, None],
+            "lost_response": [False, True, False],
+        }
+    )
+    empty_sub = pd.DataFrame(
+        columns=[
+            "visit",
+            "group_a",
+            "group_b",
+            "a_responders",
+            "a_evaluable",
+            "b_responders",
+            "b_evaluable",
+            "odds_ratio",
+            "odds_ratio_ci_low",
+            "odds_ratio_ci_high",
+            "p_value",
+            "note",
+        ]
+    )
+    fried = pd.DataFrame(
+        {
+            "measure": ["platelet_count"],
+            "visits": ["baseline,month_3"],
+            "n_patients": [3],
+            "statistic": [4.5],
+            "df": [1],
+            "p_value": [0.0339],
+            "kendalls_w": [0.75],
+            "note": [""],
+        }
+    )
     out = R.response_section(rates, ci, summary, empty_sub, fried, R._Visits(month_1="Month 1", month_3="Month 3"))
     assert [(r["visit"], r["orr"], r["ci"]) for r in out["rows"]] == [
-        ("Month 1", "\u2014", "\u2014"), ("Month 3", "66.7%", "9.4\u201399.2%")]  # NaN ORR shown as a dash
+        ("Month 1", "\u2014", "\u2014"),
+        ("Month 3", "66.7%", "9.4\u201399.2%"),
+    ]  # NaN ORR shown as a dash
     assert out["time_to_response"] == "50 (20\u201380) days (n = 2)"
     assert out["lost"] == "1 of 2 responders"
     assert out["best"][0] == {"response": "CR", "value": "1 (33.3%)"}
@@ -118,25 +184,63 @@ def test_response_section_summaries() -> None:
 
 
 def test_lab_tables_use_analyte_decimals_panels_and_highlight_p() -> None:
-    analytes = pd.DataFrame({"analyte": ["TREG_PCT", "IL6", "PLT"], "analyte_name": ["Tregs", "IL-6", "Platelets"],
-                             "panel": ["regulatory T cells", "cytokines", "blood count"],
-                             "unit": ["%", "pg/mL", "10^9/L"], "decimals": [2, 1, 0]})
-    row = dict(comparison="baseline_vs_month_6", visit="month_6", n_pairs=5, baseline_mean=3.333, baseline_sd=0.5,
-               baseline_median=3.4, baseline_q1=3.1, baseline_q3=3.55, followup_mean=4.7, followup_sd=1.2,
-               followup_median=4.63, followup_q1=3.86, followup_q3=5.38, mean_difference=1.3684,
-               mean_difference_ci_low=0.864, mean_difference_ci_high=1.873, hodges_lehmann=1.395,
-               hodges_lehmann_ci_low=0.875, hodges_lehmann_ci_high=1.76, test_used="paired t-test",
-               wilcoxon_method="exact", p_value=0.00007, p_value_holm=0.0501, p_value_bh=0.049, note="")
-    paired = pd.DataFrame([{**row, "analyte": "TREG_PCT"}, {**row, "analyte": "IL6", "test_used": "Wilcoxon signed-rank",
-                                                           "note": "1 zero difference(s) dropped"},
-                           {**row, "analyte": "PLT", "note": float("nan"), "wilcoxon_method": None}])
-    panels = ({"section": "immunology", "panels": ["lymphocyte subsets", "regulatory T cells"]},
-              {"section": "cytokines", "panels": ["cytokines"]})  # the demo study's report_panels
+    analytes = pd.DataFrame(
+        {
+            "analyte": ["TREG_PCT", "IL6", "PLT"],
+            "analyte_name": ["Tregs", "IL-6", "Platelets"],
+            "panel": ["regulatory T cells", "cytokines", "blood count"],
+            "unit": ["%", "pg/mL", "10^9/L"],
+            "decimals": [2, 1, 0],
+        }
+    )
+    row = dict(
+        comparison="baseline_vs_month_6",
+        visit="month_6",
+        n_pairs=5,
+        baseline_mean=3.333,
+        baseline_sd=0.5,
+        baseline_median=3.4,
+        baseline_q1=3.1,
+        baseline_q3=3.55,
+        followup_mean=4.7,
+        followup_sd=1.2,
+        followup_median=4.63,
+        followup_q1=3.86,
+        followup_q3=5.38,
+        mean_difference=1.3684,
+        mean_difference_ci_low=0.864,
+        mean_difference_ci_high=1.873,
+        hodges_lehmann=1.395,
+        hodges_lehmann_ci_low=0.875,
+        hodges_lehmann_ci_high=1.76,
+        test_used="paired t-test",
+        wilcoxon_method="exact",
+        p_value=0.00007,
+        p_value_holm=0.0501,
+        p_value_bh=0.049,
+        note="",
+    )
+    paired = pd.DataFrame(
+        [
+            {**row, "analyte": "TREG_PCT"},
+            {**row, "analyte": "IL6", "test_used": "Wilcoxon signed-rank", "note": "1 zero difference(s) dropped"},
+            {**row, "analyte": "PLT", "note": float("nan"), "wilcoxon_method": None},
+        ]
+    )
+    panels = (
+        {"section": "immunology", "panels": ["lymphocyte subsets", "regulatory T cells"]},
+        {"section": "cytokines", "panels": ["cytokines"]},
+    )  # the demo study's report_panels
     out = R.lab_tables(paired, analytes, R._Visits(month_6="Month 6"), panels)
     treg = out["immunology"]["groups"][0]["comparisons"][0]
     assert treg["base"] == ("3.33\u00a0\u00b1\u00a00.50", "3.40 [3.10\u20133.55]")
     assert treg["change"] == "1.37 (0.86 to 1.87)"
-    assert (treg["p_value"], treg["p_value_sig"], treg["p_value_holm"], treg["p_value_holm_sig"]) == ("<0.001", True, "0.0501", False)
+    assert (treg["p_value"], treg["p_value_sig"], treg["p_value_holm"], treg["p_value_holm_sig"]) == (
+        "<0.001",
+        True,
+        "0.0501",
+        False,
+    )
     il6 = out["cytokines"]["groups"][0]["comparisons"][0]
     assert il6["test"] == "Wilcoxon signed-rank (exact)" and il6["mark"] == "a"
     assert out["cytokines"]["notes"] == [("a", "1 zero difference(s) dropped")]
@@ -145,10 +249,17 @@ def test_lab_tables_use_analyte_decimals_panels_and_highlight_p() -> None:
 
 
 def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
-    events = pd.DataFrame({"ae_id": list("12345"), "patient_id": ["A", "A", "B", "C", "C"],
-                           "term": ["Rash", "Rash", "Cough", "Rash", "Cough"], "ctcae_grade": [1, 3, 2, 1, 1],
-                           "is_serious": [False, True, False, False, False],
-                           "is_related_to_study_drug": [True, False, None, True, False], "is_treatment_emergent": [True] * 5})
+    events = pd.DataFrame(
+        {
+            "ae_id": list("12345"),
+            "patient_id": ["A", "A", "B", "C", "C"],
+            "term": ["Rash", "Rash", "Cough", "Rash", "Cough"],
+            "ctcae_grade": [1, 3, 2, 1, 1],
+            "is_serious": [False, True, False, False, False],
+            "is_related_to_study_drug": [True, False, None, True, False],
+            "is_treatment_emergent": [True] * 5,
+        }
+    )
     # 4 patients with 2 x 30.4375 days each of exposure: 8 patient-months
     out = R.safety_section(events, 4, exposure_months=8.0)
     assert out["grade3"] == "1 event(s) in 1 patient(s)" and out["serious"] == "1 event(s) in 1 patient(s)"
@@ -157,8 +268,11 @@ def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
     rows = {r["term"]: (r["cells"], r["events"], r["rate"]) for r in out["rows"]}
     assert [r["term"] for r in out["rows"]] == ["Any adverse event", "Rash", "Cough"]  # most patients first
     # Rash: A (worst grade 3, serious, related) and C (grade 1, related) -> 2 of 4
-    assert rows["Rash"] == (["2 (50.0%)", "1 (25.0%)", "0 (0.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "2 (50.0%)"],
-                            "3", "25.0")
+    assert rows["Rash"] == (
+        ["2 (50.0%)", "1 (25.0%)", "0 (0.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "2 (50.0%)"],
+        "3",
+        "25.0",
+    )
     assert rows["Cough"][0][:3] == ["2 (50.0%)", "1 (25.0%)", "1 (25.0%)"] and rows["Cough"][2] == "25.0"
     # any adverse event: worst grade per patient over all terms (A 3, B 2, C 1)
     assert rows["Any adverse event"][0][:5] == ["3 (75.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)"]
@@ -167,23 +281,55 @@ def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
 
 
 def test_safety_with_no_event_says_none() -> None:
-    events = pd.DataFrame({c: pd.Series(dtype=object) for c in ("ae_id", "patient_id", "term", "ctcae_grade", "is_serious",
-                                                                 "is_related_to_study_drug", "is_treatment_emergent")})
+    events = pd.DataFrame(
+        {
+            c: pd.Series(dtype=object)
+            for c in (
+                "ae_id",
+                "patient_id",
+                "term",
+                "ctcae_grade",
+                "is_serious",
+                "is_related_to_study_drug",
+                "is_treatment_emergent",
+            )
+        }
+    )
     out = R.safety_section(events, 3)
     assert out["any"] == "none" and [r["term"] for r in out["rows"]] == ["Any adverse event"]
     assert out["rows"][0]["cells"][0] == "0 (0.0%)" and out["rows"][0]["rate"] == "\u2014"
 
 
 def test_exposure_counts_titrations() -> None:
-    exposure = pd.DataFrame({"patient_id": ["A", "A", "B", "C"], "drug": ["sirolimus", "sirolimus", "sirolimus", "HCQ"],
-                             "start_study_day": [0, 35, 0, -100], "daily_dose_mg": [1.0, 2.0, 1.0, 400.0],
-                             "n_troughs": [1, 5, 6, None], "n_troughs_in_target": [0, 5, 6, None]})
-    visits = pd.DataFrame({"patient_id": ["A", "B"], "visit": ["month_1", "month_1"], "visit_order": [1, 1],
-                           "index_drug_daily_dose_mg": [1.0, 1.0], "index_drug_trough": [3.0, 6.0],
-                           "is_index_drug_trough_in_target": [False, True]})
+    exposure = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "B", "C"],
+            "drug": ["sirolimus", "sirolimus", "sirolimus", "HCQ"],
+            "start_study_day": [0, 35, 0, -100],
+            "daily_dose_mg": [1.0, 2.0, 1.0, 400.0],
+            "n_troughs": [1, 5, 6, None],
+            "n_troughs_in_target": [0, 5, 6, None],
+        }
+    )
+    visits = pd.DataFrame(
+        {
+            "patient_id": ["A", "B"],
+            "visit": ["month_1", "month_1"],
+            "visit_order": [1, 1],
+            "index_drug_daily_dose_mg": [1.0, 1.0],
+            "index_drug_trough": [3.0, 6.0],
+            "is_index_drug_trough_in_target": [False, True],
+        }
+    )
     # 12 levels on treatment (11 in target) and one drawn after dosing ended: the card counts 12
-    troughs = pd.DataFrame({"patient_id": ["A"] * 6 + ["B"] * 7, "trough": [3.0] + [6.0] * 12,
-                            "is_on_treatment": [True] * 12 + [False], "is_in_target": [False] + [True] * 12})
+    troughs = pd.DataFrame(
+        {
+            "patient_id": ["A"] * 6 + ["B"] * 7,
+            "trough": [3.0] + [6.0] * 12,
+            "is_on_treatment": [True] * 12 + [False],
+            "is_in_target": [False] + [True] * 12,
+        }
+    )
     out = R.exposure_section(exposure, visits, troughs, (4.0, 15.0), R._Visits(), "sirolimus", "ng/mL")
     assert out["start"] == ["1 mg/day: 2 patient(s)"] and out["changed"] == "1 of 2"
     assert out["changes"] == ["1 \u2192 2 mg/day (1\u00d7)"]
@@ -197,12 +343,17 @@ def test_context_and_render_escape_data(demo_warehouse: Built) -> None:
     hostile = '<script>alert("x")</script>'
     frames["marts.fct_adverse_events"] = frames["marts.fct_adverse_events"].assign(term=hostile)
     with pytest.raises(ResultsMismatch, match="adverse_events"):  # the stored results name the real terms
-        R.build_context(frames, R.RunInfo(generated_at=datetime(2024, 1, 2, tzinfo=timezone.utc)))
+        R.build_context(frames, R.RunInfo(generated_at=datetime(2024, 1, 2, tzinfo=UTC)))
     del frames["analysis.report_results"]  # without the results table, the cells are printed as computed
-    info = R.RunInfo(generated_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), data_fingerprint=fingerprint,
-                     validation=ValidationSummary(1, 2, 2))
+    info = R.RunInfo(
+        generated_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        data_fingerprint=fingerprint,
+        validation=ValidationSummary(1, 2, 2),
+    )
     context = R.build_context(frames, info)
-    assert [r["orr"] for r in context["response"]["rows"]] == [o for o, _ in expected_rate_strings(demo_warehouse.db_path)]
+    assert [r["orr"] for r in context["response"]["rows"]] == [
+        o for o, _ in expected_rate_strings(demo_warehouse.db_path)
+    ]
     html = R.render(context)
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "<script" not in html
     assert "2024-01-02 03:04:05 UTC" in html and "dbt test results: not available" in html
@@ -277,7 +428,9 @@ def test_degenerate_own_cohort_renders(own_cohort_warehouse: Built, tmp_path: Pa
     proc = run_cli(["report", "--out-dir", str(tmp_path / "reports")], env)
     html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
     assert '<th scope="row">Month 1</th>' in html
-    assert re.search('<td class="num orr"><span data-result="response_by_visit[|]month_1[|]orr">\u2014</span></td>', html)
+    assert re.search(
+        '<td class="num orr"><span data-result="response_by_visit[|]month_1[|]orr">\u2014</span></td>', html
+    )
     for orr, ci in expected_rate_strings(db):
         assert re.search(rate_cells(orr, ci), html), (orr, ci)
     assert "Synthetic demonstration data" not in html  # own data: no synthetic banner
@@ -287,40 +440,92 @@ def test_degenerate_own_cohort_renders(own_cohort_warehouse: Built, tmp_path: Pa
 def test_methods_name_the_odds_ratio_ci_method_per_visit() -> None:
     from ctd_rtp import stats
 
-    subgroups = pd.DataFrame({"visit": ["month_1", "month_3", "month_6"],
-                              "odds_ratio_method": [stats.ODDS_RATIO_EXACT, stats.ODDS_RATIO_WALD, None]})
+    subgroups = pd.DataFrame(
+        {
+            "visit": ["month_1", "month_3", "month_6"],
+            "odds_ratio_method": [stats.ODDS_RATIO_EXACT, stats.ODDS_RATIO_WALD, None],
+        }
+    )
     visits = R._Visits(month_1="Month 1", month_3="Month 3")
     texts = R._odds_ratio_methods(subgroups, visits)
-    assert texts == [f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_EXACT]} (Month 1)",
-                     f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_WALD]} (Month 3)"]
+    assert texts == [
+        f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_EXACT]} (Month 1)",
+        f"{R.ODDS_RATIO_CI_TEXT[stats.ODDS_RATIO_WALD]} (Month 3)",
+    ]
     assert f"above {stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients" in texts[1]
     assert R._odds_ratio_methods(subgroups.drop(columns="odds_ratio_method"), visits) == []
 
 
 def test_outcomes_section_reads_the_km_and_follow_up_tables() -> None:
     nan = float("nan")
-    km = pd.DataFrame({"paramcd": ["TTRESP", "TTCR", "DOR"], "n": [21, 21, 9], "n_events": [9, 0, 1],
-                       "n_censored": [12, 21, 8], "total_days": [359.0, 400.0, 200.0],
-                       "median_days": [23.0, nan, nan], "median_ci_low": [16.0, nan, 40.0],
-                       "median_ci_high": [nan, nan, nan], "note": ["", "no events", ""]})
-    points = pd.DataFrame({"paramcd": ["TTRESP", "DOR"], "day": [30, 30], "n_events_by_day": [9, 0],
-                           "survival": [0.448, 1.0], "survival_ci_low": [0.249, 1.0], "survival_ci_high": [0.807, 1.0],
-                           "cumulative_incidence": [0.552, 0.0], "cumulative_incidence_ci_low": [0.193, 0.0],
-                           "cumulative_incidence_ci_high": [0.751, 0.0]})
-    share = pd.DataFrame({"population": ["all patients", "responders"], "n_patients": [3, 2],
-                          "total_days_observed": [300.0, 270.0], "total_days_in_response": [150.0, 150.0],
-                          "share_of_time_in_response": [0.5, 150 / 270]})
-    steroids = pd.DataFrame({"visit": ["month_3"], "n_pairs": [3], "baseline_median": [10.0], "visit_median": [5.0],
-                             "median_change": [-5.0], "change_q1": [-7.5], "change_q3": [-2.5],
-                             "wilcoxon_p_value": [0.3711], "wilcoxon_method": ["normal approximation"],
-                             "taper_mg_day": [5.0], "n_above_taper_at_baseline": [2], "n_tapered": [1],
-                             "tapered_share": [0.5], "tapered_ci_low": [0.0126], "tapered_ci_high": [0.9874],
-                             "n_off_steroids": [0], "off_share": [0.0]})
-    follow = pd.DataFrame({"patient_id": ["a", "b"], "had_rescue_therapy": [True, False],
-                           "has_other_itp_treatment": [False, True], "other_itp_drugs": [None, "eltrombopag, rituximab"],
-                           "is_corticosteroid_dependent": [False, False],
-                           "observation_end_reason": ["start of rescue therapy", "data cut-off"],
-                           "data_cutoff_date": ["2024-06-30"] * 2, "data_cutoff_source": ["latest date in the delivery"] * 2})
+    km = pd.DataFrame(
+        {
+            "paramcd": ["TTRESP", "TTCR", "DOR"],
+            "n": [21, 21, 9],
+            "n_events": [9, 0, 1],
+            "n_censored": [12, 21, 8],
+            "total_days": [359.0, 400.0, 200.0],
+            "median_days": [23.0, nan, nan],
+            "median_ci_low": [16.0, nan, 40.0],
+            "median_ci_high": [nan, nan, nan],
+            "note": ["", "no events", ""],
+        }
+    )
+    points = pd.DataFrame(
+        {
+            "paramcd": ["TTRESP", "DOR"],
+            "day": [30, 30],
+            "n_events_by_day": [9, 0],
+            "survival": [0.448, 1.0],
+            "survival_ci_low": [0.249, 1.0],
+            "survival_ci_high": [0.807, 1.0],
+            "cumulative_incidence": [0.552, 0.0],
+            "cumulative_incidence_ci_low": [0.193, 0.0],
+            "cumulative_incidence_ci_high": [0.751, 0.0],
+        }
+    )
+    share = pd.DataFrame(
+        {
+            "population": ["all patients", "responders"],
+            "n_patients": [3, 2],
+            "total_days_observed": [300.0, 270.0],
+            "total_days_in_response": [150.0, 150.0],
+            "share_of_time_in_response": [0.5, 150 / 270],
+        }
+    )
+    steroids = pd.DataFrame(
+        {
+            "visit": ["month_3"],
+            "n_pairs": [3],
+            "baseline_median": [10.0],
+            "visit_median": [5.0],
+            "median_change": [-5.0],
+            "change_q1": [-7.5],
+            "change_q3": [-2.5],
+            "wilcoxon_p_value": [0.3711],
+            "wilcoxon_method": ["normal approximation"],
+            "taper_mg_day": [5.0],
+            "n_above_taper_at_baseline": [2],
+            "n_tapered": [1],
+            "tapered_share": [0.5],
+            "tapered_ci_low": [0.0126],
+            "tapered_ci_high": [0.9874],
+            "n_off_steroids": [0],
+            "off_share": [0.0],
+        }
+    )
+    follow = pd.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "had_rescue_therapy": [True, False],
+            "has_other_itp_treatment": [False, True],
+            "other_itp_drugs": [None, "eltrombopag, rituximab"],
+            "is_corticosteroid_dependent": [False, False],
+            "observation_end_reason": ["start of rescue therapy", "data cut-off"],
+            "data_cutoff_date": ["2024-06-30"] * 2,
+            "data_cutoff_source": ["latest date in the delivery"] * 2,
+        }
+    )
     out = R.outcomes_section(km, points, share, steroids, follow, R._Visits({"month_3": "Month 3"}))
     assert out["median_time_to_response"] == "23 (16\u2013not reached) days"
     assert out["median_duration"] == "not reached (95% CI lower bound 40 days)"

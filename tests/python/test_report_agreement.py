@@ -91,8 +91,10 @@ def test_trough_legend_and_exposure_card_count_the_same_levels(rendered, demo_wa
     outside = int(re.search(r"Outside target \(n=(\d+)\)", html).group(1))
     card = next(v for k, v in parsed.cards.items() if k.startswith("Troughs in target"))
     k, m = map(int, re.match(r"(\d+) \([\d.]+%\) of (\d+) trough levels", card).groups())
-    [(in_target, on_treatment)] = _query(demo_warehouse.db_path, "select count(*) filter (where is_in_target), count(*) "
-                                         "from marts.fct_trough_levels where is_on_treatment")
+    [(in_target, on_treatment)] = _query(
+        demo_warehouse.db_path,
+        "select count(*) filter (where is_in_target), count(*) from marts.fct_trough_levels where is_on_treatment",
+    )
     assert (within, within + outside) == (k, m) == (in_target, on_treatment)
     [(exposure_total,)] = _query(demo_warehouse.db_path, "select sum(n_troughs) from marts.fct_drug_exposure")
     assert exposure_total == on_treatment
@@ -103,8 +105,10 @@ def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse
     db = demo_warehouse.db_path
     table2 = {r[0]: r[1:] for r in _table(parsed, "Table 2")[1:]}
     for visit, cr, pr, nr, ne, evaluable in _query(
-            db, "select v.visit_label, n_cr, n_pr, n_nr, n_ne, n_evaluable from marts.rpt_response_rates "
-                "join marts.dim_visit_schedule v using (visit) order by v.visit_order"):
+        db,
+        "select v.visit_label, n_cr, n_pr, n_nr, n_ne, n_evaluable from marts.rpt_response_rates "
+        "join marts.dim_visit_schedule v using (visit) order by v.visit_order",
+    ):
         assert table2[visit][:5] == [str(cr), str(pr), str(nr), str(ne), str(evaluable)], visit
     # the legends of the figures grouped by month-6 response count the month-6 row of Table 2
     month_6 = dict(zip(("CR", "PR", "NR", "NE"), map(int, table2["Month 6"][:4])))
@@ -113,35 +117,50 @@ def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse
     # best response (Table 3) and the responders card: CR + PR of the per-count best response
     best = dict(zip(*[_table(parsed, "Table 3")[i] for i in (0, 1)]))
     [(n_best_cr, n_best_pr, n_patients)] = _query(
-        db, "select count(*) filter (where best_response = 'CR'), count(*) filter (where best_response = 'PR'), "
-            "count(*) from marts.fct_patient_response_summary")
+        db,
+        "select count(*) filter (where best_response = 'CR'), count(*) filter (where best_response = 'PR'), "
+        "count(*) from marts.fct_patient_response_summary",
+    )
     assert best["CR"].startswith(f"{n_best_cr} (") and best["PR"].startswith(f"{n_best_pr} (")
     assert parsed.cards["Responders (CR or PR) by Month 6"].startswith(f"{n_best_cr + n_best_pr} (")
     # time to first response: first CR/PR count per patient, recounted from the per-count mart
-    days = sorted(d for (d,) in _query(db, "select min(study_day) from marts.fct_platelet_count_response "
-                                           "where response in ('CR', 'PR') group by patient_id"))
+    days = sorted(
+        d
+        for (d,) in _query(
+            db,
+            "select min(study_day) from marts.fct_platelet_count_response "
+            "where response in ('CR', 'PR') group by patient_id",
+        )
+    )
     assert len(days) == n_best_cr + n_best_pr
     median = (days[len(days) // 2] + days[(len(days) - 1) // 2]) / 2
     assert parsed.cards["Time to first response, median (range)"] == (
-        f"{median:g} ({days[0]}\u2013{days[-1]}) days (n = {len(days)})")
+        f"{median:g} ({days[0]}\u2013{days[-1]}) days (n = {len(days)})"
+    )
     [(n_lost,)] = _query(db, "select count(*) filter (where lost_response) from marts.fct_patient_response_summary")
     assert parsed.cards["Confirmed loss of response"] == f"{n_lost} of {len(days)} responders"
 
 
 def test_first_response_never_disagrees_with_the_visit_it_names(demo_warehouse: Built) -> None:
     """first_response_visit is the window of the count whose day is days_to_first_response."""
-    rows = _query(demo_warehouse.db_path, """
+    rows = _query(
+        demo_warehouse.db_path,
+        """
         select s.patient_id, s.first_response_visit, s.days_to_first_response, c.visit, c.response
         from marts.fct_patient_response_summary as s
         left join marts.fct_platelet_count_response as c
             on c.patient_id = s.patient_id and c.study_day = s.days_to_first_response
-        where s.days_to_first_response is not null""")
+        where s.days_to_first_response is not null""",
+    )
     assert rows and all(visit == c_visit and response in ("CR", "PR") for _, visit, _, c_visit, response in rows), rows
-    [(bleeding_starts,)] = _query(demo_warehouse.db_path, """
+    [(bleeding_starts,)] = _query(
+        demo_warehouse.db_path,
+        """
         select count(*) from marts.fct_patient_response_summary as s
         join marts.fct_platelet_count_response as c
             on c.patient_id = s.patient_id and c.study_day < s.days_to_first_response
-        where c.meets_response_count and c.response = 'NR'""")
+        where c.meets_response_count and c.response = 'NR'""",
+    )
     assert bleeding_starts > 0  # the demo has counts meeting the thresholds while bleeding, before the first response
 
 
@@ -149,29 +168,41 @@ def test_outcomes_over_time_agree_with_the_adtte_and_follow_up_marts(rendered, d
     html, parsed = rendered
     db = demo_warehouse.db_path
     table = {r[0]: r[1:] for r in _table(parsed, "Table 5a")[1:]}
-    labels = {"TTRESP": "Time to first response (CR or PR)", "TTCR": "Time to complete response",
-              "DOR": "Duration of response (responders)"}
-    for code, n, events, censored in _query(db, "select paramcd, count(*), count(*) filter (where cnsr = 0), "
-                                                "count(*) filter (where cnsr = 1) from marts.fct_time_to_event group by 1"):
+    labels = {
+        "TTRESP": "Time to first response (CR or PR)",
+        "TTCR": "Time to complete response",
+        "DOR": "Duration of response (responders)",
+    }
+    for code, n, events, censored in _query(
+        db,
+        "select paramcd, count(*), count(*) filter (where cnsr = 0), "
+        "count(*) filter (where cnsr = 1) from marts.fct_time_to_event group by 1",
+    ):
         row = next(v for k, v in table.items() if k.startswith(labels[code]))
         assert row[:3] == [str(n), str(events), str(censored)], code
     # the KM median card is the TTRESP row of analysis.time_to_event_km, and the table says the same
-    [(median, low, high)] = _query(db, "select median_days, median_ci_low, median_ci_high "
-                                       "from analysis.time_to_event_km where paramcd = 'TTRESP'")
+    [(median, low, high)] = _query(
+        db, "select median_days, median_ci_low, median_ci_high from analysis.time_to_event_km where paramcd = 'TTRESP'"
+    )
     expected = f"{median:g} ({low:g}\u2013{'not reached' if high is None else f'{high:g}'}) days"
     assert parsed.cards["Time to first response, Kaplan\u2013Meier median (95% CI)"] == expected
     assert next(v for k, v in table.items() if k.startswith(labels["TTRESP"]))[4] == expected
     # share of time in response: pooled days of fct_patient_follow_up
-    [(observed, in_response, n)] = _query(db, "select sum(days_observed), sum(days_in_response), count(*) "
-                                              "from marts.fct_patient_follow_up")
+    [(observed, in_response, n)] = _query(
+        db, "select sum(days_observed), sum(days_in_response), count(*) from marts.fct_patient_follow_up"
+    )
     assert parsed.cards["Share of observed time in response, all patients"] == (
-        f"{100 * in_response / observed:.1f}% of {observed} observed days (n = {n})")
+        f"{100 * in_response / observed:.1f}% of {observed} observed days (n = {n})"
+    )
     # steroid sparing at month 6: tapered among those above the taper dose at baseline, from fct_visits
-    [(tapered, above)] = _query(db, """
+    [(tapered, above)] = _query(
+        db,
+        """
         select count(*) filter (where m6.is_steroid_tapered), count(*)
         from marts.fct_visits as b join marts.fct_visits as m6 using (patient_id)
         where b.visit = 'baseline' and m6.visit = 'month_6' and not b.is_steroid_tapered
-            and m6.prednisone_equivalent_mg_day is not null""")
+            and m6.prednisone_equivalent_mg_day is not null""",
+    )
     month_6 = {r[0]: r[1:] for r in _table(parsed, "Table 5b")[1:]}["Month 6"]
     assert month_6[4].startswith(f"{tapered}/{above} (")
     assert "censored at the start of rescue therapy" in html and "data cut-off" in html

@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import math
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pytest
@@ -19,8 +19,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +71,12 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 def rate_strings(db_path: Path) -> list[str]:
     with duckdb.connect(str(db_path), read_only=True) as con:
         rows = con.execute("select orr, ci_low, ci_high from analysis.response_rate_ci").fetchall()
-    return [s for orr, lo, hi in rows if orr is not None and not math.isnan(orr)
-            for s in (f"{orr * 100:.1f}%", f"{lo * 100:.1f}\u2013{hi * 100:.1f}%")]
+    return [
+        s
+        for orr, lo, hi in rows
+        if orr is not None and not math.isnan(orr)
+        for s in (f"{orr * 100:.1f}%", f"{lo * 100:.1f}\u2013{hi * 100:.1f}%")
+    ]
 
 
 def open_report(browser, html: Path, screenshot: str):

@@ -14,12 +14,20 @@ import pandas as pd
 import pytest
 
 from conftest import Built, run_cli
-from ctd_rtp import report as R
 from ctd_rtp.report.results import Results, ResultsMismatch, is_count
 
-
 PAGE_DIR: list[Path] = []  # where the module's report (and its .docx) went
-RESULT_SECTIONS = ("participants", "baseline", "response", "immunology", "cytokines", "other-labs", "safety", "exposure", "listing")
+RESULT_SECTIONS = (
+    "participants",
+    "baseline",
+    "response",
+    "immunology",
+    "cytokines",
+    "other-labs",
+    "safety",
+    "exposure",
+    "listing",
+)
 
 
 class _Cells(HTMLParser):
@@ -94,7 +102,9 @@ def test_no_number_of_a_result_table_bypasses_the_results_table(page) -> None:
     html, _ = page
     parsed = _Cells()
     parsed.feed(html)
-    labels = re.compile(r"\u00d710\u2079/L|\u2265 1|Month \d+|month 6|Table S?\d+[a-z]?\.|default \d+|95%|IWG 2009|\bCD\d+|\bIL\d+[A-Z]?")
+    labels = re.compile(
+        r"\u00d710\u2079/L|\u2265 1|Month \d+|month 6|Table S?\d+[a-z]?\.|default \d+|95%|IWG 2009|\bCD\d+|\bIL\d+[A-Z]?"
+    )
     assert [(section, text) for section, text in parsed.leftover if re.search(r"\d", labels.sub("", text))] == []
 
 
@@ -106,7 +116,9 @@ def test_the_results_table_names_its_sources_and_the_page_shows_them(page) -> No
     for table_id in ("baseline", "response_by_visit", "adverse_events", "labs_immunology", "exposure_by_visit"):
         assert f"(table_id = '{table_id}')" in html, table_id
     orr = table[(table["table_id"] == "response_by_visit") & (table["column_id"] == "orr")]
-    assert (orr["value"].round(4).tolist()) == [round(v, 4) for v in orr["value"]] and orr["statistic"].eq("proportion").all()
+    assert (orr["value"].round(4).tolist()) == [round(v, 4) for v in orr["value"]] and orr["statistic"].eq(
+        "proportion"
+    ).all()
 
 
 @pytest.mark.slow
@@ -115,8 +127,10 @@ def test_a_results_table_that_no_longer_matches_stops_the_report(demo_warehouse:
     shutil.copy2(demo_warehouse.db_path, db)
     env = {**demo_warehouse.env, "CTD_RTP_DB": str(db)}
     with duckdb.connect(str(db)) as con:
-        con.execute("update analysis.report_results set formatted = '99' "
-                    "where table_id = 'response_by_visit' and row_id = 'month_6' and column_id = 'cr'")
+        con.execute(
+            "update analysis.report_results set formatted = '99' "
+            "where table_id = 'response_by_visit' and row_id = 'month_6' and column_id = 'cr'"
+        )
     proc = run_cli(["report", "--out-dir", str(tmp_path / "reports")], env, check=False)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "response_by_visit|month_6|cr" in proc.stderr and "statistics are stale" in proc.stderr
@@ -170,8 +184,9 @@ def test_the_word_file_holds_the_same_tables(page, tmp_path_factory: pytest.Temp
 
 
 @pytest.mark.slow
-def test_min_cell_count_hides_small_counts_in_the_table_the_page_and_the_word_file(demo_warehouse: Built,
-                                                                                   tmp_path: Path) -> None:
+def test_min_cell_count_hides_small_counts_in_the_table_the_page_and_the_word_file(
+    demo_warehouse: Built, tmp_path: Path
+) -> None:
     from docx import Document
 
     db = tmp_path / "warehouse.duckdb"
@@ -188,14 +203,22 @@ def test_min_cell_count_hides_small_counts_in_the_table_the_page_and_the_word_fi
     assert (shown["value"].isna() | (shown["value"] == 0) | (shown["value"] >= 5)).all()
     # month 1 of Table 2: CR 0 stays 0, NE 1 and PR 4 are hidden, NR 8 is shown
     t2 = table[(table["table_id"] == "response_by_visit") & (table["row_id"] == "month_1")].set_index("column_id")
-    assert (t2.at["cr", "formatted"], t2.at["pr", "formatted"], t2.at["ne", "formatted"], t2.at["nr", "formatted"]) == \
-        ("0", "<5", "<5", "8")
+    assert (t2.at["cr", "formatted"], t2.at["pr", "formatted"], t2.at["ne", "formatted"], t2.at["nr", "formatted"]) == (
+        "0",
+        "<5",
+        "<5",
+        "8",
+    )
     html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
     parsed = _Cells()
     parsed.feed(html)
     stored = {f"{r.table_id}|{r.row_id}|{r.column_id}": r.formatted for r in table.itertuples()}
     assert {k: v[0] for k, v in parsed.cells.items()} == stored
     assert 'data-result="response_by_visit|month_1|pr">&lt;5</span>' in html and "Small-cell suppression." in html
-    word = [c.text for t in Document(str(tmp_path / "reports" / "ctd_rtp_report_latest.docx")).tables
-            for r in t.rows for c in r.cells]
+    word = [
+        c.text
+        for t in Document(str(tmp_path / "reports" / "ctd_rtp_report_latest.docx")).tables
+        for r in t.rows
+        for c in r.cells
+    ]
     assert word.count("<5") == len(hidden)

@@ -53,39 +53,63 @@ def test_the_study_in_force_is_the_file(second_study) -> None:
     con, _, log = second_study
     assert f"study definition: {STUDY / 'study.yml'}" in log
     study = con.execute("select * from marts.dim_study").df().iloc[0]
-    assert (study["study_short_name"], study["index_drug"], study["primary_endpoint_visit"]) == \
-        ("ELT-ITP", "eltrombopag", "week_12")
+    assert (study["study_short_name"], study["index_drug"], study["primary_endpoint_visit"]) == (
+        "ELT-ITP",
+        "eltrombopag",
+        "week_12",
+    )
     assert study["comparison_visits"] == "week_12" and not study["is_published_rule"]
     assert str(study["data_cutoff_date"])[:10] == "2024-08-31" and study["data_cutoff_source"] == "var data_cutoff_date"
     assert study["trough_analyte"] is None or str(study["trough_analyte"]) in ("None", "nan")
     assert "PR: platelets >= 50 x10^9/L;" in study["response_rule"] and "baseline;" not in study["response_rule"]
-    assert [r[0] for r in rows(con, "select visit from marts.dim_visit_schedule order by visit_order")] == \
-        ["baseline", "week_2", "week_4", "week_12", "week_24"]
+    assert [r[0] for r in rows(con, "select visit from marts.dim_visit_schedule order by visit_order")] == [
+        "baseline",
+        "week_2",
+        "week_4",
+        "week_12",
+        "week_24",
+    ]
     # the alias is the index drug: E03 ("Revolade") has a day 0
     assert rows(con, "select count(*) from marts.dim_patients where has_index_drug_start") == [(6,)]
 
 
 def test_response_rates_by_hand(second_study) -> None:
     con, _, _ = second_study
-    got = rows(con, "select visit, n_cr, n_pr, n_nr, n_ne, n_evaluable from marts.rpt_response_rates order by visit_order")
-    assert got == [("week_2", 0, 1, 5, 0, 6), ("week_4", 1, 3, 2, 0, 6), ("week_12", 2, 1, 3, 0, 6),
-                   ("week_24", 1, 3, 2, 0, 6)]
+    got = rows(
+        con, "select visit, n_cr, n_pr, n_nr, n_ne, n_evaluable from marts.rpt_response_rates order by visit_order"
+    )
+    assert got == [
+        ("week_2", 0, 1, 5, 0, 6),
+        ("week_4", 1, 3, 2, 0, 6),
+        ("week_12", 2, 1, 3, 0, 6),
+        ("week_24", 1, 3, 2, 0, 6),
+    ]
     # the primary endpoint: 3 of 6 = 50%, exact (Clopper-Pearson) 95% CI 11.8-88.2%
-    (orr, low, high), = rows(con, "select orr, ci_low, ci_high from analysis.response_rate_ci where visit = 'week_12'")
+    ((orr, low, high),) = rows(
+        con, "select orr, ci_low, ci_high from analysis.response_rate_ci where visit = 'week_12'"
+    )
     assert orr == 0.5 and round(low, 4) == 0.1181 and round(high, 4) == 0.8819
 
 
 def test_time_to_first_response_and_endpoint_by_hand(second_study) -> None:
     con, _, _ = second_study
-    got = rows(con, """select patient_id, best_response, primary_endpoint_response, first_response_visit,
+    got = rows(
+        con,
+        """select patient_id, best_response, primary_endpoint_response, first_response_visit,
                               days_to_first_response, is_responder_by_primary_endpoint
-                       from marts.fct_patient_response_summary order by patient_id""")
-    assert got == [("E01", "CR", "CR", "week_4", 28, True), ("E02", "PR", "PR", "week_2", 14, True),
-                   ("E03", "NR", "NR", None, None, False), ("E04", "CR", "CR", "week_4", 28, True),
-                   ("E05", "NR", "NR", None, None, False), ("E06", "PR", "NR", "week_4", 28, True)]
+                       from marts.fct_patient_response_summary order by patient_id""",
+    )
+    assert got == [
+        ("E01", "CR", "CR", "week_4", 28, True),
+        ("E02", "PR", "PR", "week_2", 14, True),
+        ("E03", "NR", "NR", None, None, False),
+        ("E04", "CR", "CR", "week_4", 28, True),
+        ("E05", "NR", "NR", None, None, False),
+        ("E06", "PR", "NR", "week_4", 28, True),
+    ]
     # Kaplan-Meier time to first response: events at 14, 28, 28, 28; E03 and E05 censored later
     # (day 168): S(14) = 5/6, S(28) = 5/6 * 2/5 = 1/3 < 0.5, so the median is day 28
-    (median,), = rows(con, "select median_days from analysis.time_to_event_km where paramcd = 'TTRESP'")
+    ((median,),) = rows(con, "select median_days from analysis.time_to_event_km where paramcd = 'TTRESP'")
     assert median == 28
 
 
@@ -107,16 +131,25 @@ def test_one_paired_test_by_hand(second_study) -> None:
 
 def test_subgroup_from_the_study_definition(second_study) -> None:
     con, _, _ = second_study
-    got = rows(con, """select subgroup, group_a, a_responders, a_evaluable, group_b, b_responders, b_evaluable
-                       from analysis.subgroup_response where visit = 'week_12'""")
+    got = rows(
+        con,
+        """select subgroup, group_a, a_responders, a_evaluable, group_b, b_responders, b_evaluable
+                       from analysis.subgroup_response where visit = 'week_12'""",
+    )
     # < 3 lines: E01 CR, E02 PR, E05 NR; >= 3 lines: E03 NR, E04 CR, E06 NR
     assert got == [("prior_lines", "< 3 lines", 2, 3, ">= 3 lines", 1, 3)]
 
 
 def test_cut_off_closes_ongoing_exposures(second_study) -> None:
     con, _, _ = second_study
-    got = dict((r[0], r[1:]) for r in rows(con, """select patient_id, exposure_end_basis, exposure_days, cumulative_dose_mg
-                                                  from marts.fct_drug_exposure where drug = 'eltrombopag'"""))
+    got = dict(
+        (r[0], r[1:])
+        for r in rows(
+            con,
+            """select patient_id, exposure_end_basis, exposure_days, cumulative_dose_mg
+                                                  from marts.fct_drug_exposure where drug = 'eltrombopag'""",
+        )
+    )
     # E01: 2024-01-08 to the cut-off 2024-08-31 = 24 + 29 + 31 + 30 + 31 + 30 + 31 + 31 = 237 days x 50 mg
     assert got["E01"] == ("ongoing: closed at the data cut-off", 237, 11850.0)
     # E02 ended 2024-07-15: 2024-01-15 to 2024-07-15 = 17 + 29 + 31 + 30 + 31 + 30 + 15 = 183 days
@@ -142,12 +175,17 @@ def test_the_report_names_its_own_study(second_study) -> None:
         assert other not in text, other
 
 
-@pytest.mark.parametrize("content, message", [
-    ("primary_endpoint_visit_typo: week_12\n",
-     "unknown var(s) primary_endpoint_visit_typo (did you mean primary_endpoint_visit?)"),
-    ("comparison_visits: week_12\n", "var comparison_visits must be a list"),
-    ("- not a mapping\n", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "primary_endpoint_visit_typo: week_12\n",
+            "unknown var(s) primary_endpoint_visit_typo (did you mean primary_endpoint_visit?)",
+        ),
+        ("comparison_visits: week_12\n", "var comparison_visits must be a list"),
+        ("- not a mapping\n", "must be a mapping"),
+    ],
+)
 def test_a_bad_study_file_is_refused_up_front(tmp_path, content: str, message: str) -> None:
     study = tmp_path / "study.yml"
     study.write_text(content, encoding="utf-8")

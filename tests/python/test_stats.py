@@ -14,7 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, special, stats as sps
+from scipy import optimize, special
+from scipy import stats as sps
 
 from ctd_rtp import stats
 
@@ -29,21 +30,88 @@ SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
 # R ?friedman.test RoundingTimes, Hollander & Wolfe (1973) p.140: 22 players x 3 methods.
 ROUNDING_TIMES = [
-    5.40, 5.50, 5.55, 5.85, 5.70, 5.75, 5.20, 5.60, 5.50, 5.55, 5.50, 5.40, 5.90, 5.85, 5.70,
-    5.45, 5.55, 5.60, 5.40, 5.40, 5.35, 5.45, 5.50, 5.35, 5.25, 5.15, 5.00, 5.85, 5.80, 5.70,
-    5.25, 5.20, 5.10, 5.65, 5.55, 5.45, 5.60, 5.35, 5.45, 5.05, 5.00, 4.95, 5.50, 5.50, 5.40,
-    5.45, 5.55, 5.50, 5.55, 5.55, 5.35, 5.45, 5.50, 5.55, 5.50, 5.45, 5.25, 5.65, 5.60, 5.40,
-    5.70, 5.65, 5.55, 6.30, 6.30, 6.25,
+    5.40,
+    5.50,
+    5.55,
+    5.85,
+    5.70,
+    5.75,
+    5.20,
+    5.60,
+    5.50,
+    5.55,
+    5.50,
+    5.40,
+    5.90,
+    5.85,
+    5.70,
+    5.45,
+    5.55,
+    5.60,
+    5.40,
+    5.40,
+    5.35,
+    5.45,
+    5.50,
+    5.35,
+    5.25,
+    5.15,
+    5.00,
+    5.85,
+    5.80,
+    5.70,
+    5.25,
+    5.20,
+    5.10,
+    5.65,
+    5.55,
+    5.45,
+    5.60,
+    5.35,
+    5.45,
+    5.05,
+    5.00,
+    4.95,
+    5.50,
+    5.50,
+    5.40,
+    5.45,
+    5.55,
+    5.50,
+    5.55,
+    5.55,
+    5.35,
+    5.45,
+    5.50,
+    5.55,
+    5.50,
+    5.45,
+    5.25,
+    5.65,
+    5.60,
+    5.40,
+    5.70,
+    5.65,
+    5.55,
+    6.30,
+    6.30,
+    6.25,
 ]
 
 
-def changes(baseline: list[float], value: list[float], analyte: str = "platelet_count",
-            visit: str = "month_6") -> pd.DataFrame:
+def changes(
+    baseline: list[float], value: list[float], analyte: str = "platelet_count", visit: str = "month_6"
+) -> pd.DataFrame:
     """lab_changes rows for one analyte at one visit, patients P01..Pnn."""
-    return pd.DataFrame({
-        "patient_id": [f"P{i + 1:02d}" for i in range(len(baseline))], "analyte": analyte,
-        "visit": visit, "baseline_value": baseline, "value": value,
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": [f"P{i + 1:02d}" for i in range(len(baseline))],
+            "analyte": analyte,
+            "visit": visit,
+            "baseline_value": baseline,
+            "value": value,
+        }
+    )
 
 
 def one_row(frame: pd.DataFrame, comparisons: tuple[str, ...] = ("month_6",)) -> pd.Series:
@@ -229,8 +297,12 @@ def test_constant_nonzero_differences_use_wilcoxon() -> None:
 
 
 def test_analyte_missing_at_a_visit_gives_zero_pair_row() -> None:
-    frame = pd.concat([changes([1.0, 2.0, 3.0], [2.0, 3.0, 5.0], visit="month_3"),
-                       changes([1.0, 2.0, 3.0], [4.0, 5.0, 7.0], visit="month_6")])
+    frame = pd.concat(
+        [
+            changes([1.0, 2.0, 3.0], [2.0, 3.0, 5.0], visit="month_3"),
+            changes([1.0, 2.0, 3.0], [4.0, 5.0, 7.0], visit="month_6"),
+        ]
+    )
     frame = pd.concat([frame, changes([1.0, 2.0, 3.0], [3.0, 5.0, 4.0], analyte="cd4", visit="month_6")])
     result = stats.paired_tests(frame, COMPARISONS)
     missing = result[(result["analyte"] == "cd4") & (result["visit"] == "month_3")].iloc[0]
@@ -240,11 +312,13 @@ def test_analyte_missing_at_a_visit_gives_zero_pair_row() -> None:
 
 
 def test_patient_missing_a_visit_is_dropped_and_month_1_ignored() -> None:
-    frame = pd.concat([
-        changes([10.0, 20.0, 30.0, 40.0], [15.0, 28.0, 33.0, 49.0], visit="month_6"),
-        changes([10.0, 20.0, 30.0, 40.0], [11.0, 21.0, 31.0, 42.0], visit="month_1"),
-        changes([10.0, 20.0, 30.0], [12.0, 25.0, 29.0], visit="month_3"),  # P04 missed month 3
-    ])
+    frame = pd.concat(
+        [
+            changes([10.0, 20.0, 30.0, 40.0], [15.0, 28.0, 33.0, 49.0], visit="month_6"),
+            changes([10.0, 20.0, 30.0, 40.0], [11.0, 21.0, 31.0, 42.0], visit="month_1"),
+            changes([10.0, 20.0, 30.0], [12.0, 25.0, 29.0], visit="month_3"),  # P04 missed month 3
+        ]
+    )
     result = stats.paired_tests(frame, COMPARISONS)
     assert list(result["comparison"]) == ["baseline_vs_month_3", "baseline_vs_month_6"]
     assert list(result["n_pairs"]) == [3, 4]
@@ -254,22 +328,29 @@ def test_patient_missing_a_visit_is_dropped_and_month_1_ignored() -> None:
 
 
 def test_output_columns_and_sorting() -> None:
-    frame = pd.concat([changes(DEPRESSION_Y, DEPRESSION_X, analyte=a, visit=v)
-                       for a in ("tregs", "cd4", "platelet_count") for v in ("month_6", "month_3")])
+    frame = pd.concat(
+        [
+            changes(DEPRESSION_Y, DEPRESSION_X, analyte=a, visit=v)
+            for a in ("tregs", "cd4", "platelet_count")
+            for v in ("month_6", "month_3")
+        ]
+    )
     result = stats.paired_tests(frame, COMPARISONS)
     assert tuple(result.columns) == stats.PAIRED_COLUMNS
     assert list(zip(result["comparison"], result["analyte"])) == [
-        (c, a) for c in ("baseline_vs_month_3", "baseline_vs_month_6")
-        for a in ("cd4", "platelet_count", "tregs")]
+        (c, a) for c in ("baseline_vs_month_3", "baseline_vs_month_6") for a in ("cd4", "platelet_count", "tregs")
+    ]
 
 
 def test_adjustment_is_within_comparison_only() -> None:
-    frame = pd.concat([
-        changes(SLEEP_2, SLEEP_1, analyte="a", visit="month_3"),
-        changes(DEPRESSION_Y, DEPRESSION_X, analyte="b", visit="month_3"),
-        changes([1.0, 2.0], [3.0, 4.0], analyte="c", visit="month_3"),  # untested: not counted
-        changes(DEPRESSION_Y, DEPRESSION_X, analyte="a", visit="month_6"),
-    ])
+    frame = pd.concat(
+        [
+            changes(SLEEP_2, SLEEP_1, analyte="a", visit="month_3"),
+            changes(DEPRESSION_Y, DEPRESSION_X, analyte="b", visit="month_3"),
+            changes([1.0, 2.0], [3.0, 4.0], analyte="c", visit="month_3"),  # untested: not counted
+            changes(DEPRESSION_Y, DEPRESSION_X, analyte="a", visit="month_6"),
+        ]
+    )
     result = stats.paired_tests(frame, COMPARISONS).set_index(["comparison", "analyte"])
     m3 = result.loc["baseline_vs_month_3"]
     p_a, p_b = m3.loc["a", "p_value"], m3.loc["b", "p_value"]
@@ -317,8 +398,9 @@ def test_bh_agrees_with_scipy_false_discovery_control() -> None:
 def rounding_long() -> pd.DataFrame:
     matrix = np.array(ROUNDING_TIMES).reshape(22, 3)
     visits = ("round_out", "narrow_angle", "wide_angle")
-    return pd.DataFrame([{"patient_id": f"R{i:02d}", "visit": v, "time": matrix[i, j]}
-                         for i in range(22) for j, v in enumerate(visits)])
+    return pd.DataFrame(
+        [{"patient_id": f"R{i:02d}", "visit": v, "time": matrix[i, j]} for i in range(22) for j, v in enumerate(visits)]
+    )
 
 
 def test_friedman_matches_r_rounding_times() -> None:
@@ -352,19 +434,37 @@ def test_friedman_complete_cases_and_too_few_patients() -> None:
 
 
 def test_clopper_pearson_matches_r_binom_test_and_beta_quantiles() -> None:
-    rates = pd.DataFrame({"visit": ["mendel", "month_3", "month_6"], "n_cr": [0, 1, 3],
-                          "n_pr": [0, 7, 7], "n_responders": [682, 8, 10], "n_evaluable": [925, 13, 13],
-                          "extra": [1, 2, 3]})
+    rates = pd.DataFrame(
+        {
+            "visit": ["mendel", "month_3", "month_6"],
+            "n_cr": [0, 1, 3],
+            "n_pr": [0, 7, 7],
+            "n_responders": [682, 8, 10],
+            "n_evaluable": [925, 13, 13],
+            "extra": [1, 2, 3],
+        }
+    )
     result = stats.response_rate_ci(rates)
-    assert list(result.columns) == ["visit", "n_cr", "n_pr", "n_responders", "n_evaluable", "orr",
-                                    "ci_low", "ci_high", "ci_method", "note"]
+    assert list(result.columns) == [
+        "visit",
+        "n_cr",
+        "n_pr",
+        "n_responders",
+        "n_evaluable",
+        "orr",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "note",
+    ]
     mendel, m3, m6 = (result.iloc[i] for i in range(3))
     # R ?binom.test: binom.test(682, 682 + 243, p = 3/4) -> 95% CI 0.7076683 0.7654066.
-    assert (mendel["ci_low"], mendel["ci_high"]) == (pytest.approx(0.7076683, rel=1e-6),
-                                                     pytest.approx(0.7654066, rel=1e-6))
+    assert (mendel["ci_low"], mendel["ci_high"]) == (
+        pytest.approx(0.7076683, rel=1e-6),
+        pytest.approx(0.7654066, rel=1e-6),
+    )
     # 8/13 (month-3 ORR): R binom.test(8, 13) CI 0.3157776 0.8614207.
-    assert (m3["ci_low"], m3["ci_high"]) == (pytest.approx(0.3157776, rel=1e-6),
-                                             pytest.approx(0.8614207, rel=1e-6))
+    assert (m3["ci_low"], m3["ci_high"]) == (pytest.approx(0.3157776, rel=1e-6), pytest.approx(0.8614207, rel=1e-6))
     assert m6["orr"] == pytest.approx(10 / 13)
     # Second, independent route: Clopper-Pearson bounds are beta quantiles.
     for row in (mendel, m3, m6):
@@ -375,8 +475,7 @@ def test_clopper_pearson_matches_r_binom_test_and_beta_quantiles() -> None:
 
 
 def test_response_rate_zero_evaluable() -> None:
-    result = stats.response_rate_ci(pd.DataFrame({"visit": ["month_1"], "n_responders": [0],
-                                                  "n_evaluable": [0]}))
+    result = stats.response_rate_ci(pd.DataFrame({"visit": ["month_1"], "n_responders": [0], "n_evaluable": [0]}))
     row = result.iloc[0]
     assert np.isnan(row["orr"]) and np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
     assert row["note"] == "no evaluable patients"
@@ -434,8 +533,13 @@ def test_fisher_matches_r_tea_tasting() -> None:
 
 def test_subgroup_absent_group_and_ordering() -> None:
     responses, patients = tea_frames()
-    extra = pd.DataFrame({"patient_id": ["P00", "P01", "P04"], "visit": ["month_12", "month_12", "month_1"],
-                          "response": ["PR", "NR", "PR"]})
+    extra = pd.DataFrame(
+        {
+            "patient_id": ["P00", "P01", "P04"],
+            "visit": ["month_12", "month_12", "month_1"],
+            "response": ["PR", "NR", "PR"],
+        }
+    )
     result = stats.subgroup_response(pd.concat([extra, responses]), patients)
     assert tuple(result.columns) == stats.SUBGROUP_COLUMNS
     assert list(result["visit"]) == ["month_1", "month_3", "month_12"]  # chronological, not lexical
@@ -449,8 +553,9 @@ def test_subgroup_absent_group_and_ordering() -> None:
 
 
 def test_subgroup_undefined_odds_ratio_when_everyone_responds() -> None:
-    responses = pd.DataFrame({"patient_id": ["A", "B", "C", "D"], "visit": "month_6",
-                              "response": ["CR", "PR", "PR", "CR"]})
+    responses = pd.DataFrame(
+        {"patient_id": ["A", "B", "C", "D"], "visit": "month_6", "response": ["CR", "PR", "PR", "CR"]}
+    )
     patients = pd.DataFrame({"patient_id": ["A", "B", "C", "D"], "ctd_group": ["SLE", "SLE", "other CTD", "other CTD"]})
     row = stats.subgroup_response(responses, patients).iloc[0]
     assert (row["group_a"], row["group_b"]) == ("SLE", "other CTD")  # code-point order
@@ -507,8 +612,10 @@ def test_walsh_order_statistics_equal_brute_force_with_many_distinct_values(budg
     from ctd_rtp import stats as S
 
     rng = np.random.default_rng(11)
-    for d in (rng.normal(0.2, 2.0, 2500),
-              np.round(rng.choice([0.1, 0.2, 0.3, 0.7, -0.3], 2500) + np.round(rng.normal(0, 1e-3, 2500), 6), 10)):
+    for d in (
+        rng.normal(0.2, 2.0, 2500),
+        np.round(rng.choice([0.1, 0.2, 0.3, 0.7, -0.3], 2500) + np.round(rng.normal(0, 1e-3, 2500), 6), 10),
+    ):
         walsh = _brute_walsh(d)
         ks = [1, 5, walsh.size // 3, walsh.size // 2, walsh.size // 2 + 1, walsh.size - 4, walsh.size]
         got = S._walsh_order_stats(d, ks, budget or S.WALSH_MATERIALISE_MAX_PAIRS)
@@ -529,8 +636,10 @@ def _response_frames(counts: dict[str, tuple[int, int]]) -> tuple[pd.DataFrame, 
     """group -> (responders, non-responders) as month_3 responses and patients."""
     outcomes = [(g, code) for g, (r, nr) in counts.items() for code in ["PR"] * r + ["NR"] * nr]
     ids = [f"P{i:05d}" for i in range(len(outcomes))]
-    return (pd.DataFrame({"patient_id": ids, "visit": "month_3", "response": [c for _, c in outcomes]}),
-            pd.DataFrame({"patient_id": ids, "ctd_group": [g for g, _ in outcomes]}))
+    return (
+        pd.DataFrame({"patient_id": ids, "visit": "month_3", "response": [c for _, c in outcomes]}),
+        pd.DataFrame({"patient_id": ids, "ctd_group": [g for g, _ in outcomes]}),
+    )
 
 
 def test_large_table_odds_ratio_uses_conditional_wald_ci() -> None:
@@ -542,8 +651,14 @@ def test_large_table_odds_ratio_uses_conditional_wald_ci() -> None:
     assert row["odds_ratio_method"] == stats.ODDS_RATIO_WALD
     # Independent check: the conditional distribution of the (1,1) cell over its support.
     x = np.arange(max(0, (a + c) - (c + d)), min(a + b, a + c) + 1)
-    log_w = (special.gammaln(a + b + 1) - special.gammaln(x + 1) - special.gammaln(a + b - x + 1)
-             + special.gammaln(c + d + 1) - special.gammaln(a + c - x + 1) - special.gammaln(c + d - a - c + x + 1))
+    log_w = (
+        special.gammaln(a + b + 1)
+        - special.gammaln(x + 1)
+        - special.gammaln(a + b - x + 1)
+        + special.gammaln(c + d + 1)
+        - special.gammaln(a + c - x + 1)
+        - special.gammaln(c + d - a - c + x + 1)
+    )
 
     def moments(psi: float) -> tuple[float, float]:
         w = np.exp(log_w + x * math.log(psi) - (log_w + x * math.log(psi)).max())

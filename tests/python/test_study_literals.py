@@ -24,13 +24,14 @@ SUFFIXES = (".sql", ".py", ".j2")
 # path (relative to the project) -> why it may hold the demo's literals
 EXCEPTIONS = {
     "python/ctd_rtp/cohort.py": "the generator of the synthetic demo cohort itself (`ctd-rtp synth`): "
-                                "its data are the demo study's",
+    "its data are the demo study's",
 }
 
 
 def scanned_files() -> list[Path]:
-    return sorted(p for folder in SCANNED for p in (PROJECT_DIR / folder).rglob("*")
-                  if p.suffix in SUFFIXES and p.is_file())
+    return sorted(
+        p for folder in SCANNED for p in (PROJECT_DIR / folder).rglob("*") if p.suffix in SUFFIXES and p.is_file()
+    )
 
 
 def test_no_study_literal_outside_the_definition() -> None:
@@ -47,9 +48,17 @@ def test_no_study_literal_outside_the_definition() -> None:
 
 def test_the_scan_finds_what_it_looks_for() -> None:
     """The pattern catches each known literal (so the test above can fail)."""
-    for text in ("drug = 'sirolimus'", "case when drug = 'rapamycin'", "analyte = 'SIRO_TROUGH'",
-                 "where analyte = 'PLT'", "visit = 'month_6'", "month_6_response", "target=(4, 15)",
-                 "thresholds=(30, 100)", "ctd_diagnosis = 'SLE'"):
+    for text in (
+        "drug = 'sirolimus'",
+        "case when drug = 'rapamycin'",
+        "analyte = 'SIRO_TROUGH'",
+        "where analyte = 'PLT'",
+        "visit = 'month_6'",
+        "month_6_response",
+        "target=(4, 15)",
+        "thresholds=(30, 100)",
+        "ctd_diagnosis = 'SLE'",
+    ):
         assert LITERALS.search(text), text
     assert len(scanned_files()) > 40
     for rel in EXCEPTIONS:

@@ -14,8 +14,14 @@ import pytest
 
 from conftest import Built
 from ctd_rtp.report import load_warehouse
-from ctd_rtp.validation import (ANALYSIS_TABLES, REFERENCE_TABLES, STALE_HINT, VALIDATED_TABLES,
-                                ValidationFailed, validate)
+from ctd_rtp.validation import (
+    ANALYSIS_TABLES,
+    REFERENCE_TABLES,
+    STALE_HINT,
+    VALIDATED_TABLES,
+    ValidationFailed,
+    validate,
+)
 from ctd_rtp.warehouse import Settings
 
 
@@ -55,21 +61,32 @@ def test_orr_above_one_names_table_expectation_and_value(demo) -> None:
         return df
 
     message = failure(corrupted(frames, "analysis.response_rate_ci", bad_orr), fingerprint)
-    assert re.search(r"analysis\.response_rate_ci: expect_column_values_to_be_between\(column='orr'.*"
-                     r"1 failing value\(s\), e\.g\. \[1\.5\]", message)
+    assert re.search(
+        r"analysis\.response_rate_ci: expect_column_values_to_be_between\(column='orr'.*"
+        r"1 failing value\(s\), e\.g\. \[1\.5\]",
+        message,
+    )
     # the same corruption also breaks orr <= ci_high
     assert "expect_column_pair_values_a_to_be_greater_than_b(column_A='ci_high', column_B='orr'" in message
 
 
 def test_duplicate_compound_key(demo) -> None:
     frames, fingerprint = demo
-    message = failure(corrupted(frames, "marts.fct_platelet_response",
-                                lambda df: pd.concat([df, df.iloc[[0]]], ignore_index=True)), fingerprint)
+    message = failure(
+        corrupted(frames, "marts.fct_platelet_response", lambda df: pd.concat([df, df.iloc[[0]]], ignore_index=True)),
+        fingerprint,
+    )
     first = frames["marts.fct_platelet_response"].iloc[0]
-    assert "marts.fct_platelet_response: expect_compound_columns_to_be_unique(column_list=['patient_id', 'visit'])" in message
+    assert (
+        "marts.fct_platelet_response: expect_compound_columns_to_be_unique(column_list=['patient_id', 'visit'])"
+        in message
+    )
     assert f"'patient_id': '{first['patient_id']}'" in message
     # one row too many for 13 patients x 3 visits
-    assert "expect_table_row_count_to_equal(value=39): observed 40 [13 patients with a day 0 x 3 post-baseline visits]" in message
+    assert (
+        "expect_table_row_count_to_equal(value=39): observed 40 [13 patients with a day 0 x 3 post-baseline visits]"
+        in message
+    )
 
 
 def test_unknown_response_code(demo) -> None:
@@ -80,8 +97,10 @@ def test_unknown_response_code(demo) -> None:
         return df
 
     message = failure(corrupted(frames, "marts.fct_platelet_response", xx), fingerprint)
-    assert ("marts.fct_platelet_response: expect_column_values_to_be_in_set(column='response', "
-            "value_set=['CR', 'PR', 'NR', 'NE']): 1 failing value(s), e.g. ['XX']") in message
+    assert (
+        "marts.fct_platelet_response: expect_column_values_to_be_in_set(column='response', "
+        "value_set=['CR', 'PR', 'NR', 'NE']): 1 failing value(s), e.g. ['XX']"
+    ) in message
 
 
 def test_statistics_older_than_the_marts_are_stale(demo) -> None:
@@ -112,18 +131,24 @@ def test_row_counts_follow_dim_patients(demo) -> None:
     # 14 patients with a day 0 now: every per-patient table is one patient short
     assert "marts.fct_platelet_response: expect_table_row_count_to_equal(value=42): observed 39" in message
     assert "marts.fct_visits: expect_table_row_count_to_equal(value=56): observed 52" in message
-    assert re.search(r"marts\.rpt_response_rates: expect_column_values_to_be_between\(column='n_patients', "
-                     r"min_value=14(\.0)?, max_value=14(\.0)?\): 3 failing value\(s\), e\.g\. \[13, 13, 13\] "
-                     r"\[dim_patients has 14 patients with a day 0\]", message)
+    assert re.search(
+        r"marts\.rpt_response_rates: expect_column_values_to_be_between\(column='n_patients', "
+        r"min_value=14(\.0)?, max_value=14(\.0)?\): 3 failing value\(s\), e\.g\. \[13, 13, 13\] "
+        r"\[dim_patients has 14 patients with a day 0\]",
+        message,
+    )
 
 
-@pytest.mark.parametrize(("table", "column", "value", "expectation"), [
-    ("marts.fct_visits", "platelet_count", 2500.0, "expect_column_values_to_be_between"),
-    ("analysis.paired_tests", "p_value_bh", 1.2, "expect_column_values_to_be_between"),
-    ("analysis.response_rate_ci", "ci_low", 0.99, "expect_column_pair_values_a_to_be_greater_than_b"),
-    ("marts.dim_patients", "sex", "X", "expect_column_values_to_be_in_set"),
-    ("marts.fct_adverse_events", "ae_id", None, "expect_column_values_to_not_be_null"),
-])
+@pytest.mark.parametrize(
+    ("table", "column", "value", "expectation"),
+    [
+        ("marts.fct_visits", "platelet_count", 2500.0, "expect_column_values_to_be_between"),
+        ("analysis.paired_tests", "p_value_bh", 1.2, "expect_column_values_to_be_between"),
+        ("analysis.response_rate_ci", "ci_low", 0.99, "expect_column_pair_values_a_to_be_greater_than_b"),
+        ("marts.dim_patients", "sex", "X", "expect_column_values_to_be_in_set"),
+        ("marts.fct_adverse_events", "ae_id", None, "expect_column_values_to_not_be_null"),
+    ],
+)
 def test_ranges_sets_and_keys(demo, table: str, column: str, value, expectation: str) -> None:
     frames, fingerprint = demo
 
@@ -158,5 +183,6 @@ def test_stale_or_impossible_time_to_event_statistics_fail(demo) -> None:
         df["share_of_time_in_response"] = 1.5
         return df
 
-    assert "share_of_time_in_response" in failure(corrupted(frames, "analysis.time_in_response", share_above_one),
-                                                  fingerprint)
+    assert "share_of_time_in_response" in failure(
+        corrupted(frames, "analysis.time_in_response", share_above_one), fingerprint
+    )

@@ -68,18 +68,33 @@ def test_own_cohort_from_csv_gives_the_hand_worked_responses(own_cohort_warehous
     with duckdb.connect(str(own_cohort_warehouse.db_path), read_only=True) as con:
         got = con.execute("select patient_id, visit, response from marts.fct_platelet_response").df()
         cohort = con.execute("select distinct cohort from marts.dim_patients").fetchone()[0]
-        demo_tables = con.execute("select count(*) from information_schema.tables where table_schema = 'raw'").fetchone()[0]
+        demo_tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw'"
+        ).fetchone()[0]
     responses = {(r.patient_id, r.visit): r.response for r in got.itertuples()}
     # worked out by hand: see the comment block in this test file (IWG defaults)
     expected = {
-        ("A", "month_1"): "NE", ("A", "month_3"): "PR", ("A", "month_6"): "CR",
-        ("B", "month_1"): "NE", ("B", "month_3"): "NR", ("B", "month_6"): "NR",
-        ("C", "month_1"): "NE", ("C", "month_3"): "NR", ("C", "month_6"): "NE",
-        ("D", "month_1"): "NE", ("D", "month_3"): "NE", ("D", "month_6"): "NE",
+        ("A", "month_1"): "NE",
+        ("A", "month_3"): "PR",
+        ("A", "month_6"): "CR",
+        ("B", "month_1"): "NE",
+        ("B", "month_3"): "NR",
+        ("B", "month_6"): "NR",
+        ("C", "month_1"): "NE",
+        ("C", "month_3"): "NR",
+        ("C", "month_6"): "NE",
+        ("D", "month_1"): "NE",
+        ("D", "month_3"): "NE",
+        ("D", "month_6"): "NE",
     }
     assert responses == expected
     r = rates(own_cohort_warehouse.db_path)
-    assert (r["month_3"]["n_pr"], r["month_3"]["n_nr"], r["month_3"]["n_ne"], r["month_3"]["n_evaluable"]) == (1, 2, 1, 3)
+    assert (r["month_3"]["n_pr"], r["month_3"]["n_nr"], r["month_3"]["n_ne"], r["month_3"]["n_evaluable"]) == (
+        1,
+        2,
+        1,
+        3,
+    )
     assert r["month_3"]["orr"] == pytest.approx(1 / 3)
     assert (r["month_6"]["n_cr"], r["month_6"]["n_evaluable"]) == (1, 2)
     assert r["month_1"]["n_evaluable"] == 0 and pd.isna(r["month_1"]["orr"])
@@ -94,8 +109,10 @@ def test_own_cohort_from_parquet_matches_csv(tmp_path: Path, own_cohort_warehous
         pd.read_csv(csv, dtype=str, keep_default_na=False).to_parquet(raw / f"{csv.stem}.parquet")
     built = build(tmp_path / "wh", raw_dir=raw)
     query = "select patient_id, visit, platelet_count, response from marts.fct_platelet_response order by 1, 2"
-    with duckdb.connect(str(built.db_path), read_only=True) as a, \
-            duckdb.connect(str(own_cohort_warehouse.db_path), read_only=True) as b:
+    with (
+        duckdb.connect(str(built.db_path), read_only=True) as a,
+        duckdb.connect(str(own_cohort_warehouse.db_path), read_only=True) as b,
+    ):
         pd.testing.assert_frame_equal(a.execute(query).df(), b.execute(query).df())
 
 
@@ -115,8 +132,13 @@ def test_raw_rows_reconcile_with_the_counts_kept_at_load(tmp_path: Path, own_coh
     from its load (meta.raw_rows_<table>), not a second read: a count off by one, or missing, fails it."""
     db = tmp_path / "warehouse.duckdb"
     shutil.copy(own_cohort_warehouse.db_path, db)
-    env = dict(own_cohort_warehouse.env, CTD_RTP_DB=str(db), DBT_PROFILES_DIR=str(PROJECT_DIR),
-               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))
+    env = dict(
+        own_cohort_warehouse.env,
+        CTD_RTP_DB=str(db),
+        DBT_PROFILES_DIR=str(PROJECT_DIR),
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+    )
     with duckdb.connect(str(db), read_only=True) as con:
         kept = con.execute("select n_rows from meta.raw_rows_visit_assessments").fetchall()
     delivered = len((FIXTURES / "own_cohort" / "visit_assessments.csv").read_text().strip().splitlines()) - 1
@@ -124,12 +146,19 @@ def test_raw_rows_reconcile_with_the_counts_kept_at_load(tmp_path: Path, own_coh
     dbt = str(Path(sys.executable).with_name("dbt"))
 
     def reconcile() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([dbt, "test", "--select", "assert_raw_rows_reconcile"], cwd=PROJECT_DIR, env=env,
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [dbt, "test", "--select", "assert_raw_rows_reconcile"],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
 
     assert reconcile().returncode == 0
-    for change in ("update meta.raw_rows_visit_assessments set n_rows = n_rows + 1",
-                   "update meta.raw_rows_visit_assessments set n_rows = n_rows - 1; delete from meta.raw_rows_patients"):
+    for change in (
+        "update meta.raw_rows_visit_assessments set n_rows = n_rows + 1",
+        "update meta.raw_rows_visit_assessments set n_rows = n_rows - 1; delete from meta.raw_rows_patients",
+    ):
         with duckdb.connect(str(db)) as con:
             con.execute(change)
         proc = reconcile()

@@ -12,11 +12,32 @@ caller's ``figure_id``, coordinates are rounded to 0.1 px, and empty input gives
 
 from __future__ import annotations
 
-from .plots import (dose_trough_plot, paired_panel, paired_plot, platelet_trajectories, response_heatmap,
-                    response_rate_bars, waterfall)
-from .svg import (RESPONSE_COLOURS, RESPONSE_ORDER, Figure, _esc, _fmt, _log_nice, _log_ticks, _nice_ticks,
-                  _Scale)
+from .plots import (
+    dose_trough_plot,
+    paired_panel,
+    paired_plot,
+    platelet_trajectories,
+    response_heatmap,
+    response_rate_bars,
+    waterfall,
+)
+from .svg import RESPONSE_COLOURS, RESPONSE_ORDER, Figure, _esc, _fmt, _log_nice, _log_ticks, _nice_ticks, _Scale
 
-__all__ = ["Figure", "RESPONSE_COLOURS", "RESPONSE_ORDER", "platelet_trajectories", "response_heatmap",
-           "paired_plot", "paired_panel", "waterfall", "response_rate_bars", "dose_trough_plot",
-           "_esc", "_fmt", "_log_nice", "_log_ticks", "_nice_ticks", "_Scale"]
+__all__ = [
+    "Figure",
+    "RESPONSE_COLOURS",
+    "RESPONSE_ORDER",
+    "platelet_trajectories",
+    "response_heatmap",
+    "paired_plot",
+    "paired_panel",
+    "waterfall",
+    "response_rate_bars",
+    "dose_trough_plot",
+    "_esc",
+    "_fmt",
+    "_log_nice",
+    "_log_ticks",
+    "_nice_ticks",
+    "_Scale",
+]

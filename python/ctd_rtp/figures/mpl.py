@@ -12,18 +12,30 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .svg import RESPONSE_COLOURS, Figure, _esc, _safe_id
 
-RC = {"svg.fonttype": "none", "svg.hashsalt": "ctd-rtp", "font.family": "sans-serif", "font.size": 10,
-      "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 11, "axes.titleweight": "bold"}
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "ctd-rtp",
+    "font.family": "sans-serif",
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+}
 KM_COLOURS = ("#0072B2", "#E69F00", "#009E73")  # Okabe-Ito
-MARKERS = {"rescue": ("D", "#000000", "Rescue therapy"), "dose": ("|", "#555555", "Dose change"),
-           "ae": ("v", "#CC79A7", "Adverse event grade \u2265 2")}
+MARKERS = {
+    "rescue": ("D", "#000000", "Rescue therapy"),
+    "dose": ("|", "#555555", "Dose change"),
+    "ae": ("v", "#CC79A7", "Adverse event grade \u2265 2"),
+}
 
 
 def _pyplot() -> Any:
@@ -39,10 +51,11 @@ def _svg(fig: Any, fid: str, title: str, desc: str) -> str:
     """The figure as inline SVG for the report: no prolog, metadata, URLs or fixed size; ids
     prefixed with the figure id; an accessible title and description."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-                bbox_inches="tight")
+    fig.savefig(
+        buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None}, bbox_inches="tight"
+    )
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text)
     text = text.replace("xlink:href=", "href=")
@@ -53,12 +66,19 @@ def _svg(fig: Any, fid: str, title: str, desc: str) -> str:
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{fid}-{m.group(1)}"', text)
     width = re.search(r'<svg[^>]*\swidth="([\d.]+)pt"', text)
     max_w = float(width.group(1)) * 4 / 3 if width else 640.0
-    text = re.sub(r'(<svg[^>]*?)\swidth="[\d.]+pt"\s+height="[\d.]+pt"',
-                  rf'\1 width="100%" style="max-width:{max_w:.0f}px;height:auto" role="img" '
-                  rf'aria-labelledby="{fid}-title {fid}-desc"', text, count=1)
+    text = re.sub(
+        r'(<svg[^>]*?)\swidth="[\d.]+pt"\s+height="[\d.]+pt"',
+        rf'\1 width="100%" style="max-width:{max_w:.0f}px;height:auto" role="img" '
+        rf'aria-labelledby="{fid}-title {fid}-desc"',
+        text,
+        count=1,
+    )
     head = text.index(">", text.index("<svg")) + 1
-    text = (text[:head] + f'<title id="{fid}-title">{_esc(title)}</title><desc id="{fid}-desc">{_esc(desc)}</desc>'
-            + text[head:])
+    text = (
+        text[:head]
+        + f'<title id="{fid}-title">{_esc(title)}</title><desc id="{fid}-desc">{_esc(desc)}</desc>'
+        + text[head:]
+    )
     _pyplot().close(fig)
     if "http" in text or "<script" in text or "url(" in text:
         raise ValueError("matplotlib SVG still holds a URL or a script")
@@ -67,15 +87,22 @@ def _svg(fig: Any, fid: str, title: str, desc: str) -> str:
 
 def _no_data(fid: str, what: str) -> Figure:
     alt = f"{what}: no data available."
-    svg = (f'<svg viewBox="0 0 480 120" width="100%" role="img" aria-labelledby="{fid}-title" '
-           f'style="max-width:480px;height:auto"><title id="{fid}-title">{_esc(alt)}</title>'
-           f'<text x="240" y="64" text-anchor="middle" font-size="13" fill="#555555">No data</text></svg>')
+    svg = (
+        f'<svg viewBox="0 0 480 120" width="100%" role="img" aria-labelledby="{fid}-title" '
+        f'style="max-width:480px;height:auto"><title id="{fid}-title">{_esc(alt)}</title>'
+        f'<text x="240" y="64" text-anchor="middle" font-size="13" fill="#555555">No data</text></svg>'
+    )
     return Figure(svg, alt, alt)
 
 
-def km_curves(curve: pd.DataFrame, summary: pd.DataFrame, figure_id: str,
-              parameters: Mapping[str, str], at_risk_days: Sequence[int] = (),
-              cumulative: Sequence[str] = ()) -> Figure:
+def km_curves(
+    curve: pd.DataFrame,
+    summary: pd.DataFrame,
+    figure_id: str,
+    parameters: Mapping[str, str],
+    at_risk_days: Sequence[int] = (),
+    cumulative: Sequence[str] = (),
+) -> Figure:
     """Kaplan-Meier step curves from ``analysis.time_to_event_km_curve`` (one panel per
     parameter in ``parameters``: paramcd -> title), censor marks (+) on the days with a
     censoring, and the numbers at risk below each panel at ``at_risk_days`` (read from the
@@ -100,11 +127,18 @@ def km_curves(curve: pd.DataFrame, summary: pd.DataFrame, figure_id: str,
             y, ylo, yhi = (1 - s, 1 - hi, 1 - lo) if flip else (s, lo, hi)
             colour = KM_COLOURS[i % len(KM_COLOURS)]
             ax.step(days, y * 100, where="post", color=colour, linewidth=1.8)
-            ax.fill_between(days, ylo * 100, yhi * 100, step="post", color=colour,
-                            alpha=0.15, linewidth=0)
+            ax.fill_between(days, ylo * 100, yhi * 100, step="post", color=colour, alpha=0.15, linewidth=0)
             cens = c["n_censored"].to_numpy() > 0
-            ax.plot(days[cens], y[cens] * 100, linestyle="none", marker="+", markersize=9, color=colour,
-                    markeredgewidth=1.5, label="censored")
+            ax.plot(
+                days[cens],
+                y[cens] * 100,
+                linestyle="none",
+                marker="+",
+                markersize=9,
+                color=colour,
+                markeredgewidth=1.5,
+                label="censored",
+            )
             ax.set_ylim(0, 102)
             ax.set_xlim(left=0)
             ax.set_title(parameters[code], loc="left")
@@ -117,21 +151,29 @@ def km_curves(curve: pd.DataFrame, summary: pd.DataFrame, figure_id: str,
             ax.set_xticklabels([f"{d}\n{r}" for d, r in zip(ticks, risk)])
             ax.text(0, -0.32, "At risk", transform=ax.transAxes, ha="right", va="top", fontsize=9)
             r = medians.get(code)
-            median = "not reached" if r is None or pd.isna(getattr(r, "median_days", np.nan)) else \
-                f"{float(r.median_days):g} days"
-            parts.append(f"{parameters[code]}: {int(c['n_at_risk'].iloc[0])} patients, "
-                         f"{int(c['n_events'].sum())} events, median {median}; at risk on days "
-                         + ", ".join(f"{d}: {n}" for d, n in zip(ticks, risk)))
+            median = (
+                "not reached"
+                if r is None or pd.isna(getattr(r, "median_days", np.nan))
+                else f"{float(r.median_days):g} days"
+            )
+            parts.append(
+                f"{parameters[code]}: {int(c['n_at_risk'].iloc[0])} patients, "
+                f"{int(c['n_events'].sum())} events, median {median}; at risk on days "
+                + ", ".join(f"{d}: {n}" for d, n in zip(ticks, risk))
+            )
         fig.tight_layout()
         alt = "Kaplan\u2013Meier curves. " + ". ".join(parts) + "."
         svg = _svg(fig, fid, what, alt)
-    caption = ("Kaplan\u2013Meier estimates (shaded: pointwise 95% CI) from analysis.time_to_event_km_curve; "
-               "+ marks a censoring; numbers under the day axis are the patients still at risk.")
+    caption = (
+        "Kaplan\u2013Meier estimates (shaded: pointwise 95% CI) from analysis.time_to_event_km_curve; "
+        "+ marks a censoring; numbers under the day axis are the patients still at risk."
+    )
     return Figure(svg, alt, caption)
 
 
-def swimmer(follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame, figure_id: str,
-            max_patients: int = 60) -> Figure:
+def swimmer(
+    follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame, figure_id: str, max_patients: int = 60
+) -> Figure:
     """One bar per patient from day 0 to the end of follow-up (``follow_up``: patient_id,
     follow_up_days), coloured by the response category of each evaluable platelet count until
     the next one (``counts``: patient_id, study_day, response), with markers (``events``:
@@ -156,8 +198,14 @@ def swimmer(follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame,
             starts = mine["study_day"].to_list()
             for k, row in enumerate(mine.itertuples(index=False)):
                 stop = starts[k + 1] if k + 1 < len(starts) else end
-                ax.barh(y, stop - row.study_day, left=row.study_day, height=0.7, linewidth=0,
-                        color=RESPONSE_COLOURS.get(str(row.response), "#CCCCCC"))
+                ax.barh(
+                    y,
+                    stop - row.study_day,
+                    left=row.study_day,
+                    height=0.7,
+                    linewidth=0,
+                    color=RESPONSE_COLOURS.get(str(row.response), "#CCCCCC"),
+                )
             for kind, (marker, colour, _) in MARKERS.items():
                 e = events[(events["patient_id"] == r.patient_id) & (events["kind"] == kind)]
                 days = pd.to_numeric(e["study_day"], errors="coerce").dropna()
@@ -170,17 +218,25 @@ def swimmer(follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame,
         from matplotlib.patches import Patch
 
         handles = [Patch(color=RESPONSE_COLOURS[k], label=k) for k in ("CR", "PR", "NR")]
-        handles += [Line2D([], [], linestyle="none", marker=m, color=col, label=lab) for m, col, lab in MARKERS.values()]
+        handles += [
+            Line2D([], [], linestyle="none", marker=m, color=col, label=lab) for m, col, lab in MARKERS.values()
+        ]
         ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False, ncols=2)
         fig.tight_layout()
         events = events[events["patient_id"].isin(f["patient_id"])]
         n_marks = {k: int((events["kind"] == k).sum()) for k in MARKERS}
-        shown = f"{len(f)} patients" if len(f) == n_all else f"the {len(f)} of {n_all} patients with the longest follow-up"
-        alt = (f"Swimmer plot of {shown}: follow-up from {f['follow_up_days'].min():g} to "
-               f"{f['follow_up_days'].max():g} days; markers: {n_marks['rescue']} rescue therapy starts, "
-               f"{n_marks['dose']} dose changes, {n_marks['ae']} adverse events of grade 2 or more.")
+        shown = (
+            f"{len(f)} patients" if len(f) == n_all else f"the {len(f)} of {n_all} patients with the longest follow-up"
+        )
+        alt = (
+            f"Swimmer plot of {shown}: follow-up from {f['follow_up_days'].min():g} to "
+            f"{f['follow_up_days'].max():g} days; markers: {n_marks['rescue']} rescue therapy starts, "
+            f"{n_marks['dose']} dose changes, {n_marks['ae']} adverse events of grade 2 or more."
+        )
         svg = _svg(fig, fid, what, alt)
-    caption = ("One bar per patient from day 0 to the end of follow-up, coloured by the response category of each "
-               "evaluable platelet count until the next one (grey: before the first evaluable count); markers for "
-               "the start of rescue therapy, dose changes and adverse events of grade \u2265 2.")
+    caption = (
+        "One bar per patient from day 0 to the end of follow-up, coloured by the response category of each "
+        "evaluable platelet count until the next one (grey: before the first evaluable count); markers for "
+        "the start of rescue therapy, dose changes and adverse events of grade \u2265 2."
+    )
     return Figure(svg, alt, caption)

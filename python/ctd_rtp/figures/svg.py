@@ -1,20 +1,23 @@
 """SVG building blocks of the hand-written figures: escaped markup, scales and ticks, axes,
 legends, the accessible ``<svg>`` wrapper and the input-frame checks (no plot here)."""
+
 from __future__ import annotations
 
 import html
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 #: Okabe-Ito colours for response categories (colour-blind safe).
 RESPONSE_COLOURS: Mapping[str, str] = MappingProxyType(
-    {"CR": "#009E73", "PR": "#56B4E9", "NR": "#D55E00", "NE": "#999999"})
+    {"CR": "#009E73", "PR": "#56B4E9", "NR": "#D55E00", "NE": "#999999"}
+)
 RESPONSE_ORDER: tuple[str, ...] = ("CR", "PR", "NR", "NE")
 UNKNOWN_COLOUR, MISSING_COLOUR = "#CCCCCC", "#F2F2F2"
 INCREASE, DECREASE, UNCHANGED, OUTSIDE_TARGET = "#0072B2", "#E69F00", "#999999", "#D55E00"
@@ -60,9 +63,11 @@ def _stat(v: float) -> str:
 def _el(tag: str, content: str | None = None, **attrs: object) -> str:
     """One element; ``content`` must already be markup. ``class_`` -> ``class``,
     ``stroke_width`` -> ``stroke-width``; floats are rounded, everything else escaped."""
-    parts = "".join(f' {k.rstrip("_").replace("_", "-")}="'
-                    f'{_fmt(v) if isinstance(v, (float, np.floating)) else _esc(v)}"'
-                    for k, v in attrs.items() if v is not None)
+    parts = "".join(
+        f' {k.rstrip("_").replace("_", "-")}="{_fmt(v) if isinstance(v, (float, np.floating)) else _esc(v)}"'
+        for k, v in attrs.items()
+        if v is not None
+    )
     return f"<{tag}{parts}/>" if content is None else f"<{tag}{parts}>{content}</{tag}>"
 
 
@@ -167,7 +172,7 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     decades = math.log10(hi / lo)
     mants = (1, 2, 3, 5) if decades <= 3 else (1, 2, 5) if decades <= 5 else (1,)
     ks = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-    inner = sorted({round(m * 10.0 ** k, 10) for k in ks for m in mants})
+    inner = sorted({round(m * 10.0**k, 10) for k in ks for m in mants})
     return [lo, *(t for t in inner if math.log10(t / lo) >= 0.17 and math.log10(hi / t) >= 0.17), hi]
 
 
@@ -200,8 +205,9 @@ def _x_axis(box: _Box, ticks: Iterable[tuple[float, str]], title: str = "", grid
     out = []
     for x, label in ticks:
         if grid:
-            out.append(_el("line", x1=float(x), y1=float(box.y0), x2=float(x), y2=float(box.y1),
-                           stroke=GRID, class_="grid"))
+            out.append(
+                _el("line", x1=float(x), y1=float(box.y0), x2=float(x), y2=float(box.y1), stroke=GRID, class_="grid")
+            )
         out.append(_text(x, box.y1 + 16, label, text_anchor="middle", font_size=11, fill=AXIS))
     out.append(_hline(box, box.y1, stroke=AXIS))
     if title:
@@ -230,8 +236,19 @@ def _legend(items: Sequence[tuple[str, str]], x: float, y: float = 20) -> str:
     """A horizontal legend of (colour, label) swatches starting at (x, y)."""
     out = []
     for colour, label in items:
-        out.append(_el("rect", x=float(x), y=float(y - 9), width=11, height=11, fill=colour,
-                       stroke="#888888", stroke_width=0.5, class_="legend-swatch"))
+        out.append(
+            _el(
+                "rect",
+                x=float(x),
+                y=float(y - 9),
+                width=11,
+                height=11,
+                fill=colour,
+                stroke="#888888",
+                stroke_width=0.5,
+                class_="legend-swatch",
+            )
+        )
         out.append(_text(x + 15, y, label, font_size=11))
         x += 29 + CHAR_W * len(label)
     return _el("g", "".join(out), class_="legend")
@@ -244,11 +261,15 @@ def _group_legend(counts: pd.Series, x: float) -> str:
 
 def _svg(fid: str, width: float, height: float, title: str, desc: str, body: Iterable[str]) -> str:
     """Wrap body markup in an accessible, self-contained ``<svg>`` element."""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_fmt(width)} {_fmt(height)}" '
-            f'width="100%" role="img" aria-labelledby="{fid}-title {fid}-desc" font-family="{FONT}" '
-            f'font-size="12" style="max-width:{_fmt(width)}px;height:auto">'
-            + _el("title", _esc(title), id=f"{fid}-title") + _el("desc", _esc(desc), id=f"{fid}-desc")
-            + "".join(body) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_fmt(width)} {_fmt(height)}" '
+        f'width="100%" role="img" aria-labelledby="{fid}-title {fid}-desc" font-family="{FONT}" '
+        f'font-size="12" style="max-width:{_fmt(width)}px;height:auto">'
+        + _el("title", _esc(title), id=f"{fid}-title")
+        + _el("desc", _esc(desc), id=f"{fid}-desc")
+        + "".join(body)
+        + "</svg>"
+    )
 
 
 def _no_data(fid: str, what: str) -> Figure:
@@ -257,8 +278,9 @@ def _no_data(fid: str, what: str) -> Figure:
     return Figure(_svg(fid, 480, 120, what, alt, body), alt, alt)
 
 
-def _frame(df: pd.DataFrame | None, numeric: Sequence[str], ids: Sequence[str] = ("patient_id",),
-           extra: Sequence[str] = ()) -> pd.DataFrame | None:
+def _frame(
+    df: pd.DataFrame | None, numeric: Sequence[str], ids: Sequence[str] = ("patient_id",), extra: Sequence[str] = ()
+) -> pd.DataFrame | None:
     """Select columns, coerce ``numeric`` to float, drop rows with a non-finite number or a
     missing id (ids become stripped strings). ``None`` if no row is left; ``ValueError`` if
     a non-empty frame lacks a column."""
@@ -284,4 +306,3 @@ def _frame(df: pd.DataFrame | None, numeric: Sequence[str], ids: Sequence[str] =
 def _codes(s: pd.Series, missing: str = "") -> pd.Series:
     """Normalise response codes to stripped upper case; missing -> ``missing``."""
     return s.astype(object).where(s.notna(), missing).astype(str).str.strip().str.upper().replace("", missing)
-

@@ -4,9 +4,10 @@ section, table and figure the page shows out (so every number can be unit-tested
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -16,15 +17,38 @@ from ..study import Study
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
 from .results import RESULTS_TABLE, Results
-from .sections import (KM_PARAMETERS, LISTING_MAX_PATIENTS, baseline_table, listing_section, exposure_section, flow_section, follow_up_section, missing_data_section, lab_tables, methods_section, on_treatment_troughs,
-                       outcomes_section, quality_section, patient_months, response_section, safety_section, study_drug_exposure)
+from .sections import (
+    KM_PARAMETERS,
+    LISTING_MAX_PATIENTS,
+    baseline_table,
+    exposure_section,
+    flow_section,
+    follow_up_section,
+    lab_tables,
+    listing_section,
+    methods_section,
+    missing_data_section,
+    on_treatment_troughs,
+    outcomes_section,
+    patient_months,
+    quality_section,
+    response_section,
+    safety_section,
+    study_drug_exposure,
+)
 
 LAB_VALUES = "marts.fct_lab_results"
 SECTIONS = {  # id -> heading, in reading order; the study's lab sections (var report_panels) go before "other-labs"
-    "provenance": "Study and provenance", "participants": "Participants, missing data and follow-up",
+    "provenance": "Study and provenance",
+    "participants": "Participants, missing data and follow-up",
     "baseline": "Baseline characteristics",
-    "response": "Platelet response", "other-labs": "Other laboratory values", "safety": "Safety",
-    "exposure": "{drug} exposure", "listing": "Patient listing", "quality": "Data quality", "methods": "Methods",
+    "response": "Platelet response",
+    "other-labs": "Other laboratory values",
+    "safety": "Safety",
+    "exposure": "{drug} exposure",
+    "listing": "Patient listing",
+    "quality": "Data quality",
+    "methods": "Methods",
 }
 
 
@@ -52,8 +76,9 @@ class RunInfo:
     db_path: str = ""
 
 
-def build_figures(frames: Mapping[str, pd.DataFrame], study: Study,
-                  visits: Mapping[str, str], trough_unit: str = "") -> dict[str, dict[str, Any]]:
+def build_figures(
+    frames: Mapping[str, pd.DataFrame], study: Study, visits: Mapping[str, str], trough_unit: str = ""
+) -> dict[str, dict[str, Any]]:
     summary = frames["marts.fct_patient_response_summary"]
     endpoint = summary.set_index("patient_id")["primary_endpoint_response"]
     labs, rates = frames[LAB_VALUES], frames["marts.rpt_response_rates"]
@@ -68,33 +93,59 @@ def build_figures(frames: Mapping[str, pd.DataFrame], study: Study,
         panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == at)]
         units[label] = unit_text(names.at[code, "unit"])
     troughs = on_treatment_troughs(frames["marts.fct_trough_levels"])
-    ci = frames["analysis.response_rate_ci"].merge(rates[["visit", "visit_order"]], on="visit").sort_values("visit_order")
+    ci = (
+        frames["analysis.response_rate_ci"]
+        .merge(rates[["visit", "visit_order"]], on="visit")
+        .sort_values("visit_order")
+    )
     endpoint_label = visits[at]
     made = {  # in page order, which numbers them
         "rates": figures.response_rate_bars(ci, "fig-rates"),
         "heatmap": figures.response_heatmap(frames["marts.fct_platelet_response"], "fig-heatmap", visits=post),
-        "trajectories": figures.platelet_trajectories(plt, "fig-trajectories",
-                                                      thresholds=tuple(sorted({study.pr_threshold, study.cr_threshold})),
-                                                      endpoint_label=endpoint_label),
-        "waterfall": figures.waterfall(summary.rename(columns={"primary_endpoint_response": "response_group"}),
-                                       "fig-waterfall", endpoint_label=endpoint_label, pr_fold=study.pr_fold,
-                                       pr_threshold=study.pr_threshold),
+        "trajectories": figures.platelet_trajectories(
+            plt,
+            "fig-trajectories",
+            thresholds=tuple(sorted({study.pr_threshold, study.cr_threshold})),
+            endpoint_label=endpoint_label,
+        ),
+        "waterfall": figures.waterfall(
+            summary.rename(columns={"primary_endpoint_response": "response_group"}),
+            "fig-waterfall",
+            endpoint_label=endpoint_label,
+            pr_fold=study.pr_fold,
+            pr_threshold=study.pr_threshold,
+        ),
         "paired": figures.paired_panel(panels, "fig-paired", units, followup_label=endpoint_label),
-        "troughs": figures.dose_trough_plot(troughs, "fig-troughs", target=study.trough_target, drug=study.index_drug,
-                                            unit=trough_unit),
+        "troughs": figures.dose_trough_plot(
+            troughs, "fig-troughs", target=study.trough_target, drug=study.index_drug, unit=trough_unit
+        ),
     }
-    made["km"] = mpl.km_curves(frames["analysis.time_to_event_km_curve"], frames["analysis.time_to_event_km"],
-                               "fig-km", {c: KM_PARAMETERS[c][0] for c in ("TTRESP", "DOR")},
-                               at_risk_days=(0, *sorted({int(d) for d in frames["analysis.time_to_event_km_timepoints"]["day"]})),
-                               cumulative=("TTRESP",))
-    made["swimmer"] = mpl.swimmer(frames["marts.fct_patient_follow_up"], frames["marts.fct_platelet_count_response"],
-                                  swimmer_events(frames, study.index_drug), "fig-swimmer")
+    made["km"] = mpl.km_curves(
+        frames["analysis.time_to_event_km_curve"],
+        frames["analysis.time_to_event_km"],
+        "fig-km",
+        {c: KM_PARAMETERS[c][0] for c in ("TTRESP", "DOR")},
+        at_risk_days=(0, *sorted({int(d) for d in frames["analysis.time_to_event_km_timepoints"]["day"]})),
+        cumulative=("TTRESP",),
+    )
+    made["swimmer"] = mpl.swimmer(
+        frames["marts.fct_patient_follow_up"],
+        frames["marts.fct_platelet_count_response"],
+        swimmer_events(frames, study.index_drug),
+        "fig-swimmer",
+    )
     order = ("rates", "heatmap", "trajectories", "waterfall", "km", "swimmer", "paired", "troughs")  # page order
     made = {name: made[name] for name in order}
     # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
-    return {name: {"svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1), "alt": fig.alt,
-                   "caption": fig.caption, "number": number}
-            for number, (name, fig) in enumerate(made.items(), start=1)}
+    return {
+        name: {
+            "svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1),
+            "alt": fig.alt,
+            "caption": fig.caption,
+            "number": number,
+        }
+        for number, (name, fig) in enumerate(made.items(), start=1)
+    }
 
 
 def swimmer_events(frames: Mapping[str, pd.DataFrame], index_drug: str) -> pd.DataFrame:
@@ -104,25 +155,49 @@ def swimmer_events(frames: Mapping[str, pd.DataFrame], index_drug: str) -> pd.Da
     follow = frames["marts.fct_patient_follow_up"]
     rescue = follow[follow["first_rescue_on"].notna()]
     rescue_days = (pd.to_datetime(rescue["first_rescue_on"]) - pd.to_datetime(rescue["index_date"])).dt.days
-    exposure = study_drug_exposure(frames["marts.fct_drug_exposure"], index_drug).sort_values(["patient_id", "start_study_day"])
+    exposure = study_drug_exposure(frames["marts.fct_drug_exposure"], index_drug).sort_values(
+        ["patient_id", "start_study_day"]
+    )
     previous = exposure.groupby("patient_id")["daily_dose_mg"].shift()
     changes = exposure[previous.notna() & (exposure["daily_dose_mg"] != previous)]
     ae = frames["marts.fct_adverse_events"]
     ae = ae[pd.to_numeric(ae["ctcae_grade"], errors="coerce") >= 2]
-    return pd.concat([pd.DataFrame({"patient_id": rescue["patient_id"], "study_day": rescue_days, "kind": "rescue"}),
-                      pd.DataFrame({"patient_id": changes["patient_id"], "study_day": changes["start_study_day"], "kind": "dose"}),
-                      pd.DataFrame({"patient_id": ae["patient_id"], "study_day": ae["onset_study_day"], "kind": "ae"})],
-                     ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame({"patient_id": rescue["patient_id"], "study_day": rescue_days, "kind": "rescue"}),
+            pd.DataFrame(
+                {"patient_id": changes["patient_id"], "study_day": changes["start_study_day"], "kind": "dose"}
+            ),
+            pd.DataFrame({"patient_id": ae["patient_id"], "study_day": ae["onset_study_day"], "kind": "ae"}),
+        ],
+        ignore_index=True,
+    )
 
 
 #: The tables the result sections read (``ctd-rtp stats`` reads them back to write the results table).
 RESULT_INPUTS: tuple[str, ...] = (
-    "marts.dim_study", "marts.dim_visit_schedule", "marts.dim_patients", "reference.analytes",
-    "marts.rpt_response_rates", "marts.fct_patient_response_summary", "marts.fct_platelet_response",
-    "marts.fct_patient_follow_up", "marts.fct_adverse_events", "marts.fct_drug_exposure", "marts.fct_visits",
-    "marts.fct_trough_levels", "analysis.response_rate_ci", "analysis.paired_tests", "analysis.subgroup_response",
-    "analysis.friedman_tests", "analysis.time_to_event_km", "analysis.time_to_event_km_timepoints",
-    "analysis.time_in_response", "analysis.steroid_sparing", "marts.rpt_patient_flow", "marts.rpt_missing_data",
+    "marts.dim_study",
+    "marts.dim_visit_schedule",
+    "marts.dim_patients",
+    "reference.analytes",
+    "marts.rpt_response_rates",
+    "marts.fct_patient_response_summary",
+    "marts.fct_platelet_response",
+    "marts.fct_patient_follow_up",
+    "marts.fct_adverse_events",
+    "marts.fct_drug_exposure",
+    "marts.fct_visits",
+    "marts.fct_trough_levels",
+    "analysis.response_rate_ci",
+    "analysis.paired_tests",
+    "analysis.subgroup_response",
+    "analysis.friedman_tests",
+    "analysis.time_to_event_km",
+    "analysis.time_to_event_km_timepoints",
+    "analysis.time_in_response",
+    "analysis.steroid_sparing",
+    "marts.rpt_patient_flow",
+    "marts.rpt_missing_data",
 )
 RESULTS = f"analysis.{RESULTS_TABLE}"
 
@@ -133,12 +208,16 @@ def _visit_labels(windows: pd.DataFrame) -> _Visits:
 
 def _trough_unit(study: Study, analytes: pd.DataFrame) -> str:
     analytes = analytes.set_index("analyte", drop=False)
-    return (unit_text(analytes.at[study.trough_analyte, "unit"])
-            if study.trough_analyte and study.trough_analyte in analytes.index else "")
+    return (
+        unit_text(analytes.at[study.trough_analyte, "unit"])
+        if study.trough_analyte and study.trough_analyte in analytes.index
+        else ""
+    )
 
 
-def result_sections(frames: Mapping[str, pd.DataFrame], res: Results,
-                    listing_max_patients: int = LISTING_MAX_PATIENTS) -> dict[str, Any]:
+def result_sections(
+    frames: Mapping[str, pd.DataFrame], res: Results, listing_max_patients: int = LISTING_MAX_PATIENTS
+) -> dict[str, Any]:
     """The sections whose every number is a cell of the results table (pure; frames as plain
     frames). The patient listing: for an analysis set of at most ``listing_max_patients``
     patients, and never with small-cell suppression (it lists individuals)."""
@@ -149,33 +228,66 @@ def result_sections(frames: Mapping[str, pd.DataFrame], res: Results,
     exposure = frames["marts.fct_drug_exposure"]
     table1 = baseline_table(patients, study.index_drug, res)
     return {
-        "table1": table1, "n_analysis": table1[0]["value"],
+        "table1": table1,
+        "n_analysis": table1[0]["value"],
         "flow": flow_section(frames["marts.rpt_patient_flow"], visits, res),
         "missing": missing_data_section(frames["marts.rpt_missing_data"], frames["reference.analytes"], visits, res),
         "follow_up": follow_up_section(frames["marts.fct_patient_follow_up"], frames["marts.fct_visits"], visits, res),
-        "response": response_section(frames["marts.rpt_response_rates"], frames["analysis.response_rate_ci"],
-                                     frames["marts.fct_patient_response_summary"], frames["analysis.subgroup_response"],
-                                     frames["analysis.friedman_tests"], visits, frames["marts.fct_platelet_response"],
-                                     res),
-        "outcomes": outcomes_section(frames["analysis.time_to_event_km"], frames["analysis.time_to_event_km_timepoints"],
-                                     frames["analysis.time_in_response"], frames["analysis.steroid_sparing"],
-                                     frames["marts.fct_patient_follow_up"], visits, res),
-        "labs": lab_tables(frames["analysis.paired_tests"], frames["reference.analytes"], visits, study.report_panels,
-                           res),
-        "safety": safety_section(frames["marts.fct_adverse_events"], n_set,
-                                 patient_months(study_drug_exposure(exposure, study.index_drug)["exposure_days"]),
-                                 res, study.ctcae_version if hasattr(study, "ctcae_version") else None),
-        "listing": listing_section(patients, frames["marts.fct_visits"], frames["marts.fct_platelet_response"],
-                                   frames["marts.fct_patient_response_summary"], frames["marts.fct_adverse_events"],
-                                   visits, 0 if res.min_cell_count > 1 else listing_max_patients, res),
-        "exposure": exposure_section(exposure, frames["marts.fct_visits"], frames["marts.fct_trough_levels"],
-                                     study.trough_target, visits, study.index_drug,
-                                     _trough_unit(study, frames["reference.analytes"]), res),
+        "response": response_section(
+            frames["marts.rpt_response_rates"],
+            frames["analysis.response_rate_ci"],
+            frames["marts.fct_patient_response_summary"],
+            frames["analysis.subgroup_response"],
+            frames["analysis.friedman_tests"],
+            visits,
+            frames["marts.fct_platelet_response"],
+            res,
+        ),
+        "outcomes": outcomes_section(
+            frames["analysis.time_to_event_km"],
+            frames["analysis.time_to_event_km_timepoints"],
+            frames["analysis.time_in_response"],
+            frames["analysis.steroid_sparing"],
+            frames["marts.fct_patient_follow_up"],
+            visits,
+            res,
+        ),
+        "labs": lab_tables(
+            frames["analysis.paired_tests"], frames["reference.analytes"], visits, study.report_panels, res
+        ),
+        "safety": safety_section(
+            frames["marts.fct_adverse_events"],
+            n_set,
+            patient_months(study_drug_exposure(exposure, study.index_drug)["exposure_days"]),
+            res,
+            study.ctcae_version if hasattr(study, "ctcae_version") else None,
+        ),
+        "listing": listing_section(
+            patients,
+            frames["marts.fct_visits"],
+            frames["marts.fct_platelet_response"],
+            frames["marts.fct_patient_response_summary"],
+            frames["marts.fct_adverse_events"],
+            visits,
+            0 if res.min_cell_count > 1 else listing_max_patients,
+            res,
+        ),
+        "exposure": exposure_section(
+            exposure,
+            frames["marts.fct_visits"],
+            frames["marts.fct_trough_levels"],
+            study.trough_target,
+            visits,
+            study.index_drug,
+            _trough_unit(study, frames["reference.analytes"]),
+            res,
+        ),
     }
 
 
-def build_results(frames: Mapping[str, pd.DataFrame], min_cell_count: int = 0,
-                  listing_max_patients: int = LISTING_MAX_PATIENTS) -> pd.DataFrame:
+def build_results(
+    frames: Mapping[str, pd.DataFrame], min_cell_count: int = 0, listing_max_patients: int = LISTING_MAX_PATIENTS
+) -> pd.DataFrame:
     """The results table (one row per printed cell) from the frames of :data:`RESULT_INPUTS`,
     counts from 1 to ``min_cell_count`` - 1 suppressed. Pure."""
     res = Results(min_cell_count=min_cell_count)
@@ -207,31 +319,51 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
     fingerprint = info.data_fingerprint or str(stamp.get("data_fingerprint", "unknown"))
     provenance = [
         ("Study", f"{study.title} ({study.short_name})"),
-        ("Cohort source", cohort), (f"Patients (with a first {study.index_drug} dose)", f"{len(patients)} ({n_set})"),
+        ("Cohort source", cohort),
+        (f"Patients (with a first {study.index_drug} dose)", f"{len(patients)} ({n_set})"),
         ("Data cut-off", f"{study.data_cutoff_date or 'none'} ({study.data_cutoff_source or 'unknown'})"),
-        ("Data fingerprint (marts)", fingerprint), ("Warehouse built", info.build_time),
+        ("Data fingerprint (marts)", fingerprint),
+        ("Warehouse built", info.build_time),
         ("Warehouse file", info.db_path or "unknown"),
         ("Statistics run", f"{stamp.get('run_id', 'unknown')} at {stamp.get('computed_at', 'unknown')}"),
-        ("Report generated", generated), ("Git revision", info.git_revision),
+        ("Report generated", generated),
+        ("Git revision", info.git_revision),
         ("Software", ", ".join(f"{k} {v}" for k, v in info.versions.items()) or "unknown"),
     ]
     return {
         "title": f"{study.title} ({study.short_name})",
-        "study": {"drug": study.index_drug, "drug_title": study.drug_label, "population": study.population,
-                  "endpoint": visits[study.primary_endpoint_visit], "short_name": study.short_name,
-                  "subgroups": ", ".join(str(g.get("label") or g["name"]) for g in study.subgroups) or "none"},
-        "cohort": cohort, "synthetic": "SYNTHETIC" in cohort.upper(),
+        "study": {
+            "drug": study.index_drug,
+            "drug_title": study.drug_label,
+            "population": study.population,
+            "endpoint": visits[study.primary_endpoint_visit],
+            "short_name": study.short_name,
+            "subgroups": ", ".join(str(g.get("label") or g["name"]) for g in study.subgroups) or "none",
+        },
+        "cohort": cohort,
+        "synthetic": "SYNTHETIC" in cohort.upper(),
         "sections": report_sections(study),
-        "lab_sections": [{"id": str(p["section"]), "caption": str(p.get("caption") or p.get("title") or p["section"])}
-                         for p in study.report_panels],
-        "provenance": provenance, "generated": generated, "fingerprint": fingerprint,
-        **results, "results_table": RESULTS, "sources": res.sources(),
+        "lab_sections": [
+            {"id": str(p["section"]), "caption": str(p.get("caption") or p.get("title") or p["section"])}
+            for p in study.report_panels
+        ],
+        "provenance": provenance,
+        "generated": generated,
+        "fingerprint": fingerprint,
+        **results,
+        "results_table": RESULTS,
+        "sources": res.sources(),
         "suppression": {"min_cell_count": res.min_cell_count, "n": res.n_suppressed},
         "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
-        "quality": quality_section(frames["quarantine.quarantined_rows"], info.run_results, info.validation,
-                                   frames["quarantine.quarantined_fields"]),
-        "methods": methods_section(windows, paired, frames["analysis.friedman_tests"],
-                                   frames["analysis.subgroup_response"], visits),
+        "quality": quality_section(
+            frames["quarantine.quarantined_rows"],
+            info.run_results,
+            info.validation,
+            frames["quarantine.quarantined_fields"],
+        ),
+        "methods": methods_section(
+            windows, paired, frames["analysis.friedman_tests"], frames["analysis.subgroup_response"], visits
+        ),
         "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
         "figures": build_figures(frames, study, visits, trough_unit),
     }

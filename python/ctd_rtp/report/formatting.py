@@ -4,8 +4,9 @@ minus, en dash ranges, `median [IQR]`, `n (%)`); a missing value is a dash, neve
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ def sig(x: Any, digits: int = 3) -> str:
     v = _val(x)
     if v is None or not math.isfinite(v):
         return fixed(v)
-    text = f"{v:.0f}" if abs(v) >= 10 ** digits - 0.5 else f"{v:#.{digits}g}".rstrip(".")
+    text = f"{v:.0f}" if abs(v) >= 10**digits - 0.5 else f"{v:#.{digits}g}".rstrip(".")
     return _signed(text, v)
 
 
@@ -121,4 +122,3 @@ class _Visits(dict):
     def __missing__(self, visit: str) -> str:
         text = str(visit).replace("_", " ").strip()
         return text[:1].upper() + text[1:]
-

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -25,7 +26,10 @@ SPARK_PACKAGES = ("dbt-core", "dbt-spark", "pyspark", "pandas", "scipy", "great_
 QUERIES = {  # table -> (columns, filter); the same SQL on DuckDB and Spark
     "marts.fct_lab_changes": (("patient_id", "analyte", "visit", "baseline_value", "value"), None),
     # the response analyte's counts (the filter names it: see read_tables)
-    LAB_VALUES: (("patient_id", "analyte", "study_day", "value"), "analyte = {response_analyte} and study_day is not null"),
+    LAB_VALUES: (
+        ("patient_id", "analyte", "study_day", "value"),
+        "analyte = {response_analyte} and study_day is not null",
+    ),
 }
 # Rows in key order (sorted by the engine, ascending, nulls last), whatever order the tables are
 # stored in (Spark keeps no insertion order; figures and tables list rows in frame order).
@@ -64,8 +68,9 @@ def read_tables(current: Reader, names: Sequence[str]) -> dict[str, pd.DataFrame
             analyte = str(frames["marts.dim_study"]["response_analyte"].iloc[0]).replace("'", "''")
             where = where.format(response_analyte=f"'{analyte}'")
         try:
-            frames[name] = current.read_mart(table, schema, columns=columns, where=where,
-                                             categorical=name in QUERIES, order_by=ROW_ORDER.get(name))
+            frames[name] = current.read_mart(
+                table, schema, columns=columns, where=where, categorical=name in QUERIES, order_by=ROW_ORDER.get(name)
+            )
         except (WarehouseMissing, duckdb.CatalogException) as exc:
             step = "stats" if schema == "analysis" else "build"
             raise WarehouseMissing(f"table {name} does not exist: run `ctd-rtp {step}` first") from exc
@@ -83,8 +88,14 @@ def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[di
 
 def _git_revision(project_dir: Path) -> str:
     try:
-        proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_dir, capture_output=True,
-                              text=True, timeout=10, check=False)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
@@ -105,18 +116,32 @@ def _run_results(settings: Settings) -> dict[str, Any] | None:
         return None
 
 
-def collect_run_info(settings: Settings, now: datetime, fingerprint: str,
-                     validation: ValidationSummary | None, reader: Reader | None = None) -> RunInfo:
+def collect_run_info(
+    settings: Settings,
+    now: datetime,
+    fingerprint: str,
+    validation: ValidationSummary | None,
+    reader: Reader | None = None,
+) -> RunInfo:
     run_results = _run_results(settings)
     # DuckDB: the file; Spark: the folder of the marts' Parquet tables
     built = Path(reader.spark_dir) / "warehouse" / "marts.db" if isinstance(reader, SparkReader) else settings.db_path
     location = reader.location if reader is not None else str(settings.db_path)
-    mtime = (datetime.fromtimestamp(built.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-             if built.exists() else "unknown")
+    mtime = (
+        datetime.fromtimestamp(built.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if built.exists()
+        else "unknown"
+    )
     generated = (run_results or {}).get("metadata", {}).get("generated_at")
     build = f"{generated} (dbt run_results.json); file modified {mtime}" if generated else f"{mtime} (file modified)"
     versions = {n: _version(n) for n in (SPARK_PACKAGES if isinstance(reader, SparkReader) else PACKAGES)}
-    return RunInfo(generated_at=now, data_fingerprint=fingerprint, build_time=build,
-                   git_revision=_git_revision(settings.project_dir), versions=versions,
-                   run_results=run_results, validation=validation, db_path=location)
-
+    return RunInfo(
+        generated_at=now,
+        data_fingerprint=fingerprint,
+        build_time=build,
+        git_revision=_git_revision(settings.project_dir),
+        versions=versions,
+        run_results=run_results,
+        validation=validation,
+        db_path=location,
+    )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -32,8 +33,13 @@ class ReportResult:
 
 
 def render(context: Mapping[str, Any]) -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("report.html.j2").render(**context)
 
 
@@ -68,13 +74,19 @@ def _step(log: Callable[[str], None], name: str) -> Iterator[list[str]]:
     log(f"report: {name}{': ' + detail[0] if detail else ''} ({time.perf_counter() - started:.2f}s)")
 
 
-def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None] = print,
-                    now: datetime | None = None, reader: Reader | None = None, docx: bool = False) -> ReportResult:
+def generate_report(
+    settings: Settings,
+    out_dir: Path,
+    log: Callable[[str], None] = print,
+    now: datetime | None = None,
+    reader: Reader | None = None,
+    docx: bool = False,
+) -> ReportResult:
     """Read, validate, build, render and write the report (with ``docx``, its result tables as
     a Word file too, ``ctd_rtp_report_<time>.docx`` and ``_latest.docx``). On ValidationFailed
     nothing is written and earlier reports stay as they were. The reader defaults to the engine
     settings.engine names (the CLI builds the settings from the environment)."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     out_dir = Path(out_dir)
     reader = reader or reader_for(settings)
     with _step(log, "read tables") as note:
@@ -103,8 +115,10 @@ def generate_report(settings: Settings, out_dir: Path, log: Callable[[str], None
 
         with _step(log, "word file") as note:
             cut = context["suppression"]["min_cell_count"]
-            notes = ["SYNTHETIC DATA: no real patients." if context["synthetic"] else "",
-                     f"Small-cell suppression: counts from 1 to {cut - 1} are shown as <{cut}." if cut > 1 else ""]
+            notes = [
+                "SYNTHETIC DATA: no real patients." if context["synthetic"] else "",
+                f"Small-cell suppression: counts from 1 to {cut - 1} are shown as <{cut}." if cut > 1 else "",
+            ]
             data = docx_bytes(frames[RESULTS], context["title"], " ".join(n for n in notes if n))
             docx_path = out_dir / f"ctd_rtp_report_{now.strftime('%Y%m%dT%H%M%SZ')}.docx"
             _write_bytes_atomically(docx_path, data)

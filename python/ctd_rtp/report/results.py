@@ -22,8 +22,20 @@ import pandas as pd
 from ..validation import STALE_HINT, ValidationFailed
 
 RESULTS_TABLE = "report_results"  # in schema analysis
-COLUMNS = ("table_id", "table_title", "row_id", "row_label", "column_id", "group_label", "statistic", "value",
-           "formatted", "source", "row_order", "min_cell_count")
+COLUMNS = (
+    "table_id",
+    "table_title",
+    "row_id",
+    "row_label",
+    "column_id",
+    "group_label",
+    "statistic",
+    "value",
+    "formatted",
+    "source",
+    "row_order",
+    "min_cell_count",
+)
 NOT_COUNTS = ("patients per 100 patient-months", "patient-months")
 
 
@@ -35,28 +47,36 @@ def is_count(statistic: str) -> bool:
 
 #: table_id -> the title of its table on the page (and in the Word file and the results table)
 TABLE_TITLES = {
-    "patient_flow": "Patient flow (STROBE 13)", "follow_up": "Follow-up (STROBE 14c)",
+    "patient_flow": "Patient flow (STROBE 13)",
+    "follow_up": "Follow-up (STROBE 14c)",
     "missing_data": "Table 1a. Missing data by analyte and visit (STROBE 14b)",
     "baseline": "Table 1. Baseline characteristics of the analysis set",
     "response_by_visit": "Table 2. Platelet response by visit with exact 95% confidence intervals",
     "response_summary": "Response: responders, time to first response, loss of response",
-    "best_response": "Table 3. Best response", "subgroups": "Table 4. Response by subgroup (Fisher's exact test)",
+    "best_response": "Table 3. Best response",
+    "subgroups": "Table 4. Response by subgroup (Fisher's exact test)",
     "friedman": "Table 5. Friedman test of platelet counts across visits",
     "outcomes_summary": "Outcomes over time: Kaplan-Meier medians and share of time in response",
     "time_to_event": "Table 5a. Time to event (Kaplan-Meier)",
-    "steroid_sparing": "Table 5b. Corticosteroid sparing", "outcomes_by_visit":
-        "Table 5c. Platelet count, corticosteroid dose, bleeding and rescue therapy by visit",
+    "steroid_sparing": "Table 5b. Corticosteroid sparing",
+    "outcomes_by_visit": "Table 5c. Platelet count, corticosteroid dose, bleeding and rescue therapy by visit",
     "labs_other": "Other laboratory values, baseline vs follow-up",
-    "safety_summary": "Safety summary", "adverse_events": "Table 9. Adverse events by preferred term",
-    "exposure_summary": "Index-drug exposure", "exposure_by_visit": "Table 10. Dose and trough level by visit",
-    "other_drugs": "Table 11. Other recorded drugs", "patient_listing": "Table S1. Patient listing",
+    "safety_summary": "Safety summary",
+    "adverse_events": "Table 9. Adverse events by preferred term",
+    "exposure_summary": "Index-drug exposure",
+    "exposure_by_visit": "Table 10. Dose and trough level by visit",
+    "other_drugs": "Table 11. Other recorded drugs",
+    "patient_listing": "Table S1. Patient listing",
 }
 
 
 def table_title(table_id: str) -> str:
     """The table's title; lab sections (``labs_<section>``) are named after their section."""
-    return TABLE_TITLES.get(table_id) or (f"Laboratory values ({table_id.removeprefix('labs_')}), baseline vs follow-up"
-                                         if table_id.startswith("labs_") else table_id)
+    return TABLE_TITLES.get(table_id) or (
+        f"Laboratory values ({table_id.removeprefix('labs_')}), baseline vs follow-up"
+        if table_id.startswith("labs_")
+        else table_id
+    )
 
 
 class ResultsMismatch(ValidationFailed):
@@ -68,7 +88,7 @@ class Cell(str):
 
     key: tuple[str, str, str]
 
-    def __new__(cls, text: str, key: tuple[str, str, str]) -> "Cell":
+    def __new__(cls, text: str, key: tuple[str, str, str]) -> Cell:
         obj = super().__new__(cls, text)
         obj.key = key
         return obj
@@ -103,12 +123,28 @@ class Results:
         self.n_suppressed = 0
         self.records: list[dict[str, Any]] = []
         self._keys: set[tuple[str, str, str]] = set()
-        self._stored = None if stored is None else {
-            (str(r.table_id), str(r.row_id), str(r.column_id)): str(r.formatted) for r in stored.itertuples(index=False)}
+        self._stored = (
+            None
+            if stored is None
+            else {
+                (str(r.table_id), str(r.row_id), str(r.column_id)): str(r.formatted)
+                for r in stored.itertuples(index=False)
+            }
+        )
         self.mismatches: list[str] = []
 
-    def cell(self, table_id: str, row_id: Any, column_id: str, text: str, value: Any = None, statistic: str = "",
-             source: str = "", group: str = "", row_label: str = "") -> Cell:
+    def cell(
+        self,
+        table_id: str,
+        row_id: Any,
+        column_id: str,
+        text: str,
+        value: Any = None,
+        statistic: str = "",
+        source: str = "",
+        group: str = "",
+        row_label: str = "",
+    ) -> Cell:
         key = (table_id, str(row_id), column_id)
         if key in self._keys:
             raise ValueError(f"results cell {key} printed twice")
@@ -118,15 +154,28 @@ class Results:
         if self.min_cell_count > 1 and is_count(statistic) and number is not None and 0 < number < self.min_cell_count:
             text, number = f"<{self.min_cell_count}", None
             self.n_suppressed += 1
-        self.records.append({"table_id": table_id, "table_title": table_title(table_id), "row_id": key[1],
-                             "row_label": str(row_label or str(row_id).replace("_", " ").capitalize()), "column_id": column_id, "group_label": group,
-                             "statistic": statistic, "value": number, "formatted": text, "source": source,
-                             "row_order": len(self.records), "min_cell_count": self.min_cell_count})
+        self.records.append(
+            {
+                "table_id": table_id,
+                "table_title": table_title(table_id),
+                "row_id": key[1],
+                "row_label": str(row_label or str(row_id).replace("_", " ").capitalize()),
+                "column_id": column_id,
+                "group_label": group,
+                "statistic": statistic,
+                "value": number,
+                "formatted": text,
+                "source": source,
+                "row_order": len(self.records),
+                "min_cell_count": self.min_cell_count,
+            }
+        )
         if self._stored is not None:
             stored = self._stored.get(key)
             if stored != text:
-                self.mismatches.append(f"{'|'.join(key)}: the page would print {text!r}, the results table holds "
-                                       f"{stored!r}")
+                self.mismatches.append(
+                    f"{'|'.join(key)}: the page would print {text!r}, the results table holds {stored!r}"
+                )
                 text = text if stored is None else stored
             else:
                 text = stored
@@ -139,8 +188,10 @@ class Results:
         extra = sorted(set(self._stored) - self._keys)
         problems = self.mismatches + [f"{'|'.join(k)}: in the results table, not on the page" for k in extra[:20]]
         if problems:
-            raise ResultsMismatch(f"validation failed: analysis.{RESULTS_TABLE} does not match the current data ({STALE_HINT}; "
-                                  f"{len(problems)} cell(s)), e.g.\n  - " + "\n  - ".join(problems[:10]))
+            raise ResultsMismatch(
+                f"validation failed: analysis.{RESULTS_TABLE} does not match the current data ({STALE_HINT}; "
+                f"{len(problems)} cell(s)), e.g.\n  - " + "\n  - ".join(problems[:10])
+            )
 
     def frame(self) -> pd.DataFrame:
         out = pd.DataFrame(self.records, columns=list(COLUMNS))

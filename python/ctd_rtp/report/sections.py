@@ -3,31 +3,60 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import stats
 from ..validation import ValidationSummary
+from .formatting import (
+    DASH,
+    EN,
+    _floats,
+    _significant,
+    _text,
+    _true,
+    _val,
+    ci_pct,
+    fixed,
+    median_iqr,
+    median_range,
+    n_pct,
+    one,
+    pct,
+    pval,
+    short,
+    sig,
+    unit_text,
+    value_range,
+)
 from .results import Cell, Results
-from .formatting import (DASH, EN, _floats, _significant, _text, _true, _val, ci_pct, fixed, median_iqr,
-                         median_range, n_pct, one, pct, pval, short, sig, unit_text, value_range)
 
 # The lab sections (immunology, cytokines) and their titles come from the study (var report_panels).
 RESPONSES = stats.RESPONSE_CODES  # one list of response codes (ctd_rtp.stats)
 
 
-def baseline_table(patients: pd.DataFrame, drug: str = "index drug", res: Results | None = None) -> list[dict[str, Any]]:
+def baseline_table(
+    patients: pd.DataFrame, drug: str = "index drug", res: Results | None = None
+) -> list[dict[str, Any]]:
     """Table 1 rows (label, value, indent) for the analysis set (patients with a day 0)."""
     res = res or Results()
     p = patients[_true(patients["has_index_drug_start"])] if "has_index_drug_start" in patients else patients
     n, rows = len(p), []
     src = "marts.dim_patients"
 
-    def add(row_id: str, label: str, value: str, number: Any = None, statistic: str = "", indent: bool = False,
-            group: str = "") -> None:
+    def add(
+        row_id: str,
+        label: str,
+        value: str,
+        number: Any = None,
+        statistic: str = "",
+        indent: bool = False,
+        group: str = "",
+    ) -> None:
         cell = res.cell("baseline", row_id, "value", value, number, statistic, src, group, label) if value else value
         rows.append({"label": label, "value": cell, "indent": indent})
 
@@ -46,18 +75,31 @@ def baseline_table(patients: pd.DataFrame, drug: str = "index drug", res: Result
     counts("Sex, n (%)", "sex", {"F": "Female", "M": "Male"})
     counts("Diagnosis, n (%)", "ctd_diagnosis")
     summary("ctd_duration_years", "Disease duration, years, median [IQR]", p["ctd_duration_years"], one)
-    summary("thrombocytopenia_duration_years", "Thrombocytopenia duration, years, median [IQR]",
-            p["thrombocytopenia_duration_years"], one)
+    summary(
+        "thrombocytopenia_duration_years",
+        "Thrombocytopenia duration, years, median [IQR]",
+        p["thrombocytopenia_duration_years"],
+        one,
+    )
     summary("prior_therapy_lines", "Prior therapy lines, median [IQR]", p["prior_therapy_lines"])
     summary("baseline_platelet_count", f"{plt}, median [IQR]", p["baseline_platelet_count"])
     arr = _floats(p["baseline_platelet_count"])
-    add("baseline_platelet_count_range", f"{plt}, range", value_range(arr), arr.min() if arr.size else None,
-        "minimum (range)")
+    add(
+        "baseline_platelet_count_range",
+        f"{plt}, range",
+        value_range(arr),
+        arr.min() if arr.size else None,
+        "minimum (range)",
+    )
     if "baseline_bleeding_grade" in p:
         k = int((p["baseline_bleeding_grade"].fillna(0) >= 1).sum())
         add("baseline_bleeding", "WHO bleeding grade \u2265 1 at baseline, n (%)", n_pct(k, n), k, "n (%)")
-    summary("baseline_prednisone_mg_day", "Prednisone-equivalent dose at baseline, mg/day, median [IQR]",
-            p["baseline_prednisone_mg_day"], one)
+    summary(
+        "baseline_prednisone_mg_day",
+        "Prednisone-equivalent dose at baseline, mg/day, median [IQR]",
+        p["baseline_prednisone_mg_day"],
+        one,
+    )
     return rows
 
 
@@ -67,29 +109,47 @@ def bleeding_evidence_counts(visit_responses: pd.DataFrame) -> dict[str, int]:
     rule applied) and an unusable one (the would-be CR/PR became NE, or the count was NR anyway)."""
     counted = visit_responses[visit_responses["platelet_count"].notna()]
     evidence = counted["bleeding_evidence"].astype(str)
-    return {"not_recorded": int((evidence == "not recorded").sum()), "unusable": int((evidence == "unusable").sum()),
-            "unusable_ne": int(((evidence == "unusable") & (counted["response"] == "NE")).sum())}
+    return {
+        "not_recorded": int((evidence == "not recorded").sum()),
+        "unusable": int((evidence == "unusable").sum()),
+        "unusable_ne": int(((evidence == "unusable") & (counted["response"] == "NE")).sum()),
+    }
 
 
-def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFrame, subgroups: pd.DataFrame,
-                     friedman: pd.DataFrame, visits: Mapping[str, str],
-                     visit_responses: pd.DataFrame | None = None, res: Results | None = None) -> dict[str, Any]:
+def response_section(
+    rates: pd.DataFrame,
+    ci: pd.DataFrame,
+    summary: pd.DataFrame,
+    subgroups: pd.DataFrame,
+    friedman: pd.DataFrame,
+    visits: Mapping[str, str],
+    visit_responses: pd.DataFrame | None = None,
+    res: Results | None = None,
+) -> dict[str, Any]:
     res = res or Results()
-    merged = rates.sort_values("visit_order").merge(ci[["visit", "orr", "ci_low", "ci_high"]], on="visit",
-                                                    how="left", suffixes=("_mart", ""))
+    merged = rates.sort_values("visit_order").merge(
+        ci[["visit", "orr", "ci_low", "ci_high"]], on="visit", how="left", suffixes=("_mart", "")
+    )
     src, src_ci = "marts.rpt_response_rates", "marts.rpt_response_rates,analysis.response_rate_ci"
     rows = []
     for r in merged.itertuples(index=False):
         c = partial(res.cell, "response_by_visit", r.visit, row_label=visits[r.visit])
-        rows.append({"visit": visits[r.visit], "cr": c("cr", short(r.n_cr), r.n_cr, "n", src),
-                     "pr": c("pr", short(r.n_pr), r.n_pr, "n", src), "nr": c("nr", short(r.n_nr), r.n_nr, "n", src),
-                     "ne": c("ne", short(r.n_ne), r.n_ne, "n", src),
-                     "evaluable": c("evaluable", short(r.n_evaluable), r.n_evaluable, "n", src),
-                     "responders": c("responders", f"{short(r.n_responders)}/{short(r.n_evaluable)}", r.n_responders,
-                                     "n/N", src),
-                     "orr": c("orr", pct(r.orr), r.orr, "proportion", src_ci),
-                     "ci": c("ci", ci_pct(r.ci_low, r.ci_high), r.ci_low, "95% CI (lower bound)", src_ci),
-                     "orr_all": c("orr_all", pct(r.orr_all_patients), r.orr_all_patients, "proportion", src)})
+        rows.append(
+            {
+                "visit": visits[r.visit],
+                "cr": c("cr", short(r.n_cr), r.n_cr, "n", src),
+                "pr": c("pr", short(r.n_pr), r.n_pr, "n", src),
+                "nr": c("nr", short(r.n_nr), r.n_nr, "n", src),
+                "ne": c("ne", short(r.n_ne), r.n_ne, "n", src),
+                "evaluable": c("evaluable", short(r.n_evaluable), r.n_evaluable, "n", src),
+                "responders": c(
+                    "responders", f"{short(r.n_responders)}/{short(r.n_evaluable)}", r.n_responders, "n/N", src
+                ),
+                "orr": c("orr", pct(r.orr), r.orr, "proportion", src_ci),
+                "ci": c("ci", ci_pct(r.ci_low, r.ci_high), r.ci_low, "95% CI (lower bound)", src_ci),
+                "orr_all": c("orr_all", pct(r.orr_all_patients), r.orr_all_patients, "proportion", src),
+            }
+        )
     n = len(summary)
     s_src = "marts.fct_patient_response_summary"
     best = summary["best_response"].fillna("NE").astype(str).value_counts()
@@ -98,44 +158,76 @@ def response_section(rates: pd.DataFrame, ci: pd.DataFrame, summary: pd.DataFram
     sub_rows = []
     for r in subgroups.itertuples(index=False):
         c = partial(res.cell, "subgroups", r.visit, row_label=visits[r.visit], source="analysis.subgroup_response")
-        sub_rows.append({
-            "subgroup": _text(getattr(r, "subgroup_label", "")), "visit": visits[r.visit],
-            "a": c("a", f"{r.group_a}: {short(r.a_responders)}/{short(r.a_evaluable)}" if _text(r.group_a) else DASH,
-                   r.a_responders, "n/N"),
-            "b": c("b", f"{r.group_b}: {short(r.b_responders)}/{short(r.b_evaluable)}" if _text(r.group_b) else DASH,
-                   r.b_responders, "n/N"),
-            "or": c("odds_ratio", DASH if _val(r.odds_ratio) is None else
-                    f"{sig(r.odds_ratio)} ({sig(r.odds_ratio_ci_low)} to {sig(r.odds_ratio_ci_high)})",
-                    r.odds_ratio, "odds ratio (95% CI)"),
-            "p": c("p", pval(r.p_value), r.p_value, "p (Fisher)"), "sig": _significant(r.p_value),
-            "note": c("note", _text(r.note), statistic="note")})
+        sub_rows.append(
+            {
+                "subgroup": _text(getattr(r, "subgroup_label", "")),
+                "visit": visits[r.visit],
+                "a": c(
+                    "a",
+                    f"{r.group_a}: {short(r.a_responders)}/{short(r.a_evaluable)}" if _text(r.group_a) else DASH,
+                    r.a_responders,
+                    "n/N",
+                ),
+                "b": c(
+                    "b",
+                    f"{r.group_b}: {short(r.b_responders)}/{short(r.b_evaluable)}" if _text(r.group_b) else DASH,
+                    r.b_responders,
+                    "n/N",
+                ),
+                "or": c(
+                    "odds_ratio",
+                    DASH
+                    if _val(r.odds_ratio) is None
+                    else f"{sig(r.odds_ratio)} ({sig(r.odds_ratio_ci_low)} to {sig(r.odds_ratio_ci_high)})",
+                    r.odds_ratio,
+                    "odds ratio (95% CI)",
+                ),
+                "p": c("p", pval(r.p_value), r.p_value, "p (Fisher)"),
+                "sig": _significant(r.p_value),
+                "note": c("note", _text(r.note), statistic="note"),
+            }
+        )
     fried_rows = []
     for r in friedman.itertuples(index=False):
         c = partial(res.cell, "friedman", r.measure, source="analysis.friedman_tests")
-        fried_rows.append({"measure": "Platelet count" if r.measure == "platelet_count" else visits[r.measure],
-                           "visits": ", ".join(visits[v] for v in str(r.visits).split(",")),
-                           "n": c("n", short(r.n_patients), r.n_patients, "n"),
-                           "statistic": c("statistic", sig(r.statistic), r.statistic, "chi-squared"),
-                           "df": c("df", short(r.df), r.df, "df"), "p": c("p", pval(r.p_value), r.p_value, "p"),
-                           "sig": _significant(r.p_value), "w": c("w", sig(r.kendalls_w), r.kendalls_w, "Kendall's W"),
-                           "note": c("note", _text(r.note), statistic="note")})
+        fried_rows.append(
+            {
+                "measure": "Platelet count" if r.measure == "platelet_count" else visits[r.measure],
+                "visits": ", ".join(visits[v] for v in str(r.visits).split(",")),
+                "n": c("n", short(r.n_patients), r.n_patients, "n"),
+                "statistic": c("statistic", sig(r.statistic), r.statistic, "chi-squared"),
+                "df": c("df", short(r.df), r.df, "df"),
+                "p": c("p", pval(r.p_value), r.p_value, "p"),
+                "sig": _significant(r.p_value),
+                "w": c("w", sig(r.kendalls_w), r.kendalls_w, "Kendall's W"),
+                "note": c("note", _text(r.note), statistic="note"),
+            }
+        )
     b = partial(res.cell, "best_response", source=s_src)
     k = partial(res.cell, "response_summary", source=s_src)
     n_lost = int(_true(summary["lost_response"]).sum())
     return {
-        "rows": rows, "rules": sorted(set(rates["response_rule"].dropna().astype(str))),
+        "rows": rows,
+        "rules": sorted(set(rates["response_rule"].dropna().astype(str))),
         "denominators": sorted(set(rates["orr_denominator"].dropna().astype(str))),
-        "best": [{"response": code, "value": b("patients", code, n_pct(best.get(code, 0), n), best.get(code, 0), "n (%)")}
-                 for code in RESPONSES],
+        "best": [
+            {"response": code, "value": b("patients", code, n_pct(best.get(code, 0), n), best.get(code, 0), "n (%)")}
+            for code in RESPONSES
+        ],
         "n_patients": res.cell("best_response", "all", "n", short(n), n, "n", s_src),
         "responders_by_endpoint": k("responders", "value", n_pct(len(responders), n), len(responders), "n (%)"),
-        "time_to_response": k("time_to_first_response", "value",
-                              f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
-                              float(np.median(days)) if days.size else None, "median (range), days"),
+        "time_to_response": k(
+            "time_to_first_response",
+            "value",
+            f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
+            float(np.median(days)) if days.size else None,
+            "median (range), days",
+        ),
         "lost": k("lost_response", "value", f"{n_lost} of {len(responders)} responders", n_lost, "n of responders"),
         "regained": int(_true(summary["regained_response"]).sum()) if "regained_response" in summary else 0,
         "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
-        "subgroups": sub_rows, "friedman": fried_rows,
+        "subgroups": sub_rows,
+        "friedman": fried_rows,
     }
 
 
@@ -160,14 +252,22 @@ def km_median(r: Any) -> str:
     return f"{short(r.median_days)} ({short(r.median_ci_low)}{EN}{high}) days"
 
 
-KM_PARAMETERS = {"TTRESP": ("Time to first response (CR or PR)", "responded by day"),
-                 "TTCR": ("Time to complete response", "in CR by day"),
-                 "DOR": ("Duration of response (responders)", "still in response at day")}
+KM_PARAMETERS = {
+    "TTRESP": ("Time to first response (CR or PR)", "responded by day"),
+    "TTCR": ("Time to complete response", "in CR by day"),
+    "DOR": ("Duration of response (responders)", "still in response at day"),
+}
 
 
-def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.DataFrame,
-                     steroids: pd.DataFrame, follow_up: pd.DataFrame, visits: Mapping[str, str],
-                     res: Results | None = None) -> dict[str, Any]:
+def outcomes_section(
+    km: pd.DataFrame,
+    km_points: pd.DataFrame,
+    time_share: pd.DataFrame,
+    steroids: pd.DataFrame,
+    follow_up: pd.DataFrame,
+    visits: Mapping[str, str],
+    res: Results | None = None,
+) -> dict[str, Any]:
     """Outcomes over time, every number read from the analysis tables and marts (no recomputation)."""
     res = res or Results()
     by_param = {str(r.paramcd): r for r in km.itertuples(index=False)}
@@ -185,21 +285,37 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
             if p is None:
                 estimates.append(c(f"day_{day}", DASH, source="analysis.time_to_event_km_timepoints"))
             else:  # DOR: still in response, S(t); times to response: responded by then, 1 - S(t)
-                value, low, high = ((p.survival, p.survival_ci_low, p.survival_ci_high) if code == "DOR" else
-                                    (p.cumulative_incidence, p.cumulative_incidence_ci_low,
-                                     p.cumulative_incidence_ci_high))
+                value, low, high = (
+                    (p.survival, p.survival_ci_low, p.survival_ci_high)
+                    if code == "DOR"
+                    else (p.cumulative_incidence, p.cumulative_incidence_ci_low, p.cumulative_incidence_ci_high)
+                )
                 # no event yet: S = 1 with a zero-width interval, which says nothing
-                interval = "" if int(p.n_events_by_day) == 0 and code != "DOR" or low == high else \
-                    f" ({ci_pct(low, high)})"
-                estimates.append(c(f"day_{day}", f"{pct(value)}{interval}", value,
-                                   "S(t)" if code == "DOR" else "1 - S(t)",
-                                   source="analysis.time_to_event_km_timepoints"))
-        rows.append({"parameter": label, "reading": reading, "n": c("n", short(r.n), r.n, "n"),
-                     "events": c("events", short(r.n_events), r.n_events, "n"),
-                     "censored": c("censored", short(r.n_censored), r.n_censored, "n"),
-                     "total_days": c("total_days", short(r.total_days), r.total_days, "sum of days"),
-                     "median": c("median", km_median(r), r.median_days, "Kaplan-Meier median (95% CI), days"),
-                     "estimates": estimates, "note": _text(r.note)})
+                interval = (
+                    "" if int(p.n_events_by_day) == 0 and code != "DOR" or low == high else f" ({ci_pct(low, high)})"
+                )
+                estimates.append(
+                    c(
+                        f"day_{day}",
+                        f"{pct(value)}{interval}",
+                        value,
+                        "S(t)" if code == "DOR" else "1 - S(t)",
+                        source="analysis.time_to_event_km_timepoints",
+                    )
+                )
+        rows.append(
+            {
+                "parameter": label,
+                "reading": reading,
+                "n": c("n", short(r.n), r.n, "n"),
+                "events": c("events", short(r.n_events), r.n_events, "n"),
+                "censored": c("censored", short(r.n_censored), r.n_censored, "n"),
+                "total_days": c("total_days", short(r.total_days), r.total_days, "sum of days"),
+                "median": c("median", km_median(r), r.median_days, "Kaplan-Meier median (95% CI), days"),
+                "estimates": estimates,
+                "note": _text(r.note),
+            }
+        )
     shares = {str(r.population): r for r in time_share.itertuples(index=False)}
     k = partial(res.cell, "outcomes_summary", column_id="value")
 
@@ -208,27 +324,62 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
         if r is None or _val(r.share_of_time_in_response) is None:
             text, value = DASH, None
         else:
-            text, value = (f"{pct(r.share_of_time_in_response)} of {short(r.total_days_observed)} observed days "
-                           f"(n = {short(r.n_patients)})"), r.share_of_time_in_response
-        return k(f"share_in_response_{population.replace(' ', '_')}", text=text, value=value,
-                 statistic="share of observed days", source="analysis.time_in_response")
+            text, value = (
+                (
+                    f"{pct(r.share_of_time_in_response)} of {short(r.total_days_observed)} observed days "
+                    f"(n = {short(r.n_patients)})"
+                ),
+                r.share_of_time_in_response,
+            )
+        return k(
+            f"share_in_response_{population.replace(' ', '_')}",
+            text=text,
+            value=value,
+            statistic="share of observed days",
+            source="analysis.time_in_response",
+        )
 
     steroid_rows = []
     for r in steroids.itertuples(index=False):
         c = partial(res.cell, "steroid_sparing", r.visit, row_label=visits[r.visit], source="analysis.steroid_sparing")
-        steroid_rows.append({
-            "visit": visits[r.visit], "n": c("n", short(r.n_pairs), r.n_pairs, "n pairs"),
-            "doses": c("doses", f"{short(r.baseline_median)} → {short(r.visit_median)}", r.visit_median,
-                       "median dose at the visit, mg/day"),
-            "change": c("change", f"{short(r.median_change)} [{short(r.change_q1)}{EN}{short(r.change_q3)}]",
-                        r.median_change, "median [IQR] change, mg/day"),
-            "p": c("p", pval(r.wilcoxon_p_value), r.wilcoxon_p_value, "p (Wilcoxon)"),
-            "sig": _significant(r.wilcoxon_p_value), "method": _text(r.wilcoxon_method),
-            "tapered": c("tapered", f"{short(r.n_tapered)}/{short(r.n_above_taper_at_baseline)} ({pct(r.tapered_share)}; "
-                         f"{ci_pct(r.tapered_ci_low, r.tapered_ci_high)})" if r.n_above_taper_at_baseline else DASH,
-                         r.n_tapered, "n/N (%; 95% CI)"),
-            "off": c("off", f"{short(r.n_off_steroids)}/{short(r.n_above_taper_at_baseline)} ({pct(r.off_share)})"
-                     if r.n_above_taper_at_baseline else DASH, r.n_off_steroids, "n/N (%)")})
+        steroid_rows.append(
+            {
+                "visit": visits[r.visit],
+                "n": c("n", short(r.n_pairs), r.n_pairs, "n pairs"),
+                "doses": c(
+                    "doses",
+                    f"{short(r.baseline_median)} → {short(r.visit_median)}",
+                    r.visit_median,
+                    "median dose at the visit, mg/day",
+                ),
+                "change": c(
+                    "change",
+                    f"{short(r.median_change)} [{short(r.change_q1)}{EN}{short(r.change_q3)}]",
+                    r.median_change,
+                    "median [IQR] change, mg/day",
+                ),
+                "p": c("p", pval(r.wilcoxon_p_value), r.wilcoxon_p_value, "p (Wilcoxon)"),
+                "sig": _significant(r.wilcoxon_p_value),
+                "method": _text(r.wilcoxon_method),
+                "tapered": c(
+                    "tapered",
+                    f"{short(r.n_tapered)}/{short(r.n_above_taper_at_baseline)} ({pct(r.tapered_share)}; "
+                    f"{ci_pct(r.tapered_ci_low, r.tapered_ci_high)})"
+                    if r.n_above_taper_at_baseline
+                    else DASH,
+                    r.n_tapered,
+                    "n/N (%; 95% CI)",
+                ),
+                "off": c(
+                    "off",
+                    f"{short(r.n_off_steroids)}/{short(r.n_above_taper_at_baseline)} ({pct(r.off_share)})"
+                    if r.n_above_taper_at_baseline
+                    else DASH,
+                    r.n_off_steroids,
+                    "n/N (%)",
+                ),
+            }
+        )
     taper = [short(v) for v in steroids["taper_mg_day"].dropna().unique()] if "taper_mg_day" in steroids else []
     n = len(follow_up)
     ends = follow_up["observation_end_reason"].fillna("unknown").astype(str).value_counts()
@@ -241,26 +392,39 @@ def outcomes_section(km: pd.DataFrame, km_points: pd.DataFrame, time_share: pd.D
 
     km_src = "analysis.time_to_event_km"
     return {
-        "km": rows, "days": days,
-        "median_time_to_response": k("km_median_TTRESP", text=km_median(by_param["TTRESP"]) if "TTRESP" in by_param
-                                     else DASH, value=getattr(by_param.get("TTRESP"), "median_days", None),
-                                     statistic="Kaplan-Meier median (95% CI), days", source=km_src),
-        "median_duration": k("km_median_DOR", text=km_median(by_param["DOR"]) if "DOR" in by_param else "no responders",
-                             value=getattr(by_param.get("DOR"), "median_days", None),
-                             statistic="Kaplan-Meier median (95% CI), days", source=km_src),
-        "share_all": share_text("all patients"), "share_responders": share_text("responders"),
-        "steroids": steroid_rows, "taper": ", ".join(taper) or DASH,
+        "km": rows,
+        "days": days,
+        "median_time_to_response": k(
+            "km_median_TTRESP",
+            text=km_median(by_param["TTRESP"]) if "TTRESP" in by_param else DASH,
+            value=getattr(by_param.get("TTRESP"), "median_days", None),
+            statistic="Kaplan-Meier median (95% CI), days",
+            source=km_src,
+        ),
+        "median_duration": k(
+            "km_median_DOR",
+            text=km_median(by_param["DOR"]) if "DOR" in by_param else "no responders",
+            value=getattr(by_param.get("DOR"), "median_days", None),
+            statistic="Kaplan-Meier median (95% CI), days",
+            source=km_src,
+        ),
+        "share_all": share_text("all patients"),
+        "share_responders": share_text("responders"),
+        "steroids": steroid_rows,
+        "taper": ", ".join(taper) or DASH,
         "n_rescue": count("rescue_therapy", "had_rescue_therapy"),
         "n_other_itp": count("other_itp_treatment", "has_other_itp_treatment"),
         "other_itp": sorted({d.strip() for v in follow_up["other_itp_drugs"].dropna() for d in str(v).split(",")}),
         "n_dependent": count("corticosteroid_dependent", "is_corticosteroid_dependent"),
         "observation_ends": [(reason, int(m)) for reason, m in ends.items()],
-        "cutoff": "; ".join(f"{_date_text(r.data_cutoff_date)} ({r.data_cutoff_source})" for r in cutoff.itertuples()) or DASH,
+        "cutoff": "; ".join(f"{_date_text(r.data_cutoff_date)} ({r.data_cutoff_source})" for r in cutoff.itertuples())
+        or DASH,
     }
 
 
-def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str], c: Any,
-                compact: bool) -> dict[str, Any]:
+def _paired_row(
+    r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str], c: Any, compact: bool
+) -> dict[str, Any]:
     test, method, note = _text(r.test_used), _text(r.wilcoxon_method), _text(r.note)
     test += f" ({method})" if test.startswith("Wilcoxon") and method else ""
     mark = notes.setdefault(note, "abcdefghijklmnopqrstuvwxyz"[len(notes) % 26]) if note else ""
@@ -268,23 +432,50 @@ def _paired_row(r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str]
 
     def describe(prefix: str) -> tuple[str, str]:
         get = lambda s: getattr(r, f"{prefix}_{s}")  # noqa: E731
-        iqr = c(f"{prefix}_median_iqr", f"{fixed(get('median'), d)} [{fixed(get('q1'), d)}{EN}{fixed(get('q3'), d)}]",
-                get("median"), "median [IQR]")
+        iqr = c(
+            f"{prefix}_median_iqr",
+            f"{fixed(get('median'), d)} [{fixed(get('q1'), d)}{EN}{fixed(get('q3'), d)}]",
+            get("median"),
+            "median [IQR]",
+        )
         if compact:
             return "", iqr
-        return c(f"{prefix}_mean_sd", f"{fixed(get('mean'), d)}\u00a0\u00b1\u00a0{fixed(get('sd'), d)}", get("mean"),
-                 "mean \u00b1 SD"), iqr
+        return c(
+            f"{prefix}_mean_sd",
+            f"{fixed(get('mean'), d)}\u00a0\u00b1\u00a0{fixed(get('sd'), d)}",
+            get("mean"),
+            "mean \u00b1 SD",
+        ), iqr
 
-    hl = "" if compact else c("hodges_lehmann", f"{fixed(r.hodges_lehmann, d)} ({fixed(r.hodges_lehmann_ci_low, d)} "
-                                                f"to {fixed(r.hodges_lehmann_ci_high, d)})", r.hodges_lehmann,
-                              "Hodges-Lehmann shift (95% CI)")
-    return {"visit": visits[r.visit], "n": c("n", short(r.n_pairs), r.n_pairs, "n pairs"), "test": test,
-            "mark": mark, "base": describe("baseline"), "follow": describe("followup"),
-            "change": c("mean_change", f"{fixed(r.mean_difference, d)} ({fixed(r.mean_difference_ci_low, d)} to "
-                                       f"{fixed(r.mean_difference_ci_high, d)})", r.mean_difference,
-                        "mean difference (95% CI)"),
-            "hl": hl, **{k: c(k, pval(v), v, k.replace("_", " ")) for k, v in p_values.items()},
-            **{f"{k}_sig": _significant(v) for k, v in p_values.items()}}
+    hl = (
+        ""
+        if compact
+        else c(
+            "hodges_lehmann",
+            f"{fixed(r.hodges_lehmann, d)} ({fixed(r.hodges_lehmann_ci_low, d)} "
+            f"to {fixed(r.hodges_lehmann_ci_high, d)})",
+            r.hodges_lehmann,
+            "Hodges-Lehmann shift (95% CI)",
+        )
+    )
+    return {
+        "visit": visits[r.visit],
+        "n": c("n", short(r.n_pairs), r.n_pairs, "n pairs"),
+        "test": test,
+        "mark": mark,
+        "base": describe("baseline"),
+        "follow": describe("followup"),
+        "change": c(
+            "mean_change",
+            f"{fixed(r.mean_difference, d)} ({fixed(r.mean_difference_ci_low, d)} to "
+            f"{fixed(r.mean_difference_ci_high, d)})",
+            r.mean_difference,
+            "mean difference (95% CI)",
+        ),
+        "hl": hl,
+        **{k: c(k, pval(v), v, k.replace("_", " ")) for k, v in p_values.items()},
+        **{f"{k}_sig": _significant(v) for k, v in p_values.items()},
+    }
 
 
 COMPACT_LAB_TABLES = ("other-labs",)  # the template shows median [IQR] and the mean change only
@@ -295,8 +486,13 @@ def lab_table_id(section: str) -> str:
     return "labs_other" if section == "other-labs" else f"labs_{section}"
 
 
-def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str],
-               report_panels: Sequence[Mapping[str, Any]] = (), res: Results | None = None) -> dict[str, dict]:
+def lab_tables(
+    paired: pd.DataFrame,
+    analytes: pd.DataFrame,
+    visits: Mapping[str, str],
+    report_panels: Sequence[Mapping[str, Any]] = (),
+    res: Results | None = None,
+) -> dict[str, dict]:
     """Paired-test rows per analyte for each lab section of the study (var report_panels: a
     section id and the analyte panels it holds) and the other-lab table, each with lettered
     footnotes (the tests' notes). Decimals per analyte from reference.analytes."""
@@ -311,14 +507,27 @@ def lab_tables(paired: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str
         key = next((k for k, panels in PANELS.items() if info.get("panel") in panels), "other-labs")
         table = out[key]
         name = str(info.get("analyte_name", analyte))
-        comparisons = [_paired_row(r, 2 if decimals is None else int(decimals), visits, table["notes"],
-                                   partial(res.cell, lab_table_id(key), f"{analyte}:{r.comparison}",
-                                           source="analysis.paired_tests", group=name,
-                                           row_label=f"{name}, {visits[r.visit]}"),
-                                   key in COMPACT_LAB_TABLES)
-                       for r in rows.itertuples(index=False)]
-        table["groups"].append({"code": analyte, "name": name,
-                                "unit": unit_text(info.get("unit", "")), "comparisons": comparisons})
+        comparisons = [
+            _paired_row(
+                r,
+                2 if decimals is None else int(decimals),
+                visits,
+                table["notes"],
+                partial(
+                    res.cell,
+                    lab_table_id(key),
+                    f"{analyte}:{r.comparison}",
+                    source="analysis.paired_tests",
+                    group=name,
+                    row_label=f"{name}, {visits[r.visit]}",
+                ),
+                key in COMPACT_LAB_TABLES,
+            )
+            for r in rows.itertuples(index=False)
+        ]
+        table["groups"].append(
+            {"code": analyte, "name": name, "unit": unit_text(info.get("unit", "")), "comparisons": comparisons}
+        )
     for table in out.values():
         table["notes"] = [(mark, note) for note, mark in table["notes"].items()]
     return out
@@ -332,23 +541,41 @@ def patient_months(days: pd.Series) -> float | None:
     with no end and no data cut-off): a rate over a partial total would be too high."""
     values = pd.to_numeric(pd.Series(days, dtype=object), errors="coerce").to_numpy(dtype="float64")
     return None if values.size == 0 or np.isnan(values).any() else float(values.sum()) / MONTH_DAYS
+
+
 SAFETY_COLUMNS = (  # column id -> (heading, which patients count: worst grade of the term, flags)
-    ("any", "Any grade"), ("grade_1", "Grade 1"), ("grade_2", "Grade 2"), ("grade_3", "Grade 3"),
-    ("grade_3_plus", "Grade \u2265 3"), ("serious", "Serious"), ("related", "Related"))
+    ("any", "Any grade"),
+    ("grade_1", "Grade 1"),
+    ("grade_2", "Grade 2"),
+    ("grade_3", "Grade 3"),
+    ("grade_3_plus", "Grade \u2265 3"),
+    ("serious", "Serious"),
+    ("related", "Related"),
+)
 
 
 def _patients_by_column(g: pd.DataFrame) -> dict[str, int]:
     """Patients with the term per journal column: by the worst grade a patient had (grade 1, 2, 3
     and >= 3 split the any-grade patients), and with a serious or related event of the term."""
     worst = g.groupby("patient_id")["grade"].max()
-    return {"any": int(g["patient_id"].nunique()), "grade_1": int((worst == 1).sum()), "grade_2": int((worst == 2).sum()),
-            "grade_3": int((worst == 3).sum()), "grade_3_plus": int((worst >= 3).sum()),
-            "serious": int(g.loc[_true(g["is_serious"]), "patient_id"].nunique()),
-            "related": int(g.loc[_true(g["is_related_to_study_drug"]), "patient_id"].nunique())}
+    return {
+        "any": int(g["patient_id"].nunique()),
+        "grade_1": int((worst == 1).sum()),
+        "grade_2": int((worst == 2).sum()),
+        "grade_3": int((worst == 3).sum()),
+        "grade_3_plus": int((worst >= 3).sum()),
+        "serious": int(g.loc[_true(g["is_serious"]), "patient_id"].nunique()),
+        "related": int(g.loc[_true(g["is_related_to_study_drug"]), "patient_id"].nunique()),
+    }
 
 
-def safety_section(events: pd.DataFrame, n_patients: int, exposure_months: float | None = None,
-                   res: Results | None = None, ctcae_version: str | None = None) -> dict[str, Any]:
+def safety_section(
+    events: pd.DataFrame,
+    n_patients: int,
+    exposure_months: float | None = None,
+    res: Results | None = None,
+    ctcae_version: str | None = None,
+) -> dict[str, Any]:
     """Adverse events in journal format: one row per preferred term (most patients first), with
     patients n (%) at any grade, by worst grade (1, 2, 3, >= 3), serious and related; the
     exposure-adjusted incidence (patients with the term per 100 patient-months of index-drug
@@ -356,42 +583,77 @@ def safety_section(events: pd.DataFrame, n_patients: int, exposure_months: float
     row on top; and treatment-emergent events per 100 patient-months."""
     res = res or Results()
     src = "marts.fct_adverse_events"
-    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"),
-                       term=events["term"].astype(object).where(events["term"].notna(), "term not recorded"))
+    ev = events.assign(
+        grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"),
+        term=events["term"].astype(object).where(events["term"].notna(), "term not recorded"),
+    )
     months = exposure_months or None
     per_term = {str(term): _patients_by_column(g) for term, g in ev.groupby("term", sort=False)}
     order = sorted(per_term, key=lambda t: (-per_term[t]["any"], -per_term[t]["grade_3_plus"], t.lower()))
     rows = []
-    for row_id, label, counts, n_events in (
-            [("any_adverse_event", "Any adverse event", _patients_by_column(ev) if len(ev) else
-              {c: 0 for c, _ in SAFETY_COLUMNS}, len(ev))]
-            + [(f"term={t}", t, per_term[t], int((ev["term"] == t).sum())) for t in order]):
+    for row_id, label, counts, n_events in [
+        (
+            "any_adverse_event",
+            "Any adverse event",
+            _patients_by_column(ev) if len(ev) else {c: 0 for c, _ in SAFETY_COLUMNS},
+            len(ev),
+        )
+    ] + [(f"term={t}", t, per_term[t], int((ev["term"] == t).sum())) for t in order]:
         c = partial(res.cell, "adverse_events", row_id, source=src, row_label=label)
-        cells = {col: c(col, n_pct(counts[col], n_patients), counts[col], "patients n (%)") for col, _ in SAFETY_COLUMNS}
+        cells = {
+            col: c(col, n_pct(counts[col], n_patients), counts[col], "patients n (%)") for col, _ in SAFETY_COLUMNS
+        }
         rate = None if months is None else 100 * counts["any"] / months
-        rows.append({"term": label, "total": row_id == "any_adverse_event", "cells": [cells[col] for col, _ in SAFETY_COLUMNS],
-                     "events": c("events", str(n_events), n_events, "events"),
-                     "rate": c("rate_per_100_patient_months", DASH if rate is None else f"{rate:.1f}", rate,
-                               "patients per 100 patient-months", source=f"{src},marts.fct_drug_exposure")})
+        rows.append(
+            {
+                "term": label,
+                "total": row_id == "any_adverse_event",
+                "cells": [cells[col] for col, _ in SAFETY_COLUMNS],
+                "events": c("events", str(n_events), n_events, "events"),
+                "rate": c(
+                    "rate_per_100_patient_months",
+                    DASH if rate is None else f"{rate:.1f}",
+                    rate,
+                    "patients per 100 patient-months",
+                    source=f"{src},marts.fct_drug_exposure",
+                ),
+            }
+        )
 
     def tally(row_id: str, mask: pd.Series) -> str:
         k = int(mask.sum())
         text = "none" if k == 0 else f"{k} event(s) in {ev.loc[mask, 'patient_id'].nunique()} patient(s)"
         return res.cell("safety_summary", row_id, "value", text, k, "events (patients)", src)
 
-    return {"rows": rows, "columns": [h for _, h in SAFETY_COLUMNS], "n": n_patients,
-            "patient_months": res.cell("safety_summary", "patient_months", "value",
-                                       DASH if months is None else f"{months:.1f}", months, "patient-months",
-                                       "marts.fct_drug_exposure"),
-            "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded in the delivery",
-            "rate": res.cell("safety_summary", "treatment_emergent_per_100_patient_months", "value",
-                             DASH if not months else f"{100 * int(_true(ev['is_treatment_emergent']).sum()) / months:.1f}",
-                             None if not months else 100 * int(_true(ev["is_treatment_emergent"]).sum()) / months,
-                             "events per 100 patient-months", f"{src},marts.fct_drug_exposure"),
-            "any": tally("any", pd.Series(True, index=ev.index)), "grade3": tally("grade_3_plus", ev["grade"] >= 3),
-            "serious": tally("serious", _true(ev["is_serious"])),
-            "related": tally("related", _true(ev["is_related_to_study_drug"])),
-            "emergent": tally("treatment_emergent", _true(ev["is_treatment_emergent"]))}
+    return {
+        "rows": rows,
+        "columns": [h for _, h in SAFETY_COLUMNS],
+        "n": n_patients,
+        "patient_months": res.cell(
+            "safety_summary",
+            "patient_months",
+            "value",
+            DASH if months is None else f"{months:.1f}",
+            months,
+            "patient-months",
+            "marts.fct_drug_exposure",
+        ),
+        "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded in the delivery",
+        "rate": res.cell(
+            "safety_summary",
+            "treatment_emergent_per_100_patient_months",
+            "value",
+            DASH if not months else f"{100 * int(_true(ev['is_treatment_emergent']).sum()) / months:.1f}",
+            None if not months else 100 * int(_true(ev["is_treatment_emergent"]).sum()) / months,
+            "events per 100 patient-months",
+            f"{src},marts.fct_drug_exposure",
+        ),
+        "any": tally("any", pd.Series(True, index=ev.index)),
+        "grade3": tally("grade_3_plus", ev["grade"] >= 3),
+        "serious": tally("serious", _true(ev["is_serious"])),
+        "related": tally("related", _true(ev["is_related_to_study_drug"])),
+        "emergent": tally("treatment_emergent", _true(ev["is_treatment_emergent"])),
+    }
 
 
 def on_treatment_troughs(troughs: pd.DataFrame) -> pd.DataFrame:
@@ -405,9 +667,16 @@ def study_drug_exposure(exposure: pd.DataFrame, index_drug: str) -> pd.DataFrame
     return exposure[exposure["drug"].astype(str).str.lower() == index_drug.lower()]
 
 
-def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: pd.DataFrame,
-                     target: tuple[float, float] | None, visits: Mapping[str, str], index_drug: str,
-                     trough_unit: str = "", res: Results | None = None) -> dict[str, Any]:
+def exposure_section(
+    exposure: pd.DataFrame,
+    visit_rows: pd.DataFrame,
+    troughs: pd.DataFrame,
+    target: tuple[float, float] | None,
+    visits: Mapping[str, str],
+    index_drug: str,
+    trough_unit: str = "",
+    res: Results | None = None,
+) -> dict[str, Any]:
     res = res or Results()
     drug = exposure["drug"].astype(str).str.lower()
     siro = exposure[drug == index_drug.lower()].sort_values(["patient_id", "start_study_day"])
@@ -423,93 +692,182 @@ def exposure_section(exposure: pd.DataFrame, visit_rows: pd.DataFrame, troughs: 
         c = partial(res.cell, "exposure_by_visit", visit, source=v_src, row_label=visits[visit])
         dose, trough = _floats(g["index_drug_daily_dose_mg"]), _floats(g["index_drug_trough"])
         in_target = g["is_index_drug_trough_in_target"].dropna().astype(bool)  # decided in fct_visits
-        per_visit.append({"visit": visits[visit], "n_dose": c("n_dose", str(dose.size), dose.size, "n"),
-                          "dose": c("dose", median_range(dose), np.median(dose) if dose.size else None,
-                                    "median (range), mg/day"),
-                          "doses": [c(f"dose={short(k)}", f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}", v, "n at dose")
-                                    for k, v in sorted(Counter(dose).items())],
-                          "trough": c("trough", median_iqr(trough, one), np.median(trough) if trough.size else None,
-                                      f"median [IQR], {trough_unit}".strip()),
-                          "n_trough": c("n_trough", str(trough.size), trough.size, "n"),
-                          "in_target": c("in_target", n_pct(int(in_target.sum()), in_target.size), int(in_target.sum()),
-                                         "n (%)")})
+        per_visit.append(
+            {
+                "visit": visits[visit],
+                "n_dose": c("n_dose", str(dose.size), dose.size, "n"),
+                "dose": c("dose", median_range(dose), np.median(dose) if dose.size else None, "median (range), mg/day"),
+                "doses": [
+                    c(f"dose={short(k)}", f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}", v, "n at dose")
+                    for k, v in sorted(Counter(dose).items())
+                ],
+                "trough": c(
+                    "trough",
+                    median_iqr(trough, one),
+                    np.median(trough) if trough.size else None,
+                    f"median [IQR], {trough_unit}".strip(),
+                ),
+                "n_trough": c("n_trough", str(trough.size), trough.size, "n"),
+                "in_target": c("in_target", n_pct(int(in_target.sum()), in_target.size), int(in_target.sum()), "n (%)"),
+            }
+        )
     treated = on_treatment_troughs(troughs)
     k, m = int(_true(treated["is_in_target"]).sum()), len(treated)
     others = exposure[drug != index_drug.lower()]
     e = partial(res.cell, "exposure_summary", column_id="value", source="marts.fct_drug_exposure")
-    return {"n": e("patients", text=str(n), value=n, statistic="n"),
-            "start": [e(f"start_dose={short(d)}", text=f"{short(d)} mg/day: {c} patient(s)", value=c, statistic="n")
-                      for d, c in start.items()],
-            "changed": e("dose_changed", text=f"{changed['patient_id'].nunique()} of {n}",
-                         value=changed["patient_id"].nunique(), statistic="n of N"),
-            "changes": [e(f"dose_change={short(a)}->{short(b)}", text=f"{short(a)} \u2192 {short(b)} mg/day ({c}\u00d7)",
-                          value=c, statistic="n changes") for (a, b), c in sorted(steps.items())],
-            "per_visit": per_visit,
-            "troughs": e("troughs_in_target", text=f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
-                         value=k, statistic="n (%) of levels", source="marts.fct_trough_levels"),
-            "target": f"{short(target[0])}{EN}{short(target[1])} {trough_unit}".strip() if target else "no target range",
-            "concomitant": [{"drug": name,
-                             "patients": res.cell("other_drugs", name, "patients", str(g["patient_id"].nunique()),
-                                                  g["patient_id"].nunique(), "n", "marts.fct_drug_exposure"),
-                             "dose": res.cell("other_drugs", name, "dose", median_range(g["daily_dose_mg"]),
-                                              None, "median (range), mg/day", "marts.fct_drug_exposure")}
-                            for name, g in others.groupby(drug[others.index])]}
+    return {
+        "n": e("patients", text=str(n), value=n, statistic="n"),
+        "start": [
+            e(f"start_dose={short(d)}", text=f"{short(d)} mg/day: {c} patient(s)", value=c, statistic="n")
+            for d, c in start.items()
+        ],
+        "changed": e(
+            "dose_changed",
+            text=f"{changed['patient_id'].nunique()} of {n}",
+            value=changed["patient_id"].nunique(),
+            statistic="n of N",
+        ),
+        "changes": [
+            e(
+                f"dose_change={short(a)}->{short(b)}",
+                text=f"{short(a)} \u2192 {short(b)} mg/day ({c}\u00d7)",
+                value=c,
+                statistic="n changes",
+            )
+            for (a, b), c in sorted(steps.items())
+        ],
+        "per_visit": per_visit,
+        "troughs": e(
+            "troughs_in_target",
+            text=f"{n_pct(k, m)} of {m} trough levels" if m else "no trough levels",
+            value=k,
+            statistic="n (%) of levels",
+            source="marts.fct_trough_levels",
+        ),
+        "target": f"{short(target[0])}{EN}{short(target[1])} {trough_unit}".strip() if target else "no target range",
+        "concomitant": [
+            {
+                "drug": name,
+                "patients": res.cell(
+                    "other_drugs",
+                    name,
+                    "patients",
+                    str(g["patient_id"].nunique()),
+                    g["patient_id"].nunique(),
+                    "n",
+                    "marts.fct_drug_exposure",
+                ),
+                "dose": res.cell(
+                    "other_drugs",
+                    name,
+                    "dose",
+                    median_range(g["daily_dose_mg"]),
+                    None,
+                    "median (range), mg/day",
+                    "marts.fct_drug_exposure",
+                ),
+            }
+            for name, g in others.groupby(drug[others.index])
+        ],
+    }
 
 
-def quality_section(quarantine: pd.DataFrame, run_results: Mapping[str, Any] | None,
-                    validation: ValidationSummary | None, fields: pd.DataFrame | None = None) -> dict[str, Any]:
-    rows = [{"table": t, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
-            for (t, r), g in quarantine.groupby(["source_table", "rejection_reason"], dropna=False)]
+def quality_section(
+    quarantine: pd.DataFrame,
+    run_results: Mapping[str, Any] | None,
+    validation: ValidationSummary | None,
+    fields: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    rows = [
+        {"table": t, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
+        for (t, r), g in quarantine.groupby(["source_table", "rejection_reason"], dropna=False)
+    ]
     clean = None if fields is None else fields[fields["row_rejection_reason"].isna()]  # the rest: Table 12
-    field_rows = [] if clean is None else [
-        {"table": t, "field": f, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
-        for (t, f, r), g in clean.groupby(["source_table", "field_name", "rejection_reason"], dropna=False)]
+    field_rows = (
+        []
+        if clean is None
+        else [
+            {"table": t, "field": f, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
+            for (t, f, r), g in clean.groupby(["source_table", "field_name", "rejection_reason"], dropna=False)
+        ]
+    )
     dbt = None
     if run_results:
         results = run_results.get("results", [])
         kind = [str(r.get("unique_id", "")).split(".")[0] for r in results]
         tests = [r for r, k in zip(results, kind) if k in ("test", "unit_test")]
         args = run_results.get("args") or {}
-        dbt = {"n_tests": len(tests), "status": dict(sorted(Counter(str(r.get("status")) for r in tests).items())),
-               "nodes": ", ".join(f"{v} {k.replace('_', ' ')}{'' if v == 1 else 's'}"
-                                  for k, v in sorted(Counter(kind).items())),
-               "problems": [f"{r.get('unique_id')}: {r.get('status')} ({r.get('failures')} failing rows)"
-                            for r in tests if r.get("status") not in ("pass", "success")],
-               "generated_at": run_results.get("metadata", {}).get("generated_at", "unknown"),
-               "command": args.get("which", "unknown"), "vars": args.get("vars") or {}}
+        dbt = {
+            "n_tests": len(tests),
+            "status": dict(sorted(Counter(str(r.get("status")) for r in tests).items())),
+            "nodes": ", ".join(
+                f"{v} {k.replace('_', ' ')}{'' if v == 1 else 's'}" for k, v in sorted(Counter(kind).items())
+            ),
+            "problems": [
+                f"{r.get('unique_id')}: {r.get('status')} ({r.get('failures')} failing rows)"
+                for r in tests
+                if r.get("status") not in ("pass", "success")
+            ],
+            "generated_at": run_results.get("metadata", {}).get("generated_at", "unknown"),
+            "command": args.get("which", "unknown"),
+            "vars": args.get("vars") or {},
+        }
     return {"quarantine": rows, "fields": field_rows, "dbt": dbt, "gx": validation}
 
 
-def methods_section(windows: pd.DataFrame, paired: pd.DataFrame, friedman: pd.DataFrame,
-                    subgroups: pd.DataFrame, visits: Mapping[str, str]) -> dict[str, Any]:
+def methods_section(
+    windows: pd.DataFrame,
+    paired: pd.DataFrame,
+    friedman: pd.DataFrame,
+    subgroups: pd.DataFrame,
+    visits: Mapping[str, str],
+) -> dict[str, Any]:
     w = windows.sort_values("visit_order")
     base = w[_true(w["is_baseline"])]
     comparison = {c: f"baseline vs {visits[str(c).removeprefix('baseline_vs_')]}" for c in paired["comparison"]}
     tested = paired[paired["p_value"].notna()].groupby("comparison", sort=False).size()
     return {
-        "baseline": (f"the last value in study days {short(base['window_start_day'].iloc[0])} to "
-                     f"{short(base['window_end_day'].iloc[0])}" if len(base) else "not defined"),
-        "windows": [{"visit": r.visit_label, "target": short(r.target_day),
-                     "window": f"{short(r.window_start_day)} to {short(r.window_end_day)}"} for r in w.itertuples()],
+        "baseline": (
+            f"the last value in study days {short(base['window_start_day'].iloc[0])} to "
+            f"{short(base['window_end_day'].iloc[0])}"
+            if len(base)
+            else "not defined"
+        ),
+        "windows": [
+            {
+                "visit": r.visit_label,
+                "target": short(r.target_day),
+                "window": f"{short(r.window_start_day)} to {short(r.window_end_day)}",
+            }
+            for r in w.itertuples()
+        ],
         "comparisons": ", ".join(comparison.values()) or DASH,
         "normality": sorted(set(paired["normality_rule"].dropna().astype(str))),
-        "wilcoxon": "; ".join(f"{m} in {k} comparison(s)"
-                              for m, k in sorted(Counter(paired["wilcoxon_method"].dropna()).items())) or "not used",
-        "exact_max": stats.EXACT_WILCOXON_MAX_N + 1, "confidence": f"{stats.CONFIDENCE * 100:g}%",
+        "wilcoxon": "; ".join(
+            f"{m} in {k} comparison(s)" for m, k in sorted(Counter(paired["wilcoxon_method"].dropna()).items())
+        )
+        or "not used",
+        "exact_max": stats.EXACT_WILCOXON_MAX_N + 1,
+        "confidence": f"{stats.CONFIDENCE * 100:g}%",
         "n_adjusted": ", ".join(f"{k} analytes for {comparison[c]}" for c, k in tested.items()) or "no analytes",
-        "friedman": [(", ".join(visits[v] for v in str(r.visits).split(",")), r.n_patients) for r in friedman.itertuples()],
-        "groups": sorted({f"{r.group_a} vs {r.group_b}" for r in subgroups.itertuples()
-                          if _text(r.group_a) and _text(r.group_b)}),
+        "friedman": [
+            (", ".join(visits[v] for v in str(r.visits).split(",")), r.n_patients) for r in friedman.itertuples()
+        ],
+        "groups": sorted(
+            {f"{r.group_a} vs {r.group_b}" for r in subgroups.itertuples() if _text(r.group_a) and _text(r.group_b)}
+        ),
         "odds_ratio": _odds_ratio_methods(subgroups, visits),
     }
 
 
 ODDS_RATIO_CI_TEXT = {
     stats.ODDS_RATIO_EXACT: "exact conditional confidence intervals (as R fisher.test)",
-    stats.ODDS_RATIO_WALD: (f"Wald confidence intervals from the conditional likelihood (used above "
-                            f"{stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients when every cell holds at "
-                            f"least {stats.WALD_ODDS_RATIO_MIN_CELL}, where the exact interval is slow; "
-                            "within about 1% of it there)"),
+    stats.ODDS_RATIO_WALD: (
+        f"Wald confidence intervals from the conditional likelihood (used above "
+        f"{stats.EXACT_ODDS_RATIO_MAX_N:,} evaluable patients when every cell holds at "
+        f"least {stats.WALD_ODDS_RATIO_MIN_CELL}, where the exact interval is slow; "
+        "within about 1% of it there)"
+    ),
 }
 
 
@@ -524,7 +882,6 @@ def _odds_ratio_methods(subgroups: pd.DataFrame, visits: Mapping[str, str]) -> l
     return [f"{ODDS_RATIO_CI_TEXT.get(m, m)} ({', '.join(v)})" for m, v in used.items()]
 
 
-
 def flow_section(flow: pd.DataFrame, visits: Mapping[str, str], res: Results | None = None) -> dict[str, Any]:
     """The patient flow diagram (STROBE 13) from marts.rpt_patient_flow: main boxes top to bottom,
     each with the patients leaving the flow beside it (quarantined by reason, no day 0, NE by reason)."""
@@ -534,8 +891,16 @@ def flow_section(flow: pd.DataFrame, visits: Mapping[str, str], res: Results | N
 
     def n(row: Any) -> Cell:
         row_id = "|".join(x for x in (str(row.step), _text(row.visit), _text(row.reason)) if x).replace("|", ":")
-        return res.cell("patient_flow", row_id, "n", str(int(row.n_patients)), row.n_patients, "patients", src,
-                        row_label=" ".join(x for x in (str(row.step_label), _text(row.visit), _text(row.reason)) if x))
+        return res.cell(
+            "patient_flow",
+            row_id,
+            "n",
+            str(int(row.n_patients)),
+            row.n_patients,
+            "patients",
+            src,
+            row_label=" ".join(x for x in (str(row.step_label), _text(row.visit), _text(row.reason)) if x),
+        )
 
     def side(step: str, visit: str | None = None) -> list[dict[str, Any]]:
         rows = f[(f["step"] == step) & ((f["visit"].astype(object) == visit) if visit else True)]
@@ -557,8 +922,12 @@ def flow_section(flow: pd.DataFrame, visits: Mapping[str, str], res: Results | N
         if b is not None:
             leaving = side(out) if out else []
             if out == "quarantined" and not leaving:
-                leaving = [{"label": "Patients quarantined", "n": res.cell("patient_flow", "quarantined", "n", "0", 0,
-                                                                          "patients", src)}]
+                leaving = [
+                    {
+                        "label": "Patients quarantined",
+                        "n": res.cell("patient_flow", "quarantined", "n", "0", 0, "patients", src),
+                    }
+                ]
             boxes.append({**b, "side_title": "Excluded", "side": leaving})
     visit_rows = f[f["step"] == "evaluable"].drop_duplicates("visit")
     for r in visit_rows.itertuples(index=False):
@@ -570,8 +939,9 @@ def flow_section(flow: pd.DataFrame, visits: Mapping[str, str], res: Results | N
     return {"boxes": boxes}
 
 
-def missing_data_section(missing: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str],
-                         res: Results | None = None) -> dict[str, Any]:
+def missing_data_section(
+    missing: pd.DataFrame, analytes: pd.DataFrame, visits: Mapping[str, str], res: Results | None = None
+) -> dict[str, Any]:
     """Missing data per analyte x visit (STROBE 14b) from marts.rpt_missing_data: one row per
     analyte, one column group per visit (expected, present, missing, of which quarantined)."""
     res = res or Results()
@@ -588,18 +958,30 @@ def missing_data_section(missing: pd.DataFrame, analytes: pd.DataFrame, visits: 
             if r is None:
                 cells.append(None)
                 continue
-            c = partial(res.cell, "missing_data", f"{analyte}:{v}", source="marts.rpt_missing_data", group=str(analyte),
-                        row_label=f"{names.get(analyte, analyte)}, {visits[v]}")
-            cells.append({"present": c("present", f"{int(r.n_present)}/{int(r.n_expected)}", r.n_present, "n/N present"),
-                          "missing": c("missing", str(int(r.n_missing)), r.n_missing, "n missing"),
-                          "quarantined": c("quarantined", str(int(r.n_quarantined)), r.n_quarantined,
-                                           "n missing with a quarantined result")})
+            c = partial(
+                res.cell,
+                "missing_data",
+                f"{analyte}:{v}",
+                source="marts.rpt_missing_data",
+                group=str(analyte),
+                row_label=f"{names.get(analyte, analyte)}, {visits[v]}",
+            )
+            cells.append(
+                {
+                    "present": c("present", f"{int(r.n_present)}/{int(r.n_expected)}", r.n_present, "n/N present"),
+                    "missing": c("missing", str(int(r.n_missing)), r.n_missing, "n missing"),
+                    "quarantined": c(
+                        "quarantined", str(int(r.n_quarantined)), r.n_quarantined, "n missing with a quarantined result"
+                    ),
+                }
+            )
         rows.append({"code": str(analyte), "name": str(names.get(analyte, analyte)), "cells": cells})
     return {"visits": [visits[v] for v in visit_codes], "rows": rows}
 
 
-def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits: Mapping[str, str],
-                      res: Results | None = None) -> dict[str, Any]:
+def follow_up_section(
+    follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits: Mapping[str, str], res: Results | None = None
+) -> dict[str, Any]:
     """Follow-up (STROBE 14c: day 0 to the last contact, at most the data cut-off,
     marts.fct_patient_follow_up.follow_up_days) and
     outcomes by visit (STROBE 15, marts.fct_visits): platelet count median [IQR], prednisone-
@@ -608,11 +990,21 @@ def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits:
     src = "marts.fct_patient_follow_up"
     months = _floats(follow_up["follow_up_days"]) / MONTH_DAYS  # day 0 to the last contact, at most the cut-off
     k = partial(res.cell, "follow_up", column_id="value", source=src)
-    summary = {"median": k("median_months", text=median_iqr(months, one),
-                           value=float(np.median(months)) if months.size else None, statistic="median [IQR], months"),
-               "total": k("total_patient_months", text=one(months.sum()) if months.size else DASH,
-                          value=float(months.sum()) if months.size else None, statistic="sum, patient-months"),
-               "n": k("patients", text=str(months.size), value=months.size, statistic="n")}
+    summary = {
+        "median": k(
+            "median_months",
+            text=median_iqr(months, one),
+            value=float(np.median(months)) if months.size else None,
+            statistic="median [IQR], months",
+        ),
+        "total": k(
+            "total_patient_months",
+            text=one(months.sum()) if months.size else DASH,
+            value=float(months.sum()) if months.size else None,
+            statistic="sum, patient-months",
+        ),
+        "n": k("patients", text=str(months.size), value=months.size, statistic="n"),
+    }
     per_visit = []
     v_src = "marts.fct_visits"
     for visit, g in visit_rows.sort_values("visit_order").groupby("visit", sort=False):
@@ -620,26 +1012,52 @@ def follow_up_section(follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits:
         plt, dose = _floats(g["platelet_count"]), _floats(g["prednisone_equivalent_mg_day"])
         grade = pd.to_numeric(g["who_bleeding_grade"], errors="coerce").dropna()
         rescue = g["rescue_therapy"].dropna().astype(bool)
-        per_visit.append({
-            "visit": visits[visit],
-            "n_plt": c("n_platelets", str(plt.size), plt.size, "n"),
-            "platelets": c("platelets", median_iqr(plt), float(np.median(plt)) if plt.size else None, "median [IQR]"),
-            "dose": c("prednisone", median_iqr(dose, one), float(np.median(dose)) if dose.size else None,
-                      "median [IQR], mg/day"),
-            "bleeding_1": c("bleeding_grade_1_plus", n_pct(int((grade >= 1).sum()), grade.size), int((grade >= 1).sum()),
-                            "n (%) of assessed"),
-            "bleeding_2": c("bleeding_grade_2_plus", n_pct(int((grade >= 2).sum()), grade.size), int((grade >= 2).sum()),
-                            "n (%) of assessed"),
-            "rescue": c("rescue_therapy", n_pct(int(rescue.sum()), rescue.size), int(rescue.sum()), "n (%) of assessed")})
+        per_visit.append(
+            {
+                "visit": visits[visit],
+                "n_plt": c("n_platelets", str(plt.size), plt.size, "n"),
+                "platelets": c(
+                    "platelets", median_iqr(plt), float(np.median(plt)) if plt.size else None, "median [IQR]"
+                ),
+                "dose": c(
+                    "prednisone",
+                    median_iqr(dose, one),
+                    float(np.median(dose)) if dose.size else None,
+                    "median [IQR], mg/day",
+                ),
+                "bleeding_1": c(
+                    "bleeding_grade_1_plus",
+                    n_pct(int((grade >= 1).sum()), grade.size),
+                    int((grade >= 1).sum()),
+                    "n (%) of assessed",
+                ),
+                "bleeding_2": c(
+                    "bleeding_grade_2_plus",
+                    n_pct(int((grade >= 2).sum()), grade.size),
+                    int((grade >= 2).sum()),
+                    "n (%) of assessed",
+                ),
+                "rescue": c(
+                    "rescue_therapy", n_pct(int(rescue.sum()), rescue.size), int(rescue.sum()), "n (%) of assessed"
+                ),
+            }
+        )
     return {**summary, "per_visit": per_visit}
 
 
 LISTING_MAX_PATIENTS = 50  # default: the listing is shown for cohorts of at most this many patients
 
 
-def listing_section(patients: pd.DataFrame, visit_rows: pd.DataFrame, responses: pd.DataFrame,
-                    summary: pd.DataFrame, events: pd.DataFrame, visits: Mapping[str, str],
-                    max_patients: int = LISTING_MAX_PATIENTS, res: Results | None = None) -> dict[str, Any]:
+def listing_section(
+    patients: pd.DataFrame,
+    visit_rows: pd.DataFrame,
+    responses: pd.DataFrame,
+    summary: pd.DataFrame,
+    events: pd.DataFrame,
+    visits: Mapping[str, str],
+    max_patients: int = LISTING_MAX_PATIENTS,
+    res: Results | None = None,
+) -> dict[str, Any]:
     """The patient listing (a supplement for a small cohort): per patient of the analysis set,
     baseline, each post-baseline visit's platelet count and response, dose and trough by visit,
     best response and adverse events (term, grade). Empty when the analysis set has more than
@@ -653,7 +1071,9 @@ def listing_section(patients: pd.DataFrame, visit_rows: pd.DataFrame, responses:
     by_visit = {(str(r.patient_id), str(r.visit)): r for r in post.itertuples(index=False)}
     response = {(str(r.patient_id), str(r.visit)): _text(r.response) for r in responses.itertuples(index=False)}
     best = dict(zip(summary["patient_id"].astype(str), summary["best_response"].astype(object)))
-    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce")).sort_values(["patient_id", "onset_on"])
+    ev = events.assign(grade=pd.to_numeric(events["ctcae_grade"], errors="coerce")).sort_values(
+        ["patient_id", "onset_on"]
+    )
     rows = []
     for r in p.itertuples(index=False):
         pid = str(r.patient_id)
@@ -663,22 +1083,51 @@ def listing_section(patients: pd.DataFrame, visit_rows: pd.DataFrame, responses:
             x = by_visit.get((pid, v))
             count = None if x is None else _val(x.platelet_count)
             text = DASH if count is None else f"{short(count)} ({response.get((pid, v)) or 'NE'})"
-            cells.append(c(f"{v}_platelets", text, count, "platelet count (response)",
-                           "marts.fct_visits,marts.fct_platelet_response"))
-        doses = [short(x.index_drug_daily_dose_mg) if _val(x.index_drug_daily_dose_mg) is not None else DASH
-                 for x in (by_visit.get((pid, v)) for v in visit_codes) if x is not None]
-        troughs = [one(x.index_drug_trough) if _val(x.index_drug_trough) is not None else DASH
-                   for x in (by_visit.get((pid, v)) for v in visit_codes) if x is not None]
+            cells.append(
+                c(
+                    f"{v}_platelets",
+                    text,
+                    count,
+                    "platelet count (response)",
+                    "marts.fct_visits,marts.fct_platelet_response",
+                )
+            )
+        doses = [
+            short(x.index_drug_daily_dose_mg) if _val(x.index_drug_daily_dose_mg) is not None else DASH
+            for x in (by_visit.get((pid, v)) for v in visit_codes)
+            if x is not None
+        ]
+        troughs = [
+            one(x.index_drug_trough) if _val(x.index_drug_trough) is not None else DASH
+            for x in (by_visit.get((pid, v)) for v in visit_codes)
+            if x is not None
+        ]
         mine = ev[ev["patient_id"].astype(str) == pid]
-        rows.append({
-            "patient": pid, "sex": _text(r.sex), "diagnosis": _text(r.ctd_diagnosis),
-            "age": c("age", short(r.age_at_index), r.age_at_index, "years", "marts.dim_patients"),
-            "baseline": c("baseline_platelets", short(r.baseline_platelet_count), r.baseline_platelet_count,
-                          "platelet count", "marts.dim_patients"),
-            "visits": cells, "best": _text(best.get(pid)) or "NE",
-            "dose": c("dose", " / ".join(doses) or DASH, None, "daily dose by visit, mg", "marts.fct_visits"),
-            "trough": c("trough", " / ".join(troughs) or DASH, None, "trough by visit", "marts.fct_visits"),
-            "events": c("adverse_events", "; ".join(f"{_text(e.term)} (grade {short(e.grade)})"
-                                                    for e in mine.itertuples(index=False)) or "none",
-                        len(mine), "events (term, grade)", "marts.fct_adverse_events")})
+        rows.append(
+            {
+                "patient": pid,
+                "sex": _text(r.sex),
+                "diagnosis": _text(r.ctd_diagnosis),
+                "age": c("age", short(r.age_at_index), r.age_at_index, "years", "marts.dim_patients"),
+                "baseline": c(
+                    "baseline_platelets",
+                    short(r.baseline_platelet_count),
+                    r.baseline_platelet_count,
+                    "platelet count",
+                    "marts.dim_patients",
+                ),
+                "visits": cells,
+                "best": _text(best.get(pid)) or "NE",
+                "dose": c("dose", " / ".join(doses) or DASH, None, "daily dose by visit, mg", "marts.fct_visits"),
+                "trough": c("trough", " / ".join(troughs) or DASH, None, "trough by visit", "marts.fct_visits"),
+                "events": c(
+                    "adverse_events",
+                    "; ".join(f"{_text(e.term)} (grade {short(e.grade)})" for e in mine.itertuples(index=False))
+                    or "none",
+                    len(mine),
+                    "events (term, grade)",
+                    "marts.fct_adverse_events",
+                ),
+            }
+        )
     return {"rows": rows, "visits": [visits[v] for v in visit_codes], "n": len(p), "max": max_patients}

@@ -8,14 +8,29 @@ its source below. Word files are what clinical teams exchange tables in.
 from __future__ import annotations
 
 import io
+
 import pandas as pd
 
 from .results import table_title
 
-COLUMN_NAMES = {"value": "Value", "n": "n", "cr": "CR", "pr": "PR", "nr": "NR", "ne": "NE", "orr": "ORR",
-                "ci": "95% CI", "orr_all": "ORR, all patients", "p": "p", "grade_1": "Grade 1", "grade_2": "Grade 2",
-                "grade_3": "Grade 3", "grade_3_plus": "Grade \u2265 3", "any": "Any grade",
-                "rate_per_100_patient_months": "Per 100 patient-months"}
+COLUMN_NAMES = {
+    "value": "Value",
+    "n": "n",
+    "cr": "CR",
+    "pr": "PR",
+    "nr": "NR",
+    "ne": "NE",
+    "orr": "ORR",
+    "ci": "95% CI",
+    "orr_all": "ORR, all patients",
+    "p": "p",
+    "grade_1": "Grade 1",
+    "grade_2": "Grade 2",
+    "grade_3": "Grade 3",
+    "grade_3_plus": "Grade \u2265 3",
+    "any": "Any grade",
+    "rate_per_100_patient_months": "Per 100 patient-months",
+}
 
 
 def _heading(column: str) -> str:
@@ -49,7 +64,9 @@ def docx_bytes(results: pd.DataFrame, title: str, note: str = "") -> bytes:
             row_cells[0].text = labels.get(row, row)
             for j, column in enumerate(columns, start=1):
                 row_cells[j].text = cells.get((row, column), "")
-        sources = ", ".join(dict.fromkeys(s.strip() for v in g["source"].astype(str) for s in v.split(",") if s.strip()))
+        sources = ", ".join(
+            dict.fromkeys(s.strip() for v in g["source"].astype(str) for s in v.split(",") if s.strip())
+        )
         doc.add_paragraph(f"Source: {sources}; analysis.report_results, table_id = '{table_id}'.")
     buf = io.BytesIO()
     doc.save(buf)
