@@ -89,6 +89,8 @@ final as (
         cast('{{ tojson(var("report_panels") or []) | replace("'", "''") }}' as {{ text_type() }})
             as report_panels_json,
         cast('{{ (var("paired_figure_analytes") or []) | join(",") }}' as {{ text_type() }}) as paired_figure_analytes,
+        cast({{ "'" ~ (var("ctcae_version") | string | replace("'", "''")) ~ "'" if var("ctcae_version") else "null" }} as {{ text_type() }})
+            as ctcae_version,
         (select data_cutoff_date from cutoff) as data_cutoff_date,
         (select data_cutoff_source from cutoff) as data_cutoff_source,
         {{ cohort_label() }} as cohort

@@ -86,6 +86,7 @@ class Study:
     subgroups: tuple[dict[str, str], ...]
     report_panels: tuple[dict[str, Any], ...]
     paired_figure_analytes: tuple[str, ...] = ()
+    ctcae_version: str | None = None
     visits: tuple[Visit, ...] = field(default=())
     data_cutoff_date: str | None = None
     data_cutoff_source: str | None = None
@@ -153,6 +154,7 @@ class Study:
             subgroups=tuple(json.loads(str(row["response_subgroups_json"]) or "[]")),
             report_panels=tuple(json.loads(str(row["report_panels_json"]) or "[]")),
             paired_figure_analytes=tuple(a for a in str(row["paired_figure_analytes"] or "").split(",") if a),
+            ctcae_version=text("ctcae_version"),
             visits=visits,
             data_cutoff_date=None if cutoff is None or pd.isna(cutoff) else str(pd.Timestamp(cutoff).date()),
             data_cutoff_source=text("data_cutoff_source"),

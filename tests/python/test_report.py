@@ -380,6 +380,7 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     for heading in ("Lymphocyte subsets and regulatory T cells", "Cytokines"):  # the demo's report_panels
         assert f"<h2>{heading}" in html
     assert "Synthetic demonstration data \u2014 no real patients" in html
+    assert "Adverse events graded by CTCAE (version 5.0)" in html  # var ctcae_version (marts.dim_study)
     assert "http://" not in html and "https://" not in html  # self-contained: no URL of any kind
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<script" not in html and "<link" not in html and "url(" not in html

@@ -169,6 +169,7 @@ def test_the_report_names_its_own_study(second_study) -> None:
     assert "treated with eltrombopag" in text and "Week 12" in text and "Week 24" in text
     assert "PR: platelets &gt;= 50 x10^9/L;" in html
     assert "Responders (CR or PR) by Week 12" in text
+    assert "graded by CTCAE (version not recorded (var ctcae_version))" in text  # ctcae_version: ""
     assert "Week 12 2 1 3 0 6 3/6 50.0% 11.8–88.2%" in text
     assert "prior therapy lines >= 3 vs < 3" in text.replace("&gt;", ">").replace("&lt;", "<")
     for other in ("sirolimus", "Sirolimus", "Month 6", "month 6", "connective tissue"):

@@ -260,7 +260,7 @@ def result_sections(
             n_set,
             patient_months(study_drug_exposure(exposure, study.index_drug)["exposure_days"]),
             res,
-            study.ctcae_version if hasattr(study, "ctcae_version") else None,
+            study.ctcae_version,
         ),
         "listing": listing_section(
             patients,

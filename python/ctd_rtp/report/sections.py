@@ -638,7 +638,7 @@ def safety_section(
             "patient-months",
             "marts.fct_drug_exposure",
         ),
-        "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded in the delivery",
+        "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded (var ctcae_version)",
         "rate": res.cell(
             "safety_summary",
             "treatment_emergent_per_100_patient_months",
