@@ -18,7 +18,7 @@ cutoff as (
 
 schedule as (
 
-    select * from {{ ref('int_visit_windows') }}
+    select * from {{ ref('dim_visit_schedule') }}
 
 ),
 
