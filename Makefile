@@ -103,18 +103,12 @@ docs: setup
 demo-data: setup
 	$(BIN)/ctd-rtp synth --out seeds/demo
 
-# Files ruff format already keeps; the rest of the tree is formatted once after the branches of
-# issues 13, 15 and 16 are merged (then this list goes and `ruff format --check python tests` stays).
-FORMATTED := python/ctd_rtp/check.py python/ctd_rtp/cohort.py python/ctd_rtp/delivery.py python/ctd_rtp/gate.py \
-  python/ctd_rtp/incremental.py tests/python/test_raw_contract.py tests/python/test_walkthrough.py \
-  tests/python/test_operations.py tests/python/test_repo_hygiene.py
-
 # SQL: compiled against an empty scratch warehouse, so incremental models lint as their full-build SQL.
-# Python: ruff (lint; format for FORMATTED) and mypy, configured in pyproject.toml.
+# Python: ruff (lint and format check) and mypy, configured in pyproject.toml.
 lint: setup
 	CTD_RTP_DB=$$(mktemp -u /tmp/ctd-rtp-lint-XXXXXX.duckdb) $(BIN)/sqlfluff lint models tests/singular analyses
-	$(BIN)/ruff check python tests
-	$(BIN)/ruff format --check $(FORMATTED)
+	$(BIN)/ruff check python tests benchmark
+	$(BIN)/ruff format --check python tests benchmark
 	$(BIN)/mypy
 
 test: setup chromium lint

@@ -4,8 +4,8 @@
     python -m benchmark.compare_engines to-parquet CSV_DIR PARQUET_DIR
     python -m benchmark.compare_engines reports --duckdb PATH --spark-dir DIR DUCKDB_HTML SPARK_HTML
 
-Reads the marts below (with --all: every mart and the quarantine) from the DuckDB file and from the Spark catalog (SparkReader), sorts
-both by the mart's key and compares row for row: numbers within 1e-9 (absolute or relative),
+Reads the marts below (with --all: every mart and the quarantine) from the DuckDB file and from the
+Spark catalog (SparkReader), sorts both by the mart's key and compares row for row: numbers within 1e-9 (absolute or relative),
 dates, strings and booleans exactly, nulls in the same places. Exit status 1 on a difference.
 Run by `make test-spark`.
 """
@@ -19,6 +19,7 @@ import re
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import SupportsFloat, cast
 
 import pandas as pd
 
@@ -75,7 +76,8 @@ def _normal(value: object) -> object:
         return value
     if isinstance(value, (int, float, Decimal)) or hasattr(value, "dtype"):
         try:
-            number = float(value)
+            # numpy and pandas scalars (with a dtype) are not typed as numbers; a failing float() is caught
+            number = float(cast(SupportsFloat, value))
         except (TypeError, ValueError):
             return value
         return None if math.isnan(number) else number

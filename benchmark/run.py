@@ -30,9 +30,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctd_rtp import cohort
 from ctd_rtp.warehouse import PROJECT_DIR
+
+if TYPE_CHECKING:
+    import duckdb
 
 TIME = shutil.which("time") or "/usr/bin/time"
 
@@ -114,6 +118,49 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
+def _synthesized(n: int | str, raw: Path, fmt: str, label: str, log: Callable[[str], None]) -> float | None:
+    """Write the SYNTHETIC cohort of n patients to `raw` unless an earlier run left the same one there.
+
+    Returns the seconds synthesis took, or None when the earlier cohort was reused.
+    """
+    complete = raw / ".complete"
+    # the raw contract's columns too: a cohort written by an older version is written again
+    marker = f"{n} patients, seed {SEED}, {fmt}, columns {sorted(cohort.RAW_COLUMNS.items())}"
+    if complete.exists() and complete.read_text() == marker:
+        log(f"{label}: reusing the SYNTHETIC cohort in {raw} (delete it to synthesize again)")
+        for extract in raw.glob("lab_results_*"):  # appended by an earlier run: start from the cohort alone
+            extract.unlink()
+        return None
+    _remove(raw)
+    log(f"{label}: synthesize (seed {SEED}, {fmt})")
+    started = time.perf_counter()
+    cohort.write_cohort(raw, int(n), seed=SEED, fmt=fmt, chunk_size=5000)
+    synth_s = round(time.perf_counter() - started, 2)
+    complete.write_text(marker)
+    return synth_s
+
+
+def _references_equal_marts(db: Path, workdir: Path, n: int | str, label: str) -> str:
+    """Check both references' outputs equal the marts of `db`; the rows compared, or RuntimeError."""
+    from benchmark.references import differences
+
+    counts: dict[str, int] = {}
+    problems: list[str] = []
+    for name in ("sql", "pandas"):
+        counts, found = differences(db, workdir / f"reference_{name}_{n}")
+        problems += [f"{name} reference: {p}" for p in found]
+    if problems:
+        raise RuntimeError(f"{label}: a reference differs from the marts:\n" + "\n".join(problems[:20]))
+    return ", ".join(f"{mart} {rows:,} rows" for mart, rows in counts.items())
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The single number a `select count(*)` query returns."""
+    row = con.execute(sql).fetchone()
+    assert row is not None  # an aggregate without group by always returns one row
+    return row[0]
+
+
 def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str = "csv", repeat: int = 1) -> Row:
     """One cohort size (n patients, or "demo" for the bundled cohort) measured end to end."""
     demo = n == "demo"
@@ -135,20 +182,7 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     synth_s = None
     if not demo:
         env["CTD_RTP_RAW_DIR"] = str(raw)
-        complete = raw / ".complete"
-        # the raw contract's columns too: a cohort written by an older version is written again
-        marker = f"{n} patients, seed {SEED}, {fmt}, columns {sorted(cohort.RAW_COLUMNS.items())}"
-        if complete.exists() and complete.read_text() == marker:
-            log(f"{label}: reusing the SYNTHETIC cohort in {raw} (delete it to synthesize again)")
-            for extract in raw.glob("lab_results_*"):  # appended by an earlier run: start from the cohort alone
-                extract.unlink()
-        else:
-            _remove(raw)
-            log(f"{label}: synthesize (seed {SEED}, {fmt})")
-            started = time.perf_counter()
-            cohort.write_cohort(raw, int(n), seed=SEED, fmt=fmt, chunk_size=5000)
-            synth_s = round(time.perf_counter() - started, 2)
-            complete.write_text(marker)
+        synth_s = _synthesized(n, raw, fmt, label, log)
     raw_mb = round(sum(p.stat().st_size for p in raw.iterdir() if p.suffix in (".csv", ".parquet")) / 1e6, 1)
     for stale in (db, db.with_name(db.name + ".wal"), workdir / f"target_{n}"):
         _remove(stale)
@@ -180,18 +214,10 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     build = _best(builds)
     import duckdb
 
-    from benchmark.references import differences
-
-    counts, problems = {}, []
-    for name in ("sql", "pandas"):
-        counts, found = differences(db, workdir / f"reference_{name}_{n}")
-        problems += [f"{name} reference: {p}" for p in found]
-    if problems:
-        raise RuntimeError(f"{label}: a reference differs from the marts:\n" + "\n".join(problems[:20]))
-    equal = ", ".join(f"{mart} {rows:,} rows" for mart, rows in counts.items())
+    equal = _references_equal_marts(db, workdir, n, label)
     log(f"{label}: both references equal the marts ({equal})")
     with duckdb.connect(str(db), read_only=True) as con:
-        lab_rows = con.execute("select count(*) from staging.stg_lab_results").fetchone()[0]
+        lab_rows = _count(con, "select count(*) from staging.stg_lab_results")
 
     appended_rows = 0
     if demo:
@@ -202,7 +228,7 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
         extract = cohort.write_lab_extract(raw, 0.01, seed=1)
         with duckdb.connect() as con:
             read = f"read_parquet('{extract}')" if fmt == "parquet" else f"read_csv('{extract}', header = true)"
-            appended_rows = con.execute(f"select count(*) from {read}").fetchone()[0]
+            appended_rows = _count(con, f"select count(*) from {read}")
         incremental = _measured([*CLI, "build", "--quiet"], env)
 
     log(f"{label}: statistics")

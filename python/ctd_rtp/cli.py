@@ -378,7 +378,8 @@ def cmd_benchmark(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctd-rtp",
-        description="Single-arm treatment-response study warehouse (the study: dbt_project.yml vars or CTD_RTP_STUDY): build, statistics and report.",
+        description="Single-arm treatment-response study warehouse (the study: dbt_project.yml vars or CTD_RTP_STUDY): "
+        "build, statistics and report.",
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
         "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
         "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "

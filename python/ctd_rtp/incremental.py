@@ -111,14 +111,12 @@ def current_inputs(
     return inputs
 
 
-def plan(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> Plan:
-    """Full refresh or incremental, and why (pure: tested without a warehouse)."""
-    if not previous:
-        return Plan(True, "no previous build to add to")
-    for key in ("code", "raw_dir"):
-        if previous.get(key) != current.get(key):
-            what = {"code": "the SQL, seeds, vars or salt changed", "raw_dir": "the raw folder changed"}[key]
-            return Plan(True, what)
+def _raw_file_changes(previous: Mapping[str, str], current: Mapping[str, str]) -> tuple[str | None, list[str]]:
+    """(why a full refresh is needed, or None; the new lab extract files) from the raw files' fingerprints.
+
+    Files are compared in name order; the first file that is gone, changed, or new but not a lab
+    extract is the reason for a full refresh.
+    """
     new_files = []
     for key in sorted(set(previous) | set(current)):
         if not key.startswith("file:"):
@@ -131,7 +129,21 @@ def plan(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> Plan
             new_files.append(name)
             continue
         change = "is new" if before is None else "is gone" if now is None else "changed"
-        return Plan(True, f"{name} {change}")
+        return f"{name} {change}", new_files
+    return None, new_files
+
+
+def plan(previous: Mapping[str, str] | None, current: Mapping[str, str]) -> Plan:
+    """Full refresh or incremental, and why (pure: tested without a warehouse)."""
+    if not previous:
+        return Plan(True, "no previous build to add to")
+    for key in ("code", "raw_dir"):
+        if previous.get(key) != current.get(key):
+            what = {"code": "the SQL, seeds, vars or salt changed", "raw_dir": "the raw folder changed"}[key]
+            return Plan(True, what)
+    refresh, new_files = _raw_file_changes(previous, current)
+    if refresh is not None:
+        return Plan(True, refresh)
     if new_files:
         return Plan(False, f"{len(new_files)} new lab extract file(s): {', '.join(new_files)}", tuple(new_files))
     if previous.get("checks") != current.get("checks"):

@@ -605,6 +605,36 @@ def _odds_ratio(table: np.ndarray) -> tuple[float, float, float, str]:
     return estimate, estimate * math.exp(-half), estimate * math.exp(half), ODDS_RATIO_WALD
 
 
+def _responders_by_group(at_visit: pd.DataFrame, groups: list[str], group_column: str) -> dict[str, tuple[int, int]]:
+    """group -> (responders, evaluable patients) among one visit's evaluable responses."""
+    counts = {}
+    for g in groups:
+        member = at_visit[at_visit[group_column].astype(str) == g]
+        counts[g] = (int(member["response"].isin(RESPONDER_CODES).sum()), len(member))
+    return counts
+
+
+def _group_counts(counts: dict[str, tuple[int, int]], group: str | None) -> tuple[int, int]:
+    """(responders, evaluable) of a group; (0, 0) for a level that is absent (None: fewer than two levels)."""
+    return (0, 0) if group is None else counts.get(group, (0, 0))
+
+
+def _subgroup_comparison(a_r: int, a_n: int, b_r: int, b_n: int) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Fisher's test and the odds ratio of group a vs group b at one visit (both groups evaluable).
+
+    Returns the row's fields, the notes that go before the visit's other notes and those after.
+    """
+    table = np.array([[a_r, a_n - a_r], [b_r, b_n - b_r]])
+    fisher = stats.fisher_exact(table, alternative="two-sided")
+    fields: dict[str, Any] = dict(sample_odds_ratio=float(fisher.statistic), p_value=float(fisher.pvalue))
+    if a_r + b_r in (0, a_n + b_n):
+        # A zero column margin leaves the odds ratio unidentifiable; scipy's (0, inf) CI says nothing.
+        return fields, ["all or none of the evaluable patients responded: odds ratio undefined"], []
+    estimate, low, high, method = _odds_ratio(table)
+    fields.update(odds_ratio=estimate, odds_ratio_ci_low=low, odds_ratio_ci_high=high, odds_ratio_method=method)
+    return fields, [], ["a zero cell: odds ratio is 0 or infinite"] if (table == 0).any() else []
+
+
 def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame, group_column: str = "ctd_group") -> pd.DataFrame:
     """Responders (CR/PR) vs non-responders (NR) by a two-level group, per visit (Fisher).
 
@@ -635,12 +665,9 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame, group_col
         ungrouped = int(at_visit[group_column].isna().sum())
         if ungrouped:
             notes.append(f"{ungrouped} evaluable patient(s) without {group_column} excluded")
-        counts = {}
-        for g in groups:
-            member = at_visit[at_visit[group_column].astype(str) == g]
-            counts[g] = (int(member["response"].isin(RESPONDER_CODES).sum()), len(member))
-        a_r, a_n = counts.get(group_a, (0, 0))
-        b_r, b_n = counts.get(group_b, (0, 0))
+        counts = _responders_by_group(at_visit, groups, group_column)
+        a_r, a_n = _group_counts(counts, group_a)
+        b_r, b_n = _group_counts(counts, group_b)
         row: dict[str, Any] = dict(
             visit=visit,
             group_a=group_a,
@@ -662,19 +689,9 @@ def subgroup_response(responses: pd.DataFrame, patients: pd.DataFrame, group_col
         elif absent:
             notes.insert(0, f"no evaluable patients in group {', '.join(absent)}")
         else:
-            table = np.array([[a_r, a_n - a_r], [b_r, b_n - b_r]])
-            fisher = stats.fisher_exact(table, alternative="two-sided")
-            row.update(sample_odds_ratio=float(fisher.statistic), p_value=float(fisher.pvalue))
-            if a_r + b_r in (0, a_n + b_n):
-                # A zero column margin leaves the odds ratio unidentifiable; scipy's (0, inf) CI says nothing.
-                notes.insert(0, "all or none of the evaluable patients responded: odds ratio undefined")
-            else:
-                estimate, low, high, method = _odds_ratio(table)
-                row.update(
-                    odds_ratio=estimate, odds_ratio_ci_low=low, odds_ratio_ci_high=high, odds_ratio_method=method
-                )
-                if (table == 0).any():
-                    notes.append("a zero cell: odds ratio is 0 or infinite")
+            fields, lead_notes, tail_notes = _subgroup_comparison(a_r, a_n, b_r, b_n)
+            row.update(fields)
+            notes = lead_notes + notes + tail_notes
         row["note"] = "; ".join(notes)
         rows.append(row)
     return pd.DataFrame(rows, columns=list(SUBGROUP_COLUMNS))

@@ -83,6 +83,15 @@ class ValidationSummary:
 
 
 # --------------------------------------------------------------------------- suites
+def _expected_fingerprint(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> str:
+    """The data fingerprint every analysis table must carry: the one given, or else the first one
+    of analysis.response_rate_ci (all analysis tables must agree with it; "" when it has none)."""
+    if fingerprint is not None:
+        return fingerprint
+    fps = frames["analysis.response_rate_ci"]["data_fingerprint"].dropna()
+    return str(fps.iloc[0]) if len(fps) else ""
+
+
 def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict[str, list[Any]]:
     """Expectations per table; counts derived from dim_patients and marts.dim_visit_schedule,
     ranges from the study in force (marts.dim_study) and the analytes seed."""
@@ -99,9 +108,7 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
     response_analyte = str(frames["marts.dim_study"]["response_analyte"].iloc[0])
     ranges = frames["reference.analytes"].set_index("analyte")
     plt = float(ranges.at[response_analyte, "plausible_high"]) if response_analyte in ranges.index else None
-    if fingerprint is None:  # all analysis tables must agree with the first one
-        fps = frames["analysis.response_rate_ci"]["data_fingerprint"].dropna()
-        fingerprint = str(fps.iloc[0]) if len(fps) else ""
+    fingerprint = _expected_fingerprint(frames, fingerprint)
 
     def not_null(*cols: str) -> list[Any]:
         return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in cols]

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -255,7 +255,10 @@ class Reader(Protocol):
     few columns of one) as data frames, a content fingerprint per table, and the `analysis`
     tables written back. DuckDBReader and SparkReader implement it; `reader_from_env` picks one."""
 
-    location: str  # where the tables are (shown in the report)
+    @property
+    def location(self) -> str:
+        """Where the tables are (shown in the report)."""
+        ...
 
     def read_mart(
         self,
@@ -314,6 +317,15 @@ class DuckDBReader:
         with connect(self.db_path, read_only=True) as con:
             yield DuckDBReader(self.db_path, con)
 
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection of this snapshot, or a read-only one to the file for the duration."""
+        if self.con is not None:
+            yield self.con
+            return
+        with connect(self.db_path, read_only=True) as con:
+            yield con
+
     def read_mart(
         self,
         table: str,
@@ -326,18 +338,18 @@ class DuckDBReader:
         """`categorical`: read through Arrow with text as (lexically ordered) categoricals; for
         text, float and non-null integer columns (see `read_columns`). `order_by`: rows sorted by
         the engine (ascending, nulls last)."""
-        with self.snapshot() as reader:
+        with self._connection() as con:
             if columns is None and where is None and not categorical and not order_by:
-                return read_table(reader.con, schema, table)
-            read_table_exists(reader.con, schema, table)
+                return read_table(con, schema, table)
+            read_table_exists(con, schema, table)
             sql = _select(schema, table, columns, where, quote='"', order_by=order_by)
             if categorical:
-                return lexical_categories(query_frame(reader.con, sql, categorical=True))
-            return reader.con.execute(sql).df()
+                return lexical_categories(query_frame(con, sql, categorical=True))
+            return con.execute(sql).df()
 
     def table_fingerprint(self, table: str, schema: str = "marts") -> str:
-        with self.snapshot() as reader:
-            return table_fingerprint(reader.con, schema, table)
+        with self._connection() as con:
+            return table_fingerprint(con, schema, table)
 
     def write_tables(self, schema: str, frames: Mapping[str, pd.DataFrame]) -> None:
         """All tables in one transaction (see `write_tables`)."""
@@ -450,6 +462,7 @@ def _spark_rows(frame: pd.DataFrame) -> tuple[list[tuple], Any]:
 
     fields, converters = [], []
     for column in frame.columns:
+        convert: Callable[[Any], Any]
         values = [v for v in frame[column].tolist() if not _missing(v)]
         if pd.api.types.is_float_dtype(frame[column].dtype):
             kind, convert = T.DoubleType(), float

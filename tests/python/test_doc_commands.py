@@ -70,9 +70,11 @@ RUN: dict[str, Run] = {
     "CTD_RTP_RAW_DIR=/path/to/folder .venv/bin/ctd-rtp build": Run(expect=("own data in",)),
     ".venv/bin/ctd-rtp check /path/to/folder": Run(expect=("verdict: OK",)),
     ".venv/bin/ctd-rtp check DIR": Run(expect=("verdict: OK",)),
-    ".venv/bin/python -c \"import duckdb; print(duckdb.connect('warehouse.duckdb', read_only=True).sql(\\\"select row_id, column_id, formatted, value, source from analysis.report_results where table_id = 'response_by_visit' and column_id in ('responders', 'orr') order by row_order\\\"))\"": Run(
-        needs_warehouse=True, expect=("10/13", "76.9%", "marts.rpt_response_rates")
-    ),
+    (
+        ".venv/bin/python -c \"import duckdb; print(duckdb.connect('warehouse.duckdb', read_only=True).sql("
+        '\\"select row_id, column_id, formatted, value, source from analysis.report_results '
+        "where table_id = 'response_by_visit' and column_id in ('responders', 'orr') order by row_order\\\"))\""
+    ): Run(needs_warehouse=True, expect=("10/13", "76.9%", "marts.rpt_response_rates")),
 }
 
 # command -> (file that runs it, the text that file must contain)

@@ -51,40 +51,59 @@ def viewbox(root: ET.Element) -> tuple[float, float]:
     return w, h
 
 
+def attribute_coordinates(a: dict[str, str]):
+    """Yield ('x'|'y', value) for the position attributes of one element."""
+    for k in ("x", "x1", "x2", "cx"):
+        if k in a:
+            yield "x", float(a[k])
+    for k in ("y", "y1", "y2", "cy"):
+        if k in a:
+            yield "y", float(a[k])
+
+
+def rect_far_corner(a: dict[str, str]):
+    """Yield the bottom-right corner of a rect (its width and height must not be negative)."""
+    yield "x", float(a["x"]) + float(a["width"])
+    yield "y", float(a["y"]) + float(a["height"])
+    assert float(a["width"]) >= 0 and float(a["height"]) >= 0
+
+
+def points_coordinates(points: str):
+    """Yield the coordinates of a polyline's or polygon's points."""
+    for pair in points.split():
+        px, py = map(float, pair.split(","))
+        yield "x", px
+        yield "y", py
+
+
+def path_coordinates(d: str):
+    """Yield the coordinates of a path's absolute M, L, H and V commands (no other command allowed)."""
+    assert re.fullmatch(r"[MLHVZ0-9.\- ]+", d), d
+    cmd, nums = None, []
+    for tok in re.findall(r"[MLHVZ]|-?\d+(?:\.\d+)?", d):
+        if tok in "MLHVZ":
+            cmd = tok
+            continue
+        nums.append(float(tok))
+        if cmd in "ML" and len(nums) == 2:
+            yield "x", nums[0]
+            yield "y", nums[1]
+            nums = []
+        elif cmd in "HV":
+            yield ("x" if cmd == "H" else "y"), nums.pop()
+
+
 def coordinates(root: ET.Element):
     """Yield ('x'|'y', value) for every drawn coordinate (absolute path commands only)."""
     for e in root.iter():
         a = e.attrib
-        for k in ("x", "x1", "x2", "cx"):
-            if k in a:
-                yield "x", float(a[k])
-        for k in ("y", "y1", "y2", "cy"):
-            if k in a:
-                yield "y", float(a[k])
+        yield from attribute_coordinates(a)
         if tag(e) == "rect":
-            yield "x", float(a["x"]) + float(a["width"])
-            yield "y", float(a["y"]) + float(a["height"])
-            assert float(a["width"]) >= 0 and float(a["height"]) >= 0
+            yield from rect_far_corner(a)
         if tag(e) in ("polyline", "polygon"):
-            for pair in a["points"].split():
-                px, py = map(float, pair.split(","))
-                yield "x", px
-                yield "y", py
+            yield from points_coordinates(a["points"])
         if tag(e) == "path":
-            d = a["d"]
-            assert re.fullmatch(r"[MLHVZ0-9.\- ]+", d), d
-            cmd, nums = None, []
-            for tok in re.findall(r"[MLHVZ]|-?\d+(?:\.\d+)?", d):
-                if tok in "MLHVZ":
-                    cmd = tok
-                    continue
-                nums.append(float(tok))
-                if cmd in "ML" and len(nums) == 2:
-                    yield "x", nums[0]
-                    yield "y", nums[1]
-                    nums = []
-                elif cmd in "HV":
-                    yield ("x" if cmd == "H" else "y"), nums.pop()
+            yield from path_coordinates(a["d"])
 
 
 def check_structure(fig: F.Figure, figure_id: str) -> ET.Element:

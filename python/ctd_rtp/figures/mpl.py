@@ -214,10 +214,11 @@ def swimmer(
         ax.set_yticklabels(f["patient_id"].astype(str).tolist(), fontsize=8)
         ax.set_xlabel("Days since the first dose")
         ax.set_xlim(left=0)
+        from matplotlib.artist import Artist
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
-        handles = [Patch(color=RESPONSE_COLOURS[k], label=k) for k in ("CR", "PR", "NR")]
+        handles: list[Artist] = [Patch(color=RESPONSE_COLOURS[k], label=k) for k in ("CR", "PR", "NR")]
         handles += [
             Line2D([], [], linestyle="none", marker=m, color=col, label=lab) for m, col, lab in MARKERS.values()
         ]

@@ -156,7 +156,10 @@ def platelet_trajectories(
         f"Platelet counts of {n} patients over {_num(day_lo)} to {_num(day_hi)} study days; "
         f"{responders} responders (CR or PR) at {endpoint_label} ({', '.join(f'{g} {counts[g]}' for g in groups)})."
     )
-    caption = f"Platelet count ({PLT_UNIT}, log scale) by study day, one line per patient coloured by the response at {endpoint_label}"
+    caption = (
+        f"Platelet count ({PLT_UNIT}, log scale) by study day, one line per patient coloured by the response "
+        f"at {endpoint_label}"
+    )
     caption += f"; dashed lines mark {' and '.join(map(_num, shown))} {PLT_UNIT}." if shown else "."
     if summary:
         note = (
@@ -169,6 +172,124 @@ def platelet_trajectories(
 
 
 # --------------------------------------------------------------------------- 2. heatmap
+def _heatmap_visits(df: pd.DataFrame | None) -> list[str]:
+    """The visits in the data, by ``visit_order`` when given (none without a ``visit`` column)."""
+    ordered = df.sort_values("visit_order") if df is not None and "visit_order" in df.columns else df
+    return (
+        [] if ordered is None or "visit" not in ordered.columns else list(dict.fromkeys(ordered["visit"].astype(str)))
+    )
+
+
+def _first_responses(d: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(patient, visit) -> the first non-empty response in row order."""
+    cells: dict[tuple[str, str], str] = {}
+    # numpy object arrays: iterating pandas' Arrow-backed text element by element is slow.
+    for p, v, r in zip(*(d[c].to_numpy(dtype=object) for c in ("patient_id", "visit", "response"))):
+        if r:
+            cells.setdefault((p, v), r)
+    return cells
+
+
+def _heatmap_grid(
+    patients: set[str], visits: list[str], labels: list[str], cells: Mapping[tuple[str, str], str]
+) -> tuple[float, float, list[str]]:
+    """Width, height and body of the per-patient grid: one row per patient (sorted by best
+    response, then natural id), one cell per visit."""
+    rank = {g: i for i, g in enumerate(RESPONSE_ORDER)}
+
+    def best(p: str) -> int:
+        return min(rank.get(cells[(p, v)], len(rank)) if (p, v) in cells else len(rank) + 1 for v in visits)
+
+    n, nv = len(patients), len(visits)
+    body: list[str] = []
+    pids = sorted(patients, key=lambda p: (best(p), _natural_key(p)))
+    names = [_truncate(p) for p in pids]
+    x0, cw, ch, y0 = min(150.0, 12 + CHAR_W * max(map(len, names))) + 8, 64, 20, 60
+    W, H = max(x0 + cw * nv + 16, 380), y0 + ch * n + 12
+    for j, lab in enumerate(labels):
+        body.append(_text(x0 + j * cw + cw / 2, y0 - 8, _truncate(lab, 9), text_anchor="middle", font_weight="bold"))
+    for i, (p, name) in enumerate(zip(pids, names)):
+        y = y0 + i * ch
+        body.append(_text(x0 - 6, y + ch / 2 + 4, name, text_anchor="end", font_size=11))
+        for j, (v, lab) in enumerate(zip(visits, labels)):
+            r = cells.get((p, v), "")
+            body.append(
+                _el(
+                    "rect",
+                    _tip(f"{p}, {lab}: {r or 'not assessed'}"),
+                    x=float(x0 + j * cw + 1),
+                    y=float(y + 1),
+                    width=cw - 2,
+                    height=ch - 2,
+                    fill=_colour(r) if r else "#FFFFFF",
+                    stroke="#CCCCCC",
+                    class_="cell" if r else "cell missing",
+                )
+            )
+            body.append(
+                _text(
+                    x0 + j * cw + cw / 2,
+                    y + ch / 2 + 4,
+                    _truncate(r, 4) or "\u2013",
+                    text_anchor="middle",
+                    font_size=11,
+                    fill=INK,
+                    class_="cell-label",
+                )
+            )
+    return W, H, body
+
+
+def _heatmap_bars(
+    n: int,
+    visits: list[str],
+    labels: list[str],
+    groups: list[str],
+    tallies: Mapping[tuple[str, str], int],
+    assessed: Mapping[str, int],
+) -> tuple[float, float, list[str]]:
+    """Width, height and body of the stacked bars: the share of the ``n`` patients in each
+    response category (and not assessed) per visit."""
+    W, H = max(420, 84 + len(visits) * 100), 360
+    box = _Box(64, 44, W - 20, 320)
+    ys = _Scale(0, 1, box.y1, box.y0)
+    starts, bw, body = _category_axes(box, labels, "Patients", 0.35)
+    for s, v, lab in zip(starts, visits, labels):
+        tally = [(g, tallies[(v, g)]) for g in groups]
+        cum = 0.0
+        for g, c in [*tally, ("Not assessed", n - assessed[v])]:
+            if not c:
+                continue
+            top, bottom = ys(cum + c / n), ys(cum)
+            cum += c / n
+            body.append(
+                _el(
+                    "rect",
+                    _tip(f"{lab}: {g} {c}/{n} ({100 * c / n:.1f}%)"),
+                    x=float(s),
+                    y=top,
+                    width=bw,
+                    height=bottom - top,
+                    stroke="#FFFFFF",
+                    stroke_width=0.5,
+                    fill=MISSING_COLOUR if g == "Not assessed" else _colour(g),
+                    class_="segment",
+                )
+            )
+            if bottom - top >= 14:
+                body.append(
+                    _text(
+                        s + bw / 2,
+                        (top + bottom) / 2 + 4,
+                        f"{100 * c / n:.0f}%",
+                        text_anchor="middle",
+                        font_size=11,
+                        fill=INK,
+                    )
+                )
+    return W, H, body
+
+
 def response_heatmap(
     df: pd.DataFrame, figure_id: str, visits: Sequence[str] | None = None, *, max_rows: int = 60
 ) -> Figure:
@@ -181,29 +302,13 @@ def response_heatmap(
     """
     fid, what = _safe_id(figure_id), "Response by visit"
     d = _frame(df, (), extra=("visit", "response"))
-    if visits is None:
-        ordered = df.sort_values("visit_order") if df is not None and "visit_order" in df.columns else df
-        visits = (
-            []
-            if ordered is None or "visit" not in ordered.columns
-            else list(dict.fromkeys(ordered["visit"].astype(str)))
-        )
-    visits = [str(v) for v in visits]
+    visits = [str(v) for v in (_heatmap_visits(df) if visits is None else visits)]
     if d is not None:
         d["visit"], d["response"] = d["visit"].astype(str).str.strip(), _codes(d["response"])
         d = d[d["visit"].isin(visits)]
     if d is None or d.empty:
         return _no_data(fid, what)
-    cells: dict[tuple[str, str], str] = {}
-    # numpy object arrays: iterating pandas' Arrow-backed text element by element is slow.
-    for p, v, r in zip(*(d[c].to_numpy(dtype=object) for c in ("patient_id", "visit", "response"))):
-        if r:
-            cells.setdefault((p, v), r)
-    rank = {g: i for i, g in enumerate(RESPONSE_ORDER)}
-
-    def best(p: str) -> int:
-        return min(rank.get(cells[(p, v)], len(rank)) if (p, v) in cells else len(rank) + 1 for v in visits)
-
+    cells = _first_responses(d)
     patients = set(d["patient_id"])
     n, nv, labels = len(patients), len(visits), [_pretty(v) for v in visits]
     # Patients per visit x response: one pass over the cells (summary bars and the alt text).
@@ -213,84 +318,11 @@ def response_heatmap(
     legend = [(_colour(g), g) for g in groups]
     if len(cells) < n * nv:
         legend.append((MISSING_COLOUR if n > max_rows else "#FFFFFF", "Not assessed"))
-    body: list[str] = []
     if n <= max_rows:
-        pids = sorted(patients, key=lambda p: (best(p), _natural_key(p)))
-        names = [_truncate(p) for p in pids]
-        x0, cw, ch, y0 = min(150.0, 12 + CHAR_W * max(map(len, names))) + 8, 64, 20, 60
-        W, H = max(x0 + cw * nv + 16, 380), y0 + ch * n + 12
-        for j, lab in enumerate(labels):
-            body.append(
-                _text(x0 + j * cw + cw / 2, y0 - 8, _truncate(lab, 9), text_anchor="middle", font_weight="bold")
-            )
-        for i, (p, name) in enumerate(zip(pids, names)):
-            y = y0 + i * ch
-            body.append(_text(x0 - 6, y + ch / 2 + 4, name, text_anchor="end", font_size=11))
-            for j, (v, lab) in enumerate(zip(visits, labels)):
-                r = cells.get((p, v), "")
-                body.append(
-                    _el(
-                        "rect",
-                        _tip(f"{p}, {lab}: {r or 'not assessed'}"),
-                        x=float(x0 + j * cw + 1),
-                        y=float(y + 1),
-                        width=cw - 2,
-                        height=ch - 2,
-                        fill=_colour(r) if r else "#FFFFFF",
-                        stroke="#CCCCCC",
-                        class_="cell" if r else "cell missing",
-                    )
-                )
-                body.append(
-                    _text(
-                        x0 + j * cw + cw / 2,
-                        y + ch / 2 + 4,
-                        _truncate(r, 4) or "\u2013",
-                        text_anchor="middle",
-                        font_size=11,
-                        fill=INK,
-                        class_="cell-label",
-                    )
-                )
+        W, H, body = _heatmap_grid(patients, visits, labels, cells)
         mode = "Each row is one patient (sorted by best response, then id); letters give the response."
     else:
-        W, H = max(420, 84 + nv * 100), 360
-        box = _Box(64, 44, W - 20, 320)
-        ys = _Scale(0, 1, box.y1, box.y0)
-        starts, bw, body = _category_axes(box, labels, "Patients", 0.35)
-        for s, v, lab in zip(starts, visits, labels):
-            tally = [(g, tallies[(v, g)]) for g in groups]
-            cum = 0.0
-            for g, c in [*tally, ("Not assessed", n - assessed[v])]:
-                if not c:
-                    continue
-                top, bottom = ys(cum + c / n), ys(cum)
-                cum += c / n
-                body.append(
-                    _el(
-                        "rect",
-                        _tip(f"{lab}: {g} {c}/{n} ({100 * c / n:.1f}%)"),
-                        x=float(s),
-                        y=top,
-                        width=bw,
-                        height=bottom - top,
-                        stroke="#FFFFFF",
-                        stroke_width=0.5,
-                        fill=MISSING_COLOUR if g == "Not assessed" else _colour(g),
-                        class_="segment",
-                    )
-                )
-                if bottom - top >= 14:
-                    body.append(
-                        _text(
-                            s + bw / 2,
-                            (top + bottom) / 2 + 4,
-                            f"{100 * c / n:.0f}%",
-                            text_anchor="middle",
-                            font_size=11,
-                            fill=INK,
-                        )
-                    )
+        W, H, body = _heatmap_bars(n, visits, labels, groups, tallies, assessed)
         mode = (
             f"With {n} patients (more than {max_rows}) the per-patient grid is replaced by stacked "
             f"bars giving the share of patients in each response category per visit."
@@ -489,6 +521,92 @@ def paired_panel(
 
 
 # --------------------------------------------------------------------------- 4. waterfall
+def _fold_change_order(fcs: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+    """Row order by descending fold change, ties by natural patient id (the slow natural key only within ties)."""
+    order = np.argsort(-fcs, kind="stable")
+    ranked = fcs[order]
+    runs = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    for a, b in zip(runs, np.r_[runs[1:], len(order)]):
+        if b - a > 1:
+            order[a:b] = sorted(order[a:b], key=lambda i: _natural_key(ids[i]))
+    return order
+
+
+def _doubling_step(span: int, max_ticks: int) -> int:
+    """The smallest power of two step that puts at most ``max_ticks`` steps across ``span``."""
+    step = 1
+    while span / step > max_ticks:
+        step *= 2
+    return step
+
+
+def _binned_columns(groups: np.ndarray, l2: np.ndarray, max_columns: int) -> tuple[list[str], list[float]]:
+    """Consecutive (already sorted) patients sharing ``max_columns`` columns: per column the most
+    frequent group (ties: the first in code-point order) and the median log2 fold change."""
+    n = len(l2)
+    column = np.arange(n) * max_columns // n
+    per = pd.DataFrame({"column": column, "l2": l2, "group": groups})
+    heights = per.groupby("column")["l2"].median().to_numpy()
+    modal = (
+        per.groupby(["column", "group"])
+        .size()
+        .reset_index(name="k")
+        .sort_values(["column", "k", "group"], ascending=[True, False, True])
+        .drop_duplicates("column")["group"]
+    )
+    pairs = list(zip(modal, heights))
+    return [g for g, _ in pairs], [v for _, v in pairs]
+
+
+def _bar_span(y: float, y0: float) -> tuple[float, float]:
+    """Top and bottom pixel of a bar from the baseline ``y0`` to ``y``, at least 1 px (a 1x bar stays visible)."""
+    top, bottom = min(y, y0), max(y, y0)
+    return top, max(bottom, top + 1)
+
+
+def _bar_areas(starts: list[float], bw: float, groups: list[str], spans: list[tuple[float, float]]) -> list[str]:
+    """One thin-bar area (a path of the bars) per response group, groups in legend order."""
+    areas: dict[str, list[str]] = {}
+    for s, g, (top, bottom) in zip(starts, groups, spans):
+        areas.setdefault(g, []).append(f"M{_fmt(s)} {_fmt(top)}H{_fmt(s + bw)}V{_fmt(bottom)}H{_fmt(s)}Z")
+    return [
+        _el("path", _tip(f"{g} patients"), d="".join(areas[g]), fill=_colour(g), class_="bar-area")
+        for g in _ordered_groups(areas)
+    ]
+
+
+def _bars(
+    starts: list[float],
+    bw: float,
+    spans: list[tuple[float, float]],
+    patients: list[tuple[str, str, str, float]],
+    label_y: float | None,
+) -> list[str]:
+    """One bar per patient (id, label, group, fold change) with a tooltip; the labels under the
+    axis at ``label_y`` (None: no labels)."""
+    out = []
+    for s, (top, bottom), (pid, name, g, f) in zip(starts, spans, patients):
+        out.append(
+            _el(
+                "rect",
+                _tip(f"{pid}: {_num(round(f, 2))}{TIMES} ({g})"),
+                x=float(s),
+                y=top,
+                width=float(bw),
+                height=bottom - top,
+                fill=_colour(g),
+                class_="bar",
+            )
+        )
+        if label_y is not None:
+            out.append(
+                _text(
+                    s + bw / 2 + 4, label_y + 6, name, rotate=True, text_anchor="end", font_size=11, class_="bar-label"
+                )
+            )
+    return out
+
+
 def waterfall(
     df: pd.DataFrame,
     figure_id: str,
@@ -515,21 +633,11 @@ def waterfall(
     if d is None or dropped == len(d):
         return _no_data(fid, what)
     d = d[d["best_fold_change"] > 0].assign(group=lambda x: _codes(x["response_group"], "NE"))
-    fcs, ids = d["best_fold_change"].to_numpy(), d["patient_id"].to_numpy()
-    # Descending fold change, ties by natural patient id: the (slow) natural key only within ties.
-    order = np.argsort(-fcs, kind="stable")
-    ranked = fcs[order]
-    runs = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    for a, b in zip(runs, np.r_[runs[1:], len(order)]):
-        if b - a > 1:
-            order[a:b] = sorted(order[a:b], key=lambda i: _natural_key(ids[i]))
-    d = d.iloc[order]
+    d = d.iloc[_fold_change_order(d["best_fold_change"].to_numpy(), d["patient_id"].to_numpy())]
     fc, l2 = d["best_fold_change"], np.log2(d["best_fold_change"].to_numpy())
     n, summary, labelled = len(d), len(d) > max_bars, len(d) <= max_labels
     kmin, kmax = math.floor(min(l2.min(), -1)), math.ceil(max(l2.max(), 3))
-    step = 1
-    while (kmax - kmin) / step > 8:
-        step *= 2
+    step = _doubling_step(kmax - kmin, 8)
     names = [_truncate(p, 12) for p in d["patient_id"]]
     box = _Box(64, 44, 740, 344)
     W, H = 760, box.y1 + (14 + CHAR_W * max(map(len, names)) if labelled else 24) + 12
@@ -542,49 +650,17 @@ def waterfall(
     body.append(_text((box.x0 + box.x1) / 2, H - 6, f"Patients ({n}), sorted by fold change", text_anchor="middle"))
     binned = n > max_columns
     if binned:  # consecutive patients (already sorted) share a column: median height, modal group
-        column = np.arange(n) * max_columns // n
-        per = pd.DataFrame({"column": column, "l2": l2, "group": d["group"].to_numpy()})
-        heights = per.groupby("column")["l2"].median().to_numpy()
-        modal = (
-            per.groupby(["column", "group"])
-            .size()
-            .reset_index(name="k")
-            .sort_values(["column", "k", "group"], ascending=[True, False, True])
-            .drop_duplicates("column")["group"]
-        )
-        cols = [(None, None, g, None, v) for g, v in zip(modal, heights)]
+        groups, heights = _binned_columns(d["group"].to_numpy(), l2, max_columns)
+        if not summary:
+            raise ValueError(f"max_columns ({max_columns}) below max_bars ({max_bars}): a column of patients is no bar")
     else:
-        cols = list(zip(d["patient_id"], names, d["group"], fc, l2))
-    starts, bw = _band(len(cols), box.x0, box.x1, 0.0 if summary else 0.2)
-    areas: dict[str, list[str]] = {}
-    y0 = ys(0)
-    for s, (pid, name, g, f, v) in zip(starts, cols):
-        y = ys(v)
-        top, bottom = min(y, y0), max(y, y0)
-        bottom = max(bottom, top + 1)  # a 1x bar stays visible
-        if summary:
-            areas.setdefault(g, []).append(f"M{_fmt(s)} {_fmt(top)}H{_fmt(s + bw)}V{_fmt(bottom)}H{_fmt(s)}Z")
-            continue
-        body.append(
-            _el(
-                "rect",
-                _tip(f"{pid}: {_num(round(f, 2))}{TIMES} ({g})"),
-                x=float(s),
-                y=top,
-                width=float(bw),
-                height=bottom - top,
-                fill=_colour(g),
-                class_="bar",
-            )
-        )
-        if labelled:
-            body.append(
-                _text(
-                    s + bw / 2 + 4, box.y1 + 6, name, rotate=True, text_anchor="end", font_size=11, class_="bar-label"
-                )
-            )
-    for g in _ordered_groups(areas):
-        body.append(_el("path", _tip(f"{g} patients"), d="".join(areas[g]), fill=_colour(g), class_="bar-area"))
+        groups, heights = list(d["group"]), list(l2)
+    starts, bw = _band(len(heights), box.x0, box.x1, 0.0 if summary else 0.2)
+    spans = [_bar_span(ys(v), ys(0)) for v in heights]
+    if summary:
+        body += _bar_areas(starts, bw, groups, spans)
+    else:
+        body += _bars(starts, bw, spans, list(zip(d["patient_id"], names, groups, fc)), box.y1 if labelled else None)
     body.append(_hline(box, ys(0), stroke=AXIS, class_="baseline"))
     if pr_fold and pr_fold > 0:
         line = math.log2(pr_fold)

@@ -44,7 +44,7 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float | np.floating) -> str:
     """Coordinate with at most one decimal (no float noise, no ``-0``)."""
     s = f"{round(float(v), 1) + 0.0:.1f}"
     return s[:-2] if s.endswith(".0") else s
@@ -185,7 +185,7 @@ def _band(n: int, r0: float, r1: float, pad: float, max_w: float = 60) -> tuple[
 
 # --------------------------------------------------------------------------- axes, legend, document
 def _hline(box: _Box, y: float, **style: object) -> str:
-    return _el("line", x1=float(box.x0), y1=float(y), x2=float(box.x1), y2=float(y), **style)
+    return _el("line", None, x1=float(box.x0), y1=float(y), x2=float(box.x1), y2=float(y), **style)
 
 
 def _y_axis(box: _Box, ticks: Iterable[tuple[float, str]], title: str = "") -> list[str]:

@@ -65,7 +65,8 @@ def _write_bytes_atomically(path: Path, data: bytes) -> None:
 @contextmanager
 def _step(log: Callable[[str], None], name: str) -> Iterator[list[str]]:
     """One log line per step with its duration (and a detail the step appends)."""
-    started, detail = time.perf_counter(), []
+    started = time.perf_counter()
+    detail: list[str] = []
     try:
         yield detail
     except BaseException:

@@ -882,58 +882,75 @@ def _odds_ratio_methods(subgroups: pd.DataFrame, visits: Mapping[str, str]) -> l
     return [f"{ODDS_RATIO_CI_TEXT.get(m, m)} ({', '.join(v)})" for m, v in used.items()]
 
 
+FLOW_SOURCE = "marts.rpt_patient_flow"
+
+
+def _flow_count(res: Results, row: Any) -> Cell:
+    """The patient count of one marts.rpt_patient_flow row, as a result cell."""
+    row_id = "|".join(x for x in (str(row.step), _text(row.visit), _text(row.reason)) if x).replace("|", ":")
+    return res.cell(
+        "patient_flow",
+        row_id,
+        "n",
+        str(int(row.n_patients)),
+        row.n_patients,
+        "patients",
+        FLOW_SOURCE,
+        row_label=" ".join(x for x in (str(row.step_label), _text(row.visit), _text(row.reason)) if x),
+    )
+
+
+def _flow_rows(f: pd.DataFrame, step: str, visit: str | None) -> pd.DataFrame:
+    """The flow rows of a step (at a visit, when one is given)."""
+    return f[(f["step"] == step) & ((f["visit"].astype(object) == visit) if visit else True)]
+
+
+def _flow_side(f: pd.DataFrame, res: Results, step: str, visit: str | None = None) -> list[dict[str, Any]]:
+    """The patients leaving the flow at a step, one entry per reason."""
+    rows = _flow_rows(f, step, visit)
+    return [
+        {"label": _text(r.reason) or str(r.step_label), "n": _flow_count(res, r)} for r in rows.itertuples(index=False)
+    ]
+
+
+def _flow_box(
+    f: pd.DataFrame, res: Results, visits: Mapping[str, str], step: str, visit: str | None = None
+) -> dict[str, Any] | None:
+    """A main box of the flow diagram, or None when the step has no row."""
+    rows = _flow_rows(f, step, visit)
+    if not len(rows):
+        return None
+    r = next(rows.itertuples(index=False))
+    label = f"{r.step_label} at {visits[visit]}" if visit and step == "evaluable" else str(r.step_label)
+    if step == "analysed":
+        label = f"Analysed at {visits[_text(r.visit)]} (the last visit)"
+    return {"label": label, "n": _flow_count(res, r)}
+
+
 def flow_section(flow: pd.DataFrame, visits: Mapping[str, str], res: Results | None = None) -> dict[str, Any]:
     """The patient flow diagram (STROBE 13) from marts.rpt_patient_flow: main boxes top to bottom,
     each with the patients leaving the flow beside it (quarantined by reason, no day 0, NE by reason)."""
     res = res or Results()
-    src = "marts.rpt_patient_flow"
     f = flow.sort_values(["step_order", "step"], kind="stable")
-
-    def n(row: Any) -> Cell:
-        row_id = "|".join(x for x in (str(row.step), _text(row.visit), _text(row.reason)) if x).replace("|", ":")
-        return res.cell(
-            "patient_flow",
-            row_id,
-            "n",
-            str(int(row.n_patients)),
-            row.n_patients,
-            "patients",
-            src,
-            row_label=" ".join(x for x in (str(row.step_label), _text(row.visit), _text(row.reason)) if x),
-        )
-
-    def side(step: str, visit: str | None = None) -> list[dict[str, Any]]:
-        rows = f[(f["step"] == step) & ((f["visit"].astype(object) == visit) if visit else True)]
-        return [{"label": _text(r.reason) or str(r.step_label), "n": n(r)} for r in rows.itertuples(index=False)]
-
-    def box(step: str, visit: str | None = None) -> dict[str, Any] | None:
-        rows = f[(f["step"] == step) & ((f["visit"].astype(object) == visit) if visit else True)]
-        if not len(rows):
-            return None
-        r = next(rows.itertuples(index=False))
-        label = f"{r.step_label} at {visits[visit]}" if visit and step == "evaluable" else str(r.step_label)
-        if step == "analysed":
-            label = f"Analysed at {visits[_text(r.visit)]} (the last visit)"
-        return {"label": label, "n": n(r)}
-
     boxes = []
     for step, out in (("delivered", "quarantined"), ("accepted", "no_index_dose"), ("with_index_dose", None)):
-        b = box(step)
+        b = _flow_box(f, res, visits, step)
         if b is not None:
-            leaving = side(out) if out else []
+            leaving = _flow_side(f, res, out) if out else []
             if out == "quarantined" and not leaving:
                 leaving = [
                     {
                         "label": "Patients quarantined",
-                        "n": res.cell("patient_flow", "quarantined", "n", "0", 0, "patients", src),
+                        "n": res.cell("patient_flow", "quarantined", "n", "0", 0, "patients", FLOW_SOURCE),
                     }
                 ]
             boxes.append({**b, "side_title": "Excluded", "side": leaving})
     visit_rows = f[f["step"] == "evaluable"].drop_duplicates("visit")
     for r in visit_rows.itertuples(index=False):
-        b = box("evaluable", str(r.visit))
-        boxes.append({**b, "side_title": "Not evaluable", "side": side("not_evaluable", str(r.visit))})
-    last = box("analysed")
+        b = _flow_box(f, res, visits, "evaluable", str(r.visit))
+        assert b is not None  # the visit is one of the evaluable rows, so its box has a row
+        boxes.append({**b, "side_title": "Not evaluable", "side": _flow_side(f, res, "not_evaluable", str(r.visit))})
+    last = _flow_box(f, res, visits, "analysed")
     if last is not None:
         boxes.append({**last, "side_title": "", "side": []})
     return {"boxes": boxes}
@@ -952,7 +969,7 @@ def missing_data_section(
     rows = []
     for analyte, g in m.groupby("analyte", sort=False):
         by_visit = {str(r.visit): r for r in g.itertuples(index=False)}
-        cells = []
+        cells: list[dict[str, Cell] | None] = []
         for v in visit_codes:
             r = by_visit.get(v)
             if r is None:
