@@ -67,13 +67,21 @@ def step(name: str) -> Iterator[None]:
 
 
 def _writable_folder(folder: Path, what: str) -> None:
-    """Stop before any work (exit 2) when `folder` cannot be created or written to."""
+    """Stop before any work (exit 2) when `folder` cannot be created or written to. Folders the
+    check had to create are removed again: a run that stops later leaves nothing behind."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".ctd-rtp-write-check-"):
             pass
     except OSError as exc:
         raise UsageError(f"{what} {folder} is not writable ({exc.strerror or exc}): choose a writable folder") from None
+    finally:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
 
 
 def _usable_warehouse_path(settings: Settings) -> None:
