@@ -422,7 +422,7 @@ def outcomes_section(
     }
 
 
-def _paired_row(
+def _format_paired_row(
     r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str], c: Any, compact: bool
 ) -> dict[str, Any]:
     test, method, note = _text(r.test_used), _text(r.wilcoxon_method), _text(r.note)
@@ -508,7 +508,7 @@ def lab_tables(
         table = out[key]
         name = str(info.get("analyte_name", analyte))
         comparisons = [
-            _paired_row(
+            _format_paired_row(
                 r,
                 2 if decimals is None else int(decimals),
                 visits,
