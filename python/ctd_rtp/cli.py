@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import cohort, gate, incremental
+from . import cohort, gate, incremental, run_state
 from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
 from .warehouse import (
     DEFAULT_DB_NAME,
@@ -337,16 +337,39 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     # build and statistics on a private copy, published together: readers never see marts
     # from one run beside statistics from another
+    out_dir = Path(args.out_dir) if args.out_dir else default_report_dir(settings)
+    options = _run_options(args)
     with exclusive_run(settings.db_path):
         unchanged = _unchanged(args, settings)
+        if unchanged:
+            with connect(settings.db_path) as con:
+                why = run_state.why_not_current(out_dir, con, options)
+            if why is None:
+                log(f"nothing to do: the statistics and the report {out_dir / run_state.REPORT_FILES[0]} are current")
+                log("  (`ctd-rtp run --full-refresh` rebuilds and rewrites everything)")
+                log(f"all done in {time.perf_counter() - started:.1f}s")
+                return EXIT_OK
+            log(f"statistics and report: rerun ({why})")
         with staged_copy(settings) as working:
             if not unchanged:
                 _build(args, working)
             _stats(working, getattr(args, "min_cell_count", 0), getattr(args, "listing_max_patients", None))
         log(f"published {settings.db_path}")
         code = cmd_report(args, settings)
+        if code == EXIT_OK:
+            with connect(settings.db_path) as con:
+                run_state.record(out_dir, con, options)
     log(f"all done in {time.perf_counter() - started:.1f}s")
     return code
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, object]:
+    """The options that change what `run` writes after the build (see run_state)."""
+    return {
+        "min_cell_count": getattr(args, "min_cell_count", 0),
+        "listing_max_patients": getattr(args, "listing_max_patients", None),
+        "docx": bool(getattr(args, "docx", False)),
+    }
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
