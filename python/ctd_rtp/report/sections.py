@@ -178,7 +178,7 @@ def response_section(
                     r.orr_all_patients,
                     "proportion",
                     src,
-                    counts=(r.n_responders, r.n_patients),
+                    counts=(r.n_responders, getattr(r, "n_patients", None)),
                 ),
             }
         )
@@ -359,7 +359,7 @@ def outcomes_section(
                         value,
                         "S(t)" if code == "DOR" else "1 - S(t)",
                         source="analysis.time_to_event_km_timepoints",
-                        counts=(r.n, p.n_events_by_day, p.n_at_risk),
+                        counts=(r.n, p.n_events_by_day, getattr(p, "n_at_risk", None)),
                     )
                 )
         rows.append(
