@@ -76,9 +76,41 @@ class RunInfo:
     db_path: str = ""
 
 
+#: Figures that draw individual patients: a line, bar, tile or point per patient (the
+#: Kaplan-Meier curves: a step or censor mark per patient, numbers at risk to the last one).
+PATIENT_LEVEL_FIGURES = frozenset({"heatmap", "trajectories", "waterfall", "km", "swimmer", "paired", "troughs"})
+
+
+def suppression_on(min_cell_count: int) -> bool:
+    """Small-cell suppression for sharing: on from a threshold of 2."""
+    return min_cell_count > 1
+
+
+def left_out_for_sharing(frames: Mapping[str, pd.DataFrame], min_cell_count: int) -> dict[str, str]:
+    """The one rule for what small-cell suppression leaves out of the page, beyond the cells
+    themselves: figure name (or ``"listing"``) -> why. Every figure and the listing that show
+    individual patients, and the response-rate figure when a count it labels (responders,
+    evaluable at a visit) is from 1 to ``min_cell_count`` - 1."""
+    if not suppression_on(min_cell_count):
+        return {}
+    why = {name: "it shows individual patients" for name in (*PATIENT_LEVEL_FIGURES, "listing")}
+    rates = frames["marts.rpt_response_rates"]
+    labelled = pd.to_numeric(pd.concat([rates["n_responders"], rates["n_evaluable"]]), errors="coerce")
+    if ((labelled > 0) & (labelled < min_cell_count)).any():
+        why["rates"] = f"its labels give counts below {min_cell_count}"
+    return why
+
+
 def build_figures(
-    frames: Mapping[str, pd.DataFrame], study: Study, visits: Mapping[str, str], trough_unit: str = ""
+    frames: Mapping[str, pd.DataFrame],
+    study: Study,
+    visits: Mapping[str, str],
+    trough_unit: str = "",
+    min_cell_count: int = 0,
 ) -> dict[str, dict[str, Any]]:
+    """The figures in page order, numbered. With small-cell suppression, a figure
+    :func:`left_out_for_sharing` names keeps its number and caption slot but no drawing, alt
+    text or data: the caption says it is left out for sharing."""
     summary = frames["marts.fct_patient_response_summary"]
     endpoint = summary.set_index("patient_id")["primary_endpoint_response"]
     labs, rates = frames[LAB_VALUES], frames["marts.rpt_response_rates"]
@@ -136,14 +168,26 @@ def build_figures(
     )
     order = ("rates", "heatmap", "trajectories", "waterfall", "km", "swimmer", "paired", "troughs")  # page order
     made = {name: made[name] for name in order}
+    left_out = left_out_for_sharing(frames, min_cell_count)
     # Inline SVG in HTML needs no namespace declaration: the file then holds no URL at all.
     return {
-        name: {
-            "svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1),
-            "alt": fig.alt,
-            "caption": fig.caption,
-            "number": number,
-        }
+        name: (
+            {
+                "svg": "",
+                "alt": "",
+                "caption": f"Left out for sharing (small-cell suppression): {left_out[name]}.",
+                "number": number,
+                "left_out": True,
+            }
+            if name in left_out
+            else {
+                "svg": fig.svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1),
+                "alt": fig.alt,
+                "caption": fig.caption,
+                "number": number,
+                "left_out": False,
+            }
+        )
         for number, (name, fig) in enumerate(made.items(), start=1)
     }
 
@@ -269,7 +313,7 @@ def result_sections(
             frames["marts.fct_patient_response_summary"],
             frames["marts.fct_adverse_events"],
             visits,
-            0 if res.min_cell_count > 1 else listing_max_patients,
+            0 if "listing" in left_out_for_sharing(frames, res.min_cell_count) else listing_max_patients,
             res,
         ),
         "exposure": exposure_section(
@@ -360,10 +404,11 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
             info.run_results,
             info.validation,
             frames["quarantine.quarantined_fields"],
+            res,
         ),
         "methods": methods_section(
-            windows, paired, frames["analysis.friedman_tests"], frames["analysis.subgroup_response"], visits
+            windows, paired, frames["analysis.friedman_tests"], frames["analysis.subgroup_response"], visits, res
         ),
         "ci_methods": sorted(set(ci["ci_method"].dropna().astype(str))),
-        "figures": build_figures(frames, study, visits, trough_unit),
+        "figures": build_figures(frames, study, visits, trough_unit, res.min_cell_count),
     }

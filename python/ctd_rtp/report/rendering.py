@@ -20,6 +20,7 @@ from ..validation import preload as preload_validation
 from ..warehouse import Reader, Settings, reader_for
 from .context import RESULTS, build_context
 from .loading import collect_run_info, load_warehouse
+from .results import SUPPRESSED
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -118,7 +119,12 @@ def generate_report(
             cut = context["suppression"]["min_cell_count"]
             notes = [
                 "SYNTHETIC DATA: no real patients." if context["synthetic"] else "",
-                f"Small-cell suppression: counts from 1 to {cut - 1} are shown as <{cut}." if cut > 1 else "",
+                (
+                    f"Small-cell suppression: counts from 1 to {cut - 1} are shown as <{cut}, and numbers "
+                    f"computed from them (rates, CIs, p values, medians of a group) as '{SUPPRESSED}'."
+                )
+                if cut > 1
+                else "",
             ]
             data = docx_bytes(frames[RESULTS], context["title"], " ".join(n for n in notes if n))
             docx_path = out_dir / f"ctd_rtp_report_{now.strftime('%Y%m%dT%H%M%SZ')}.docx"

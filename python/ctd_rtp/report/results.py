@@ -15,6 +15,7 @@ template writes as ``data-result`` so tests can match every cell of the page to 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -37,6 +38,9 @@ COLUMNS = (
     "min_cell_count",
 )
 NOT_COUNTS = ("patients per 100 patient-months", "patient-months")
+#: The text of a cell computed from a count that small-cell suppression hides (a rate, %, CI,
+#: median, p value...): the count itself prints as ``<N``, what was computed from it as this.
+SUPPRESSED = "suppressed"
 
 
 def is_count(statistic: str) -> bool:
@@ -116,7 +120,8 @@ class Results:
 
     def __init__(self, stored: pd.DataFrame | None = None, min_cell_count: int = 0) -> None:
         """``min_cell_count`` N > 1: a count from 1 to N - 1 is printed as ``<N`` (its percentage,
-        fraction and value hidden); with ``stored``, the threshold the stored table was made with."""
+        fraction and value hidden), and a cell computed from such a count (see :meth:`cell`'s
+        ``counts``) as :data:`SUPPRESSED`; with ``stored``, the threshold the stored table was made with."""
         if stored is not None and "min_cell_count" in stored and len(stored):
             min_cell_count = int(pd.to_numeric(stored["min_cell_count"], errors="coerce").fillna(0).max())
         self.min_cell_count = int(min_cell_count or 0)
@@ -144,15 +149,23 @@ class Results:
         source: str = "",
         group: str = "",
         row_label: str = "",
+        counts: Iterable[Any] = (),
     ) -> Cell:
+        """One printed cell. ``counts``: the counts a derived number is computed from (numerator,
+        denominator, group n, the cells of a 2 x 2 table); with suppression on, a cell whose own
+        count is small prints ``<N`` and a cell with any small count in ``counts`` prints
+        :data:`SUPPRESSED`, both with a null value."""
         key = (table_id, str(row_id), column_id)
         if key in self._keys:
             raise ValueError(f"results cell {key} printed twice")
         self._keys.add(key)
         text = str(text)
         number = _number(value)
-        if self.min_cell_count > 1 and is_count(statistic) and number is not None and 0 < number < self.min_cell_count:
-            text, number = f"<{self.min_cell_count}", None
+        if is_count(statistic) and self.is_small(number):
+            text, number = self.count_text(number), None
+            self.n_suppressed += 1
+        elif any(self.is_small(_number(k)) for k in counts):
+            text, number = SUPPRESSED, None
             self.n_suppressed += 1
         self.records.append(
             {
@@ -180,6 +193,18 @@ class Results:
             else:
                 text = stored
         return Cell(text, key)
+
+    def is_small(self, count: Any) -> bool:
+        """A count that suppression hides: 1 to N - 1 (zero and missing are not)."""
+        k = _number(count)
+        return self.min_cell_count > 1 and k is not None and 0 < k < self.min_cell_count
+
+    def count_text(self, count: Any) -> str:
+        """A count as printed outside the results table (methods, data quality): ``<N`` when small."""
+        if self.is_small(count):
+            return f"<{self.min_cell_count}"
+        k = _number(count)
+        return str(count) if k is None else str(int(k)) if k.is_integer() else str(k)
 
     def check(self) -> None:
         """ResultsMismatch when the stored table differs from what the data print (either way)."""

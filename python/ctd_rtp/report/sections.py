@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -56,18 +56,30 @@ def baseline_table(
         statistic: str = "",
         indent: bool = False,
         group: str = "",
+        counts: Sequence[Any] = (),
     ) -> None:
-        cell = res.cell("baseline", row_id, "value", value, number, statistic, src, group, label) if value else value
+        cell = (
+            res.cell("baseline", row_id, "value", value, number, statistic, src, group, label, counts)
+            if value
+            else value
+        )
         rows.append({"label": label, "value": cell, "indent": indent})
 
     def summary(row_id: str, label: str, values: Any, fmt: Any = short) -> None:
         arr = _floats(values)
-        add(row_id, label, median_iqr(arr, fmt), float(np.median(arr)) if arr.size else None, "median [IQR]")
+        add(
+            row_id,
+            label,
+            median_iqr(arr, fmt),
+            float(np.median(arr)) if arr.size else None,
+            "median [IQR]",
+            counts=(arr.size,),
+        )
 
     def counts(label: str, column: str, names: Mapping[str, str] | None = None) -> None:
         add(column, label, "")
         for level, k in p[column].fillna("missing").astype(str).value_counts().items():
-            add(f"{column}={level}", (names or {}).get(level, level), n_pct(k, n), k, "n (%)", True, label)
+            add(f"{column}={level}", (names or {}).get(level, level), n_pct(k, n), k, "n (%)", True, label, (n,))
 
     plt = "Baseline platelets, \u00d710\u2079/L"
     add("n", "Patients, n", str(n), n, "n")
@@ -90,10 +102,11 @@ def baseline_table(
         value_range(arr),
         arr.min() if arr.size else None,
         "minimum (range)",
+        counts=(arr.size,),
     )
     if "baseline_bleeding_grade" in p:
         k = int((p["baseline_bleeding_grade"].fillna(0) >= 1).sum())
-        add("baseline_bleeding", "WHO bleeding grade \u2265 1 at baseline, n (%)", n_pct(k, n), k, "n (%)")
+        add("baseline_bleeding", "WHO bleeding grade \u2265 1 at baseline, n (%)", n_pct(k, n), k, "n (%)", counts=(n,))
     summary(
         "baseline_prednisone_mg_day",
         "Prednisone-equivalent dose at baseline, mg/day, median [IQR]",
@@ -143,11 +156,30 @@ def response_section(
                 "ne": c("ne", short(r.n_ne), r.n_ne, "n", src),
                 "evaluable": c("evaluable", short(r.n_evaluable), r.n_evaluable, "n", src),
                 "responders": c(
-                    "responders", f"{short(r.n_responders)}/{short(r.n_evaluable)}", r.n_responders, "n/N", src
+                    "responders",
+                    f"{short(r.n_responders)}/{short(r.n_evaluable)}",
+                    r.n_responders,
+                    "n/N",
+                    src,
+                    counts=(r.n_evaluable,),
                 ),
-                "orr": c("orr", pct(r.orr), r.orr, "proportion", src_ci),
-                "ci": c("ci", ci_pct(r.ci_low, r.ci_high), r.ci_low, "95% CI (lower bound)", src_ci),
-                "orr_all": c("orr_all", pct(r.orr_all_patients), r.orr_all_patients, "proportion", src),
+                "orr": c("orr", pct(r.orr), r.orr, "proportion", src_ci, counts=(r.n_responders, r.n_evaluable)),
+                "ci": c(
+                    "ci",
+                    ci_pct(r.ci_low, r.ci_high),
+                    r.ci_low,
+                    "95% CI (lower bound)",
+                    src_ci,
+                    counts=(r.n_responders, r.n_evaluable),
+                ),
+                "orr_all": c(
+                    "orr_all",
+                    pct(r.orr_all_patients),
+                    r.orr_all_patients,
+                    "proportion",
+                    src,
+                    counts=(r.n_responders, getattr(r, "n_patients", None)),
+                ),
             }
         )
     n = len(summary)
@@ -158,6 +190,7 @@ def response_section(
     sub_rows = []
     for r in subgroups.itertuples(index=False):
         c = partial(res.cell, "subgroups", r.visit, row_label=visits[r.visit], source="analysis.subgroup_response")
+        table_2x2 = (r.a_responders, r.a_evaluable, r.b_responders, r.b_evaluable)  # the odds ratio's and p's counts
         sub_rows.append(
             {
                 "subgroup": _text(getattr(r, "subgroup_label", "")),
@@ -167,12 +200,14 @@ def response_section(
                     f"{r.group_a}: {short(r.a_responders)}/{short(r.a_evaluable)}" if _text(r.group_a) else DASH,
                     r.a_responders,
                     "n/N",
+                    counts=(r.a_evaluable,),
                 ),
                 "b": c(
                     "b",
                     f"{r.group_b}: {short(r.b_responders)}/{short(r.b_evaluable)}" if _text(r.group_b) else DASH,
                     r.b_responders,
                     "n/N",
+                    counts=(r.b_evaluable,),
                 ),
                 "or": c(
                     "odds_ratio",
@@ -181,9 +216,10 @@ def response_section(
                     else f"{sig(r.odds_ratio)} ({sig(r.odds_ratio_ci_low)} to {sig(r.odds_ratio_ci_high)})",
                     r.odds_ratio,
                     "odds ratio (95% CI)",
+                    counts=table_2x2,
                 ),
-                "p": c("p", pval(r.p_value), r.p_value, "p (Fisher)"),
-                "sig": _significant(r.p_value),
+                "p": c("p", pval(r.p_value), r.p_value, "p (Fisher)", counts=table_2x2),
+                "sig": _significant(r.p_value) and not any(res.is_small(x) for x in table_2x2),
                 "note": c("note", _text(r.note), statistic="note"),
             }
         )
@@ -195,11 +231,11 @@ def response_section(
                 "measure": "Platelet count" if r.measure == "platelet_count" else visits[r.measure],
                 "visits": ", ".join(visits[v] for v in str(r.visits).split(",")),
                 "n": c("n", short(r.n_patients), r.n_patients, "n"),
-                "statistic": c("statistic", sig(r.statistic), r.statistic, "chi-squared"),
+                "statistic": c("statistic", sig(r.statistic), r.statistic, "chi-squared", counts=(r.n_patients,)),
                 "df": c("df", short(r.df), r.df, "df"),
-                "p": c("p", pval(r.p_value), r.p_value, "p"),
-                "sig": _significant(r.p_value),
-                "w": c("w", sig(r.kendalls_w), r.kendalls_w, "Kendall's W"),
+                "p": c("p", pval(r.p_value), r.p_value, "p", counts=(r.n_patients,)),
+                "sig": _significant(r.p_value) and not res.is_small(r.n_patients),
+                "w": c("w", sig(r.kendalls_w), r.kendalls_w, "Kendall's W", counts=(r.n_patients,)),
                 "note": c("note", _text(r.note), statistic="note"),
             }
         )
@@ -211,21 +247,38 @@ def response_section(
         "rules": sorted(set(rates["response_rule"].dropna().astype(str))),
         "denominators": sorted(set(rates["orr_denominator"].dropna().astype(str))),
         "best": [
-            {"response": code, "value": b("patients", code, n_pct(best.get(code, 0), n), best.get(code, 0), "n (%)")}
+            {
+                "response": code,
+                "value": b("patients", code, n_pct(best.get(code, 0), n), best.get(code, 0), "n (%)", counts=(n,)),
+            }
             for code in RESPONSES
         ],
         "n_patients": res.cell("best_response", "all", "n", short(n), n, "n", s_src),
-        "responders_by_endpoint": k("responders", "value", n_pct(len(responders), n), len(responders), "n (%)"),
+        "responders_by_endpoint": k(
+            "responders", "value", n_pct(len(responders), n), len(responders), "n (%)", counts=(n,)
+        ),
         "time_to_response": k(
             "time_to_first_response",
             "value",
             f"{median_range(days)} days (n = {days.size})" if days.size else "no responders",
             float(np.median(days)) if days.size else None,
             "median (range), days",
+            counts=(days.size,),
         ),
-        "lost": k("lost_response", "value", f"{n_lost} of {len(responders)} responders", n_lost, "n of responders"),
+        "lost": k(
+            "lost_response",
+            "value",
+            f"{n_lost} of {len(responders)} responders",
+            n_lost,
+            "n of responders",
+            counts=(len(responders),),
+        ),
         "regained": int(_true(summary["regained_response"]).sum()) if "regained_response" in summary else 0,
-        "bleeding": bleeding_evidence_counts(visit_responses) if visit_responses is not None else None,
+        "bleeding": (  # restated in the methods: small counts as <N like the tables'
+            {key: res.count_text(m) for key, m in bleeding_evidence_counts(visit_responses).items()}
+            if visit_responses is not None
+            else None
+        ),
         "subgroups": sub_rows,
         "friedman": fried_rows,
     }
@@ -250,6 +303,11 @@ def km_median(r: Any) -> str:
             return f"not reached (95% CI lower bound {short(r.median_ci_low)} days)"
         return "not reached (95% CI lower bound not reached either)"
     return f"{short(r.median_days)} ({short(r.median_ci_low)}{EN}{high}) days"
+
+
+def _km_counts(r: Any) -> tuple[Any, ...]:
+    """The counts a Kaplan-Meier median is computed from: patients and events."""
+    return () if r is None else (r.n, r.n_events)
 
 
 KM_PARAMETERS = {
@@ -301,6 +359,7 @@ def outcomes_section(
                         value,
                         "S(t)" if code == "DOR" else "1 - S(t)",
                         source="analysis.time_to_event_km_timepoints",
+                        counts=(r.n, p.n_events_by_day, getattr(p, "n_at_risk", None)),
                     )
                 )
         rows.append(
@@ -310,8 +369,14 @@ def outcomes_section(
                 "n": c("n", short(r.n), r.n, "n"),
                 "events": c("events", short(r.n_events), r.n_events, "n"),
                 "censored": c("censored", short(r.n_censored), r.n_censored, "n"),
-                "total_days": c("total_days", short(r.total_days), r.total_days, "sum of days"),
-                "median": c("median", km_median(r), r.median_days, "Kaplan-Meier median (95% CI), days"),
+                "total_days": c("total_days", short(r.total_days), r.total_days, "sum of days", counts=(r.n,)),
+                "median": c(
+                    "median",
+                    km_median(r),
+                    r.median_days,
+                    "Kaplan-Meier median (95% CI), days",
+                    counts=(r.n, r.n_events),
+                ),
                 "estimates": estimates,
                 "note": _text(r.note),
             }
@@ -337,6 +402,7 @@ def outcomes_section(
             value=value,
             statistic="share of observed days",
             source="analysis.time_in_response",
+            counts=() if r is None else (r.n_patients,),
         )
 
     steroid_rows = []
@@ -351,15 +417,17 @@ def outcomes_section(
                     f"{short(r.baseline_median)} → {short(r.visit_median)}",
                     r.visit_median,
                     "median dose at the visit, mg/day",
+                    counts=(r.n_pairs,),
                 ),
                 "change": c(
                     "change",
                     f"{short(r.median_change)} [{short(r.change_q1)}{EN}{short(r.change_q3)}]",
                     r.median_change,
                     "median [IQR] change, mg/day",
+                    counts=(r.n_pairs,),
                 ),
-                "p": c("p", pval(r.wilcoxon_p_value), r.wilcoxon_p_value, "p (Wilcoxon)"),
-                "sig": _significant(r.wilcoxon_p_value),
+                "p": c("p", pval(r.wilcoxon_p_value), r.wilcoxon_p_value, "p (Wilcoxon)", counts=(r.n_pairs,)),
+                "sig": _significant(r.wilcoxon_p_value) and not res.is_small(r.n_pairs),
                 "method": _text(r.wilcoxon_method),
                 "tapered": c(
                     "tapered",
@@ -369,6 +437,7 @@ def outcomes_section(
                     else DASH,
                     r.n_tapered,
                     "n/N (%; 95% CI)",
+                    counts=(r.n_above_taper_at_baseline,),
                 ),
                 "off": c(
                     "off",
@@ -377,6 +446,7 @@ def outcomes_section(
                     else DASH,
                     r.n_off_steroids,
                     "n/N (%)",
+                    counts=(r.n_above_taper_at_baseline,),
                 ),
             }
         )
@@ -388,7 +458,7 @@ def outcomes_section(
 
     def count(row_id: str, column: str) -> str:
         m = int(_true(follow_up[column]).sum())
-        return k(row_id, text=n_pct(m, n), value=m, statistic="n (%)", source=f_src)
+        return k(row_id, text=n_pct(m, n), value=m, statistic="n (%)", source=f_src, counts=(n,))
 
     km_src = "analysis.time_to_event_km"
     return {
@@ -400,6 +470,7 @@ def outcomes_section(
             value=getattr(by_param.get("TTRESP"), "median_days", None),
             statistic="Kaplan-Meier median (95% CI), days",
             source=km_src,
+            counts=_km_counts(by_param.get("TTRESP")),
         ),
         "median_duration": k(
             "km_median_DOR",
@@ -407,6 +478,7 @@ def outcomes_section(
             value=getattr(by_param.get("DOR"), "median_days", None),
             statistic="Kaplan-Meier median (95% CI), days",
             source=km_src,
+            counts=_km_counts(by_param.get("DOR")),
         ),
         "share_all": share_text("all patients"),
         "share_responders": share_text("responders"),
@@ -416,19 +488,27 @@ def outcomes_section(
         "n_other_itp": count("other_itp_treatment", "has_other_itp_treatment"),
         "other_itp": sorted({d.strip() for v in follow_up["other_itp_drugs"].dropna() for d in str(v).split(",")}),
         "n_dependent": count("corticosteroid_dependent", "is_corticosteroid_dependent"),
-        "observation_ends": [(reason, int(m)) for reason, m in ends.items()],
+        "observation_ends": [(reason, res.count_text(int(m))) for reason, m in ends.items()],
         "cutoff": "; ".join(f"{_date_text(r.data_cutoff_date)} ({r.data_cutoff_source})" for r in cutoff.itertuples())
         or DASH,
     }
 
 
 def _format_paired_row(
-    r: Any, d: int, visits: Mapping[str, str], notes: dict[str, str], c: Any, compact: bool
+    r: Any,
+    d: int,
+    visits: Mapping[str, str],
+    notes: dict[str, str],
+    c: Any,
+    compact: bool,
+    small: Callable[[Any], bool] = lambda count: False,
 ) -> dict[str, Any]:
     test, method, note = _text(r.test_used), _text(r.wilcoxon_method), _text(r.note)
     test += f" ({method})" if test.startswith("Wilcoxon") and method else ""
     mark = notes.setdefault(note, "abcdefghijklmnopqrstuvwxyz"[len(notes) % 26]) if note else ""
     p_values = {k: getattr(r, k) for k in ("p_value", "p_value_holm", "p_value_bh")}
+    c = partial(c, counts=(r.n_pairs,))  # every statistic of the row is computed from its pairs
+    shown = not small(r.n_pairs)
 
     def describe(prefix: str) -> tuple[str, str]:
         get = lambda s: getattr(r, f"{prefix}_{s}")  # noqa: E731
@@ -474,7 +554,7 @@ def _format_paired_row(
         ),
         "hl": hl,
         **{k: c(k, pval(v), v, k.replace("_", " ")) for k, v in p_values.items()},
-        **{f"{k}_sig": _significant(v) for k, v in p_values.items()},
+        **{f"{k}_sig": shown and _significant(v) for k, v in p_values.items()},
     }
 
 
@@ -522,6 +602,7 @@ def lab_tables(
                     row_label=f"{name}, {visits[r.visit]}",
                 ),
                 key in COMPACT_LAB_TABLES,
+                res.is_small,
             )
             for r in rows.itertuples(index=False)
         ]
@@ -696,7 +777,13 @@ def exposure_section(
             {
                 "visit": visits[visit],
                 "n_dose": c("n_dose", str(dose.size), dose.size, "n"),
-                "dose": c("dose", median_range(dose), np.median(dose) if dose.size else None, "median (range), mg/day"),
+                "dose": c(
+                    "dose",
+                    median_range(dose),
+                    np.median(dose) if dose.size else None,
+                    "median (range), mg/day",
+                    counts=(dose.size,),
+                ),
                 "doses": [
                     c(f"dose={short(k)}", f"{short(k)}\u00a0mg\u00a0\u00d7\u00a0{v}", v, "n at dose")
                     for k, v in sorted(Counter(dose).items())
@@ -706,9 +793,16 @@ def exposure_section(
                     median_iqr(trough, one),
                     np.median(trough) if trough.size else None,
                     f"median [IQR], {trough_unit}".strip(),
+                    counts=(trough.size,),
                 ),
                 "n_trough": c("n_trough", str(trough.size), trough.size, "n"),
-                "in_target": c("in_target", n_pct(int(in_target.sum()), in_target.size), int(in_target.sum()), "n (%)"),
+                "in_target": c(
+                    "in_target",
+                    n_pct(int(in_target.sum()), in_target.size),
+                    int(in_target.sum()),
+                    "n (%)",
+                    counts=(in_target.size,),
+                ),
             }
         )
     treated = on_treatment_troughs(troughs)
@@ -726,6 +820,7 @@ def exposure_section(
             text=f"{changed['patient_id'].nunique()} of {n}",
             value=changed["patient_id"].nunique(),
             statistic="n of N",
+            counts=(n,),
         ),
         "changes": [
             e(
@@ -743,6 +838,7 @@ def exposure_section(
             value=k,
             statistic="n (%) of levels",
             source="marts.fct_trough_levels",
+            counts=(m,),
         ),
         "target": f"{short(target[0])}{EN}{short(target[1])} {trough_unit}".strip() if target else "no target range",
         "concomitant": [
@@ -765,6 +861,7 @@ def exposure_section(
                     None,
                     "median (range), mg/day",
                     "marts.fct_drug_exposure",
+                    counts=(g["patient_id"].nunique(),),
                 ),
             }
             for name, g in others.groupby(drug[others.index])
@@ -777,9 +874,13 @@ def quality_section(
     run_results: Mapping[str, Any] | None,
     validation: ValidationSummary | None,
     fields: pd.DataFrame | None = None,
+    res: Results | None = None,
 ) -> dict[str, Any]:
+    """Data quality. With small-cell suppression (``res``), small row and patient counts print
+    ``<N``, as the flow diagram's quarantined patients do."""
+    count = (res or Results()).count_text
     rows = [
-        {"table": t, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
+        {"table": t, "reason": r, "rows": count(len(g)), "patients": count(g["patient_id"].nunique())}
         for (t, r), g in quarantine.groupby(["source_table", "rejection_reason"], dropna=False)
     ]
     clean = None if fields is None else fields[fields["row_rejection_reason"].isna()]  # the rest: Table 12
@@ -787,7 +888,7 @@ def quality_section(
         []
         if clean is None
         else [
-            {"table": t, "field": f, "reason": r, "rows": len(g), "patients": g["patient_id"].nunique()}
+            {"table": t, "field": f, "reason": r, "rows": count(len(g)), "patients": count(g["patient_id"].nunique())}
             for (t, f, r), g in clean.groupby(["source_table", "field_name", "rejection_reason"], dropna=False)
         ]
     )
@@ -821,7 +922,10 @@ def methods_section(
     friedman: pd.DataFrame,
     subgroups: pd.DataFrame,
     visits: Mapping[str, str],
+    res: Results | None = None,
 ) -> dict[str, Any]:
+    """The methods' facts about this run; patient counts as in the tables (``<N`` when small)."""
+    count = (res or Results()).count_text
     w = windows.sort_values("visit_order")
     base = w[_true(w["is_baseline"])]
     comparison = {c: f"baseline vs {visits[str(c).removeprefix('baseline_vs_')]}" for c in paired["comparison"]}
@@ -851,7 +955,7 @@ def methods_section(
         "confidence": f"{stats.CONFIDENCE * 100:g}%",
         "n_adjusted": ", ".join(f"{k} analytes for {comparison[c]}" for c, k in tested.items()) or "no analytes",
         "friedman": [
-            (", ".join(visits[v] for v in str(r.visits).split(",")), r.n_patients) for r in friedman.itertuples()
+            (", ".join(visits[v] for v in str(r.visits).split(",")), count(r.n_patients)) for r in friedman.itertuples()
         ],
         "groups": sorted(
             {f"{r.group_a} vs {r.group_b}" for r in subgroups.itertuples() if _text(r.group_a) and _text(r.group_b)}
@@ -985,7 +1089,13 @@ def missing_data_section(
             )
             cells.append(
                 {
-                    "present": c("present", f"{int(r.n_present)}/{int(r.n_expected)}", r.n_present, "n/N present"),
+                    "present": c(
+                        "present",
+                        f"{int(r.n_present)}/{int(r.n_expected)}",
+                        r.n_present,
+                        "n/N present",
+                        counts=(r.n_expected,),
+                    ),
                     "missing": c("missing", str(int(r.n_missing)), r.n_missing, "n missing"),
                     "quarantined": c(
                         "quarantined", str(int(r.n_quarantined)), r.n_quarantined, "n missing with a quarantined result"
@@ -1013,12 +1123,14 @@ def follow_up_section(
             text=median_iqr(months, one),
             value=float(np.median(months)) if months.size else None,
             statistic="median [IQR], months",
+            counts=(months.size,),
         ),
         "total": k(
             "total_patient_months",
             text=one(months.sum()) if months.size else DASH,
             value=float(months.sum()) if months.size else None,
             statistic="sum, patient-months",
+            counts=(months.size,),
         ),
         "n": k("patients", text=str(months.size), value=months.size, statistic="n"),
     }
@@ -1034,28 +1146,39 @@ def follow_up_section(
                 "visit": visits[visit],
                 "n_plt": c("n_platelets", str(plt.size), plt.size, "n"),
                 "platelets": c(
-                    "platelets", median_iqr(plt), float(np.median(plt)) if plt.size else None, "median [IQR]"
+                    "platelets",
+                    median_iqr(plt),
+                    float(np.median(plt)) if plt.size else None,
+                    "median [IQR]",
+                    counts=(plt.size,),
                 ),
                 "dose": c(
                     "prednisone",
                     median_iqr(dose, one),
                     float(np.median(dose)) if dose.size else None,
                     "median [IQR], mg/day",
+                    counts=(dose.size,),
                 ),
                 "bleeding_1": c(
                     "bleeding_grade_1_plus",
                     n_pct(int((grade >= 1).sum()), grade.size),
                     int((grade >= 1).sum()),
                     "n (%) of assessed",
+                    counts=(grade.size,),
                 ),
                 "bleeding_2": c(
                     "bleeding_grade_2_plus",
                     n_pct(int((grade >= 2).sum()), grade.size),
                     int((grade >= 2).sum()),
                     "n (%) of assessed",
+                    counts=(grade.size,),
                 ),
                 "rescue": c(
-                    "rescue_therapy", n_pct(int(rescue.sum()), rescue.size), int(rescue.sum()), "n (%) of assessed"
+                    "rescue_therapy",
+                    n_pct(int(rescue.sum()), rescue.size),
+                    int(rescue.sum()),
+                    "n (%) of assessed",
+                    counts=(rescue.size,),
                 ),
             }
         )
