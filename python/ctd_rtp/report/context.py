@@ -143,6 +143,7 @@ def build_figures(
             "alt": fig.alt,
             "caption": fig.caption,
             "number": number,
+            "min_width": fig.min_width,  # px: narrower boxes scroll (the cue rule in report.css.j2)
         }
         for number, (name, fig) in enumerate(made.items(), start=1)
     }
