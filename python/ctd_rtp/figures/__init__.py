@@ -3,8 +3,9 @@
 Pure Python (numpy, pandas, standard library): no plotting library, no JavaScript and no
 external resources, so the report works offline and in print. Each public function takes a
 DataFrame and returns a :class:`Figure`: one complete ``<svg>`` (``viewBox``, ``width="100%"``,
-a ``min-width`` at which its smallest text is 12 px (:func:`.svg.sized`), ``role="img"``, ``aria-labelledby`` -> its own ``<title>``/``<desc>``), alt text computed from
-the data, and a caption. Text from data is XML-escaped, every ``id`` is prefixed with the
+a ``min-width`` at which its smallest text is 12 px (:func:`.svg.sized`), ``role="img"``,
+``aria-labelledby`` -> its own ``<title>``/``<desc>``), alt text computed from the data, and a
+caption. Text from data is XML-escaped, every ``id`` is prefixed with the
 caller's ``figure_id``, coordinates are rounded to 0.1 px, and empty input gives "No data".
 
 :mod:`.svg` holds the building blocks (markup, scales and axes), :mod:`.plots` the plots.
