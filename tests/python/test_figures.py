@@ -126,6 +126,13 @@ def check_structure(fig: F.Figure, figure_id: str) -> ET.Element:
             assert not re.search(r"\d\.\d{2,}", v) or k in ("style",), (k, v)
     assert "http" not in fig.svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in fig.svg.lower()
+    # never drawn smaller than the width at which its smallest text (the root's 12 or a text's
+    # own font-size) is 12 px, and drawn at its natural size (the viewBox width) when that is wider
+    sizes = [float(t.get("font-size", root.get("font-size"))) for t in root.iter(NS + "text") if "".join(t.itertext())]
+    style = dict(d.split(":") for d in root.get("style").split(";"))
+    low = float(style["min-width"].removesuffix("px"))
+    assert low == fig.min_width == math.ceil(w * 12 / min(sizes))
+    assert float(style["max-width"].removesuffix("px")) == max(w, low) and style["height"] == "auto"
     return root
 
 
@@ -735,3 +742,56 @@ def test_dose_trough_plot_summarises_large_cohorts() -> None:
     assert len(fig.svg) < 300_000
     small = F.dose_trough_plot(frame[frame["patient_id"].isin(["P1", "P2"])], "trough-small", DEMO_TARGET)
     assert small.svg.count('class="trough-point"') == 12
+
+
+# --------------------------------------------------------------------------- readable width
+def hand_svg(*sizes: str, width: float = 600, root: str = ' font-size="12"', extra: str = "") -> str:
+    texts = "".join(f'<text x="10" y="20"{a}>label</text>' for a in sizes)
+    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 200"{root}>{texts}{extra}</svg>'
+
+
+def test_readable_width_is_viewbox_width_times_12_over_the_smallest_font() -> None:
+    # 600 user units, smallest text 10 units: drawn 720 px wide, that text is 720/600 x 10 = 12 px
+    svg = hand_svg(' font-size="11"', ' font-size="10"', "")
+    assert F.smallest_font(svg) == 10
+    assert F.readable_width(svg) == pytest.approx(720)
+    assert F.min_display_width(svg) == 720
+    # smaller fonts need a wider figure; a figure of 12-unit text needs exactly its viewBox width
+    assert F.readable_width(hand_svg(' font-size="8"')) == pytest.approx(900)
+    assert F.readable_width(hand_svg(' font-size="12"')) == pytest.approx(600)
+    assert F.readable_width(hand_svg(' font-size="24"')) == pytest.approx(300)
+    # 11-unit text in a 760-unit figure: 829.09 px, rounded up so the text is never under 12 px
+    assert F.min_display_width(hand_svg(' font-size="11"', width=760)) == 830
+
+
+def test_readable_width_reads_inherited_styled_and_scaled_font_sizes() -> None:
+    # inherited from the root, or the CSS default (16) when nothing sets it
+    assert F.smallest_font(hand_svg("")) == 12 and F.smallest_font(hand_svg("", root="")) == 16
+    # matplotlib (svg.fonttype none) writes the size in the style: font-size or the font shorthand
+    assert F.smallest_font(hand_svg(' style="font-size: 9px; font-family: DejaVu Sans"')) == 9
+    assert F.smallest_font(hand_svg(" style=\"font: 700 8px/1.2 'DejaVu Sans'\"")) == 8
+    assert F.smallest_font(hand_svg(' font-size="20" style="font-size:7"')) == 7  # the style wins
+    assert F.smallest_font(hand_svg(' font-size="0.5em"', root=' font-size="20"')) == 10
+    assert F.smallest_font(hand_svg(' font-size="6pt"')) == 8  # 1 pt = 4/3 user units
+    # a scale transform on the text or a group shrinks it too
+    grouped = '<g transform="translate(5 5) scale(0.5)"><text font-size="12">small</text></g>'
+    assert F.smallest_font(hand_svg(' font-size="14"', extra=grouped)) == 6
+    # empty texts and titles do not count; an SVG without text has no minimum
+    assert F.smallest_font(hand_svg(' font-size="11"', extra='<text font-size="2"> </text><title>t</title>')) == 11
+    no_text = '<svg viewBox="0 0 100 50"><rect width="1" height="1"/></svg>'
+    assert F.readable_width(no_text) == 0 and F.min_display_width(no_text) == 0
+    with pytest.raises(ValueError, match="font size"):
+        F.smallest_font(hand_svg(' font-size="larger"'))
+    with pytest.raises(ValueError, match="viewBox"):
+        F.readable_width('<svg><text font-size="10">x</text></svg>')
+
+
+def test_sized_svg_gets_its_readable_minimum_and_natural_maximum() -> None:
+    from ctd_rtp.figures.svg import sized
+
+    small = sized(hand_svg(' font-size="10"'), 600)
+    assert 'style="min-width:720px;max-width:720px;height:auto"' in small
+    big = sized(hand_svg(' font-size="24"'), 600)  # readable from 300 px: scales down to it
+    assert 'style="min-width:300px;max-width:600px;height:auto"' in big
+    with pytest.raises(ValueError, match="style"):
+        sized(small, 600)

@@ -3,9 +3,11 @@ censor marks and numbers at risk from the curve table, one swimmer bar per patie
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
+import pytest
 
 from ctd_rtp import stats
 from ctd_rtp.figures import mpl
@@ -54,3 +56,30 @@ def test_swimmer_draws_one_bar_per_patient_with_markers() -> None:
     top = mpl.swimmer(follow, counts, events, "fig-swim", max_patients=1)
     assert "the 1 of 2 patients with the longest follow-up" in top.alt and "1 rescue therapy starts" in top.alt
     assert "0 adverse events" in top.alt and "P1" not in top.svg
+
+
+def test_mpl_figures_are_never_narrower_than_their_smallest_text_at_12_px(monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib writes the viewBox in pt and each label's size as ``font-size: Npx`` (user
+    units, i.e. pt) in its style: the minimum display width is viewBox width x 12 / the smallest."""
+    curve = stats.kaplan_meier_curve(TTE)
+    km, _ = stats.kaplan_meier(TTE)
+    follow = pd.DataFrame({"patient_id": ["P1", "P2"], "follow_up_days": [100, 200]})
+    counts = pd.DataFrame({"patient_id": ["P1"], "study_day": [30], "response": ["PR"]})
+    events = pd.DataFrame({"patient_id": ["P1"], "study_day": [40], "kind": ["ae"]})
+    figs = [
+        mpl.km_curves(curve, km, "fig-km", {"DOR": "Duration of response"}, at_risk_days=(0, 30)),
+        mpl.swimmer(follow, counts, events, "fig-swim"),
+    ]
+    for fig in figs:
+        head = fig.svg[: fig.svg.index(">")]
+        vb_width = float(re.search(r'viewBox="0 0 ([\d.]+) ', head).group(1))
+        sizes = [float(x) for x in re.findall(r"<text[^>]*font-size: ([\d.]+)px", fig.svg)]
+        assert sizes and min(sizes) == 9  # the smallest labels are 9 pt: 12 px at the natural size
+        low = re.search(r"min-width:(\d+)px;max-width:(\d+)px", head)
+        assert low and int(low.group(1)) == fig.min_width == math.ceil(vb_width * 12 / 9 - 1e-9)
+        assert int(low.group(2)) >= int(low.group(1))
+    # smaller fonts: a wider minimum for the same drawing
+    monkeypatch.setattr(mpl, "RC", {**mpl.RC, "font.size": 6})
+    tiny = mpl.km_curves(curve, km, "fig-km", {"DOR": "Duration of response"}, at_risk_days=(0, 30))
+    assert min(float(x) for x in re.findall(r"<text[^>]*font-size: ([\d.]+)px", tiny.svg)) == 6
+    assert tiny.min_width > figs[0].min_width

@@ -137,20 +137,53 @@ NO_CUE = """() => [...document.querySelectorAll('.table-wrap')]
   .filter(w => w.scrollWidth > w.clientWidth + 1 && getComputedStyle(w, '::before').content === 'none')
   .map(w => (w.querySelector('caption') || w).textContent.slice(0, 60))"""
 SCROLLING = "() => [...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1).length"
+# Every <text> of every figure, as drawn: computed font size x the scale of its screen transform
+# (CSS px per user unit, sqrt of the area factor so a rotated label counts the same).
+FIGURE_TEXT_UNDER_12 = """() => [...document.querySelectorAll('figure svg text')]
+  .filter(t => t.textContent.trim())
+  .map(t => { const m = t.getScreenCTM();
+              const px = parseFloat(getComputedStyle(t).fontSize) * Math.sqrt(Math.abs(m.a * m.d - m.b * m.c));
+              return [t.closest('figure').id, Math.round(px * 100) / 100, t.textContent.trim().slice(0, 30)]; })
+  .filter(x => x[1] < 11.99)"""
+FIGURE_TEXT_COUNT = "() => [...document.querySelectorAll('figure svg text')].filter(t => t.textContent.trim()).length"
+# A figure box that scrolls must show the cue, and one that does not scroll must not.
+FIGURE_SCROLL = """() => [...document.querySelectorAll('figure .figure-scroll')].map(w => [
+  w.closest('figure').id, w.scrollWidth > w.clientWidth + 1, getComputedStyle(w, '::before').content !== 'none',
+  w.querySelector('svg').getBoundingClientRect().width, w.clientWidth])"""
 BROKEN_VALUES = """() => [...document.querySelectorAll('[data-result], .flow-n')]
   .filter(e => new Set([...e.getClientRects()].map(r => Math.round(r.top))).size > 1).map(e => e.textContent)"""
 
 
+def figure_scroll(page) -> tuple[list[str], list[str], list[str]]:
+    """(figure boxes that scroll, boxes that scroll without the cue, boxes showing the cue but not scrolling)."""
+    rows = page.evaluate(FIGURE_SCROLL)
+    assert len(rows) == 8, rows
+    scrolls = [fid for fid, scrolling, _, _, _ in rows if scrolling]
+    no_cue = [fid for fid, scrolling, cue, _, _ in rows if scrolling and not cue]
+    stray_cue = [fid for fid, scrolling, cue, _, _ in rows if cue and not scrolling]
+    return scrolls, no_cue, stray_cue
+
+
 def test_phone_and_a4_print_layout(browser, demo_report) -> None:
-    """390 px phone: no text under 12 px outside the figures, no horizontal page scroll, figures
-    within the width, every wide table scrolls inside its box with the cue shown. A4 print: no
-    printed value (a number, range or bracket) breaks across lines; rows are not split.
-    Screenshots at 1280 and 390 px and the A4 PDF go to test-output/."""
+    """390 px phone: no text under 12 px, in the figures too (a figure keeps the width at which
+    its smallest text is 12 px and scrolls sideways inside its box, under a cue); the page never
+    scrolls sideways; every wide table scrolls inside its box with the cue shown. 1280 px: the
+    page and no figure scrolls sideways, no figure cue, figures within their box, figure text
+    >= 12 px. A4 print:
+    figures fit the printed width; no printed value (a number, range or bracket) breaks across
+    lines; rows are not split. Screenshots at 1280 and 390 px and the A4 PDF go to test-output/."""
     html, _ = demo_report
     TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
     wide = browser.new_page(viewport={"width": 1280, "height": 900})
     wide.goto(html.resolve().as_uri())
+    wide.wait_for_load_state("load")
     wide.screenshot(path=str(TEST_OUTPUT / "report-1280.png"), full_page=True)
+    assert wide.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert wide.evaluate(FIGURE_TEXT_COUNT) > 100
+    assert wide.evaluate(FIGURE_TEXT_UNDER_12) == []
+    assert figure_scroll(wide) == ([], [], [])
+    for fid, _, _, svg_width, box_width in wide.evaluate(FIGURE_SCROLL):
+        assert 0 < svg_width <= box_width + 0.5, (fid, svg_width, box_width)
     wide.close()
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
@@ -159,11 +192,11 @@ def test_phone_and_a4_print_layout(browser, demo_report) -> None:
     phone.screenshot(path=str(TEST_OUTPUT / "report-390.png"), full_page=True)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert phone.evaluate(SMALL_TEXT) == []
-    svgs = phone.locator("figure svg")
-    assert svgs.count() == 8
-    for i in range(svgs.count()):
-        box = svgs.nth(i).bounding_box()
-        assert box and 0 < box["width"] <= 390, i
+    assert phone.evaluate(FIGURE_TEXT_COUNT) > 100
+    assert phone.evaluate(FIGURE_TEXT_UNDER_12) == []  # [figure id, px, text] of each offender
+    scrolls, no_cue, stray_cue = figure_scroll(phone)
+    assert "figure-3" in scrolls  # the 760-unit trajectory plot cannot be readable in a 330 px box
+    assert no_cue == [] and stray_cue == []
     assert phone.evaluate(SCROLLING) >= 3  # the lab, response and safety tables are wider than a phone
     assert phone.evaluate(NO_CUE) == []
     phone.close()
@@ -171,6 +204,9 @@ def test_phone_and_a4_print_layout(browser, demo_report) -> None:
     paper = browser.new_page(viewport={"width": 680, "height": 1000})  # A4 less the margins, at 96 dpi
     paper.goto(html.resolve().as_uri())
     paper.emulate_media(media="print")
+    assert figure_scroll(paper) == ([], [], [])  # on paper figures shrink to the page: no scrolling, no cue
+    for fid, _, _, svg_width, box_width in paper.evaluate(FIGURE_SCROLL):
+        assert 0 < svg_width <= min(box_width, 680) + 0.5, (fid, svg_width, box_width)
     assert paper.evaluate(BROKEN_VALUES) == []
     assert paper.evaluate("getComputedStyle(document.querySelector('tbody tr')).breakInside") == "avoid"
     paper.pdf(path=str(TEST_OUTPUT / "report-a4.pdf"), format="A4", print_background=False)

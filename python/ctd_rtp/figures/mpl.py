@@ -3,9 +3,10 @@ censor marks and numbers at risk, and the swimmer plot.
 
 Why matplotlib here and hand-written SVG for the six older figures: docs/report.md. The SVG is
 made self-contained and URL-free for the report (no XML prolog, metadata or xlink namespace),
-scales to its box (``width="100%"``) and keeps every label as ``<text>`` (``svg.fonttype:
-none``), so it stays searchable, selectable and sharp on a phone and in print. matplotlib is
-imported on first use.
+scales to its box (``width="100%"``) but never below the width at which its smallest text is
+12 px (``min-width``, :func:`.svg.sized`; the smallest font here is 9 pt, which is 12 px at the
+natural size), and keeps every label as ``<text>`` (``svg.fonttype: none``), so it stays
+searchable, selectable and sharp on a phone and in print. matplotlib is imported on first use.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .svg import RESPONSE_COLOURS, Figure, _esc, _safe_id
+from .svg import RESPONSE_COLOURS, Figure, _esc, _safe_id, sized
 
 RC = {
     "svg.fonttype": "none",
@@ -68,8 +69,7 @@ def _svg(fig: Any, fid: str, title: str, desc: str) -> str:
     max_w = float(width.group(1)) * 4 / 3 if width else 640.0
     text = re.sub(
         r'(<svg[^>]*?)\swidth="[\d.]+pt"\s+height="[\d.]+pt"',
-        rf'\1 width="100%" style="max-width:{max_w:.0f}px;height:auto" role="img" '
-        rf'aria-labelledby="{fid}-title {fid}-desc"',
+        rf'\1 width="100%" role="img" aria-labelledby="{fid}-title {fid}-desc"',
         text,
         count=1,
     )
@@ -79,6 +79,7 @@ def _svg(fig: Any, fid: str, title: str, desc: str) -> str:
         + f'<title id="{fid}-title">{_esc(title)}</title><desc id="{fid}-desc">{_esc(desc)}</desc>'
         + text[head:]
     )
+    text = sized(text, round(max_w))  # never narrower than its smallest text at 12 px
     _pyplot().close(fig)
     if "http" in text or "<script" in text or "url(" in text:
         raise ValueError("matplotlib SVG still holds a URL or a script")
@@ -88,10 +89,11 @@ def _svg(fig: Any, fid: str, title: str, desc: str) -> str:
 def _no_data(fid: str, what: str) -> Figure:
     alt = f"{what}: no data available."
     svg = (
-        f'<svg viewBox="0 0 480 120" width="100%" role="img" aria-labelledby="{fid}-title" '
-        f'style="max-width:480px;height:auto"><title id="{fid}-title">{_esc(alt)}</title>'
+        f'<svg viewBox="0 0 480 120" width="100%" role="img" aria-labelledby="{fid}-title">'
+        f'<title id="{fid}-title">{_esc(alt)}</title>'
         f'<text x="240" y="64" text-anchor="middle" font-size="13" fill="#555555">No data</text></svg>'
     )
+    svg = sized(svg, 480)
     return Figure(svg, alt, alt)
 
 
@@ -211,7 +213,7 @@ def swimmer(
                 days = pd.to_numeric(e["study_day"], errors="coerce").dropna()
                 ax.plot(days, [y] * len(days), linestyle="none", marker=marker, color=colour, markersize=6)
         ax.set_yticks(range(len(f)))
-        ax.set_yticklabels(f["patient_id"].astype(str).tolist(), fontsize=8)
+        ax.set_yticklabels(f["patient_id"].astype(str).tolist(), fontsize=9)
         ax.set_xlabel("Days since the first dose")
         ax.set_xlim(left=0)
         from matplotlib.artist import Artist
@@ -222,7 +224,7 @@ def swimmer(
         handles += [
             Line2D([], [], linestyle="none", marker=m, color=col, label=lab) for m, col, lab in MARKERS.values()
         ]
-        ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False, ncols=2)
+        ax.legend(handles=handles, loc="lower right", fontsize=9, frameon=False, ncols=2)
         fig.tight_layout()
         events = events[events["patient_id"].isin(f["patient_id"])]
         n_marks = {k: int((events["kind"] == k).sum()) for k in MARKERS}

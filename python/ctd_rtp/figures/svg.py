@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,6 +27,8 @@ FONT = "system-ui, sans-serif"
 CHAR_W = 6.6  # rough width of one 11 px character, for layout only
 TIMES = "\u00d7"
 PLT_UNIT = "\u00d710\u2079/L"
+#: No figure text is drawn smaller than this (CSS px): each SVG carries the width at which it is.
+MIN_TEXT_PX = 12.0
 _LOG_MANTISSAS = (1, 2, 3, 4, 5, 6, 8, 10)
 
 
@@ -36,6 +39,11 @@ class Figure:
     svg: str
     alt: str
     caption: str
+
+    @property
+    def min_width(self) -> int:
+        """The narrowest width (CSS px) at which the figure's smallest text is 12 px (its ``min-width``)."""
+        return min_display_width(self.svg)
 
 
 # --------------------------------------------------------------------------- text and markup
@@ -260,16 +268,110 @@ def _group_legend(counts: pd.Series, x: float) -> str:
 
 
 def _svg(fid: str, width: float, height: float, title: str, desc: str, body: Iterable[str]) -> str:
-    """Wrap body markup in an accessible, self-contained ``<svg>`` element."""
-    return (
+    """Wrap body markup in an accessible, self-contained ``<svg>`` element, sized by :func:`sized`."""
+    markup = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_fmt(width)} {_fmt(height)}" '
         f'width="100%" role="img" aria-labelledby="{fid}-title {fid}-desc" font-family="{FONT}" '
-        f'font-size="12" style="max-width:{_fmt(width)}px;height:auto">'
+        f'font-size="12">'
         + _el("title", _esc(title), id=f"{fid}-title")
         + _el("desc", _esc(desc), id=f"{fid}-desc")
         + "".join(body)
         + "</svg>"
     )
+    return sized(markup, width)
+
+
+# --------------------------------------------------------------------------- readable width
+_LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(px|pt|em|%)?\s*$")
+_FONT_SHORTHAND_SIZE = re.compile(r"(?:^|\s)([0-9]*\.?[0-9]+(?:px|pt|em|%))(?:/\S+)?\s")  # a size has a unit
+_TRANSFORM = re.compile(r"(matrix|scale)\(([^)]*)\)")
+
+
+def _font_size(e: ET.Element, inherited: float) -> float:
+    """The font size of ``e`` in user units: its ``font-size`` attribute, or ``font-size`` /
+    ``font`` in its ``style`` (the style wins, as in CSS); ``em`` and ``%`` are relative to
+    ``inherited``, ``pt`` is 4/3 user units; nothing set: ``inherited``."""
+    value = e.get("font-size")
+    for decl in (e.get("style") or "").split(";"):
+        name, _, v = decl.partition(":")
+        name = name.strip().lower()
+        if name == "font-size":
+            value = v
+        elif name == "font":
+            m = _FONT_SHORTHAND_SIZE.search(v.strip() + " ")
+            value = m.group(1) if m else value
+    if value is None:
+        return inherited
+    m = _LENGTH.match(value)
+    if not m:
+        raise ValueError(f"unsupported SVG font size {value!r}")
+    n, unit = float(m.group(1)), m.group(2) or "px"
+    return {"px": n, "pt": n * 4 / 3, "em": n * inherited, "%": n / 100 * inherited}[unit]
+
+
+def _scale(transform: str | None) -> float:
+    """Uniform scale factor of a ``transform`` attribute (sqrt of the area factor; 1 without scale)."""
+    f = 1.0
+    for kind, args in _TRANSFORM.findall(transform or ""):
+        v = [float(a) for a in re.split(r"[\s,]+", args.strip()) if a]
+        if kind == "scale":
+            f *= math.sqrt(abs(v[0] * (v[1] if len(v) > 1 else v[0])))
+        elif len(v) == 6:
+            f *= math.sqrt(abs(v[0] * v[3] - v[1] * v[2]))
+    return f
+
+
+def smallest_font(markup: str, default: float = 16.0) -> float:
+    """The smallest font size (user units, after scale transforms) of any ``<text>`` with
+    visible characters in the SVG ``markup``; ``default`` is the size inherited by the root
+    (CSS ``medium``). ``inf`` if the SVG holds no text."""
+    root = ET.fromstring(markup)
+    smallest = math.inf
+
+    def walk(e: ET.Element, size: float, scale: float) -> None:
+        nonlocal smallest
+        size, scale = _font_size(e, size), scale * _scale(e.get("transform"))
+        name = e.tag.rsplit("}", 1)[-1]
+        if name in ("title", "desc", "metadata", "defs", "style", "clipPath"):
+            return
+        if name in ("text", "tspan") and (e.text or "").strip():
+            smallest = min(smallest, size * scale)
+        for child in e:
+            walk(child, size, scale)
+
+    walk(root, default, 1.0)
+    return smallest
+
+
+def readable_width(markup: str, min_px: float = MIN_TEXT_PX) -> float:
+    """The narrowest display width (CSS px) at which every text of the SVG ``markup`` is at
+    least ``min_px``: viewBox width x ``min_px`` / smallest font size (both in user units).
+    0 for an SVG without text."""
+    root = ET.fromstring(markup)
+    view = root.get("viewBox")
+    if not view:
+        raise ValueError("the SVG has no viewBox")
+    smallest = smallest_font(markup)
+    return 0.0 if math.isinf(smallest) else float(view.split()[2]) * min_px / smallest
+
+
+def min_display_width(markup: str) -> int:
+    """:func:`readable_width` rounded up to a whole pixel (the SVG's CSS ``min-width``)."""
+    return math.ceil(readable_width(markup) - 1e-9)
+
+
+def sized(markup: str, natural: float) -> str:
+    """Give the root ``<svg>`` of ``markup`` (which has no ``style`` yet) its display size: the
+    box width, at most ``natural`` px (its drawn size) and never less than its readable width
+    (smallest text 12 px; on a narrower box the figure scrolls sideways inside its box). Where
+    the readable width exceeds ``natural``, the figure is drawn at its readable width."""
+    low = min_display_width(markup)
+    style = f' style="min-width:{low}px;max-width:{_fmt(max(natural, low))}px;height:auto"'
+    start = markup.index("<svg")
+    end = markup.index(">", start)
+    if "style=" in markup[start:end]:
+        raise ValueError("the root <svg> already has a style")
+    return markup[:end] + style + markup[end:]
 
 
 def _no_data(fid: str, what: str) -> Figure:

@@ -186,6 +186,7 @@ def build_figures(
                 "caption": fig.caption,
                 "number": number,
                 "left_out": False,
+                "min_width": fig.min_width,  # px: narrower boxes scroll (the cue rule in report.css.j2)
             }
         )
         for number, (name, fig) in enumerate(made.items(), start=1)
