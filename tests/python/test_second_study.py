@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from html import unescape
 
 import duckdb
 import pytest
@@ -182,7 +183,7 @@ def test_tables_are_numbered_in_page_order(second_study) -> None:
     result table's caption is its table_title in analysis.report_results."""
     con, html, _ = second_study
     captions = [
-        re.sub(r"<[^>]+>", "", re.sub(r'<span class="tag">.*?</span>', "", c)).replace("&#39;", "'")
+        unescape(re.sub(r"<[^>]+>", "", re.sub(r'<span class="tag">.*?</span>', "", c)))
         for c in re.findall(r"<caption>(.*?)</caption>", html, flags=re.S)
     ]
     numbers = [m.group(1) for c in captions if (m := re.match(r"Table (S?\d+)\. ", c))]
