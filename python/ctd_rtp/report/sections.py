@@ -583,9 +583,10 @@ def safety_section(
         )
     anyrow = ordered[ordered["row_type"] == "any adverse event"]
     first = next(anyrow.itertuples(index=False), None)
+    # the mart always has the any row; without it the counts are absent, never "none"
     months = None if first is None else _val(first.exposure_patient_months)
-    recorded = 0 if first is None else int(first.n_events_recorded)
-    left_out = recorded - (0 if first is None else int(first.n_events))
+    recorded = None if first is None else int(first.n_events_recorded)
+    left_out = None if first is None else int(first.n_events_recorded) - int(first.n_events)
     s = partial(res.cell, "safety_summary", column_id="value", source=SAFETY_SOURCE)
     return {
         "rows": rows,
@@ -595,8 +596,8 @@ def safety_section(
             "patient_months", text=DASH if months is None else f"{months:.1f}", value=months, statistic="patient-months"
         ),
         "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded (var ctcae_version)",
-        "recorded": s("events_recorded", text=str(recorded), value=recorded, statistic="events"),
-        "not_emergent": s("events_not_treatment_emergent", text=str(left_out), value=left_out, statistic="events"),
+        "recorded": s("events_recorded", text=short(recorded), value=recorded, statistic="events"),
+        "not_emergent": s("events_not_treatment_emergent", text=short(left_out), value=left_out, statistic="events"),
     }
 
 
