@@ -32,6 +32,7 @@ MARTS = {
     "fct_lab_changes": ["patient_id", "analyte", "visit"],
     "fct_time_to_event": ["patient_id", "paramcd"],
     "fct_patient_follow_up": ["patient_id"],
+    "rpt_adverse_events_by_term": ["row_type", "term"],
 }
 # --all: every mart and the quarantine (used for the small own-data cohort)
 ALL_TABLES = {

@@ -61,6 +61,13 @@ trough_summary as (
 
 ),
 
+{%- set exposure_days -%}
+    case
+        when exposures.exposure_end_on >= exposures.started_on
+            then {{ dbt.datediff('exposures.started_on', 'exposures.exposure_end_on', 'day') }} + 1
+    end
+{%- endset %}
+
 final as (
 
     select
@@ -75,10 +82,8 @@ final as (
         {{ dbt.datediff('patient_index.index_date', 'exposures.ended_on', 'day') }} as end_study_day,
         exposures.exposure_end_on,
         exposures.exposure_end_basis,
-        case
-            when exposures.exposure_end_on >= exposures.started_on
-                then {{ dbt.datediff('exposures.started_on', 'exposures.exposure_end_on', 'day') }} + 1
-        end as exposure_days,
+        {{ exposure_days }} as exposure_days,
+        {{ days_to_months(exposure_days) }} as exposure_months,
         case
             when exposures.exposure_end_on >= exposures.started_on
                 then

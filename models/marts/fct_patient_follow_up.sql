@@ -221,6 +221,8 @@ final as (
         least(last_contact.last_contact_on, observation_end.data_cutoff_date) as follow_up_ends_on,
         {{ dbt.datediff('observation_end.index_date', 'least(last_contact.last_contact_on, observation_end.data_cutoff_date)', 'day') }}
             as follow_up_days,
+        {{ days_to_months(dbt.datediff('observation_end.index_date', 'least(last_contact.last_contact_on, observation_end.data_cutoff_date)', 'day')) }}
+            as follow_up_months,
         other_drugs.other_itp_drugs,
         other_drugs.patient_id is not null as has_other_itp_treatment,
         steroid_dependence.patient_id is not null as is_corticosteroid_dependent,

@@ -45,6 +45,7 @@ VALIDATED_TABLES: tuple[str, ...] = (
     "marts.fct_concomitant_drugs",
     "marts.rpt_patient_flow",
     "marts.rpt_missing_data",
+    "marts.rpt_adverse_events_by_term",
     "quarantine.quarantined_rows",
     "quarantine.quarantined_fields",
     "analysis.paired_tests",
@@ -263,6 +264,20 @@ def _suites(frames: Mapping[str, pd.DataFrame], fingerprint: str | None) -> dict
             a_ge_b("n_expected", "n_present"),
             a_ge_b("n_missing", "n_quarantined"),
             between("n_quarantined", 0, None),
+        ],
+        "marts.rpt_adverse_events_by_term": [
+            *unique("row_type", "term"),
+            *unique("term_order"),
+            in_set("row_type", ["any adverse event", "preferred term"]),
+            between(
+                "n_analysis_set", n_day0, n_day0, meta={"hint": f"dim_patients has {n_day0} patients with a day 0"}
+            ),
+            between("n_patients_any_grade", 0, n_day0),
+            a_ge_b("n_patients_any_grade", "n_patients_grade_3_plus"),
+            a_ge_b("n_patients_grade_3_plus", "n_patients_grade_3"),
+            a_ge_b("n_events", "n_patients_any_grade"),
+            a_ge_b("n_events_recorded", "n_events"),
+            between("patients_per_100_patient_months", 0, None),
         ],
         "quarantine.quarantined_fields": [
             *unique("source_table", "row_key", "field_name", "occurrence"),

@@ -16,6 +16,7 @@ import pytest
 from conftest import Built, run_cli
 from ctd_rtp import report as R
 from ctd_rtp.report.results import ResultsMismatch
+from ctd_rtp.report.sections import follow_up_section
 from ctd_rtp.validation import ValidationSummary
 from ctd_rtp.warehouse import Settings
 
@@ -248,56 +249,58 @@ def test_lab_tables_use_analyte_decimals_panels_and_highlight_p() -> None:
     assert (plt["change"], plt["mark"], plt["test"]) == ("1 (1 to 2)", "", "paired t-test")  # NaN note: no mark
 
 
-def test_safety_in_journal_format_counts_patients_by_worst_grade() -> None:
-    events = pd.DataFrame(
-        {
-            "ae_id": list("12345"),
-            "patient_id": ["A", "A", "B", "C", "C"],
-            "term": ["Rash", "Rash", "Cough", "Rash", "Cough"],
-            "ctcae_grade": [1, 3, 2, 1, 1],
-            "is_serious": [False, True, False, False, False],
-            "is_related_to_study_drug": [True, False, None, True, False],
-            "is_treatment_emergent": [True] * 5,
-        }
+def ae_mart(*rows: tuple) -> pd.DataFrame:
+    """marts.rpt_adverse_events_by_term rows: (row_type, term, term_order, any, grade 1, 2, 3, >= 3,
+    serious, related, events, recorded) with 8 patient-months of exposure."""
+    cols = (
+        "row_type term term_order n_patients_any_grade n_patients_grade_1 n_patients_grade_2 n_patients_grade_3 "
+        "n_patients_grade_3_plus n_patients_serious n_patients_related n_events n_events_recorded"
+    ).split()
+    out = pd.DataFrame(rows, columns=cols)
+    return out.assign(
+        exposure_patient_months=8.0, patients_per_100_patient_months=100 * out["n_patients_any_grade"] / 8.0
     )
-    # 4 patients with 2 x 30.4375 days each of exposure: 8 patient-months
-    out = R.safety_section(events, 4, exposure_months=8.0)
-    assert out["grade3"] == "1 event(s) in 1 patient(s)" and out["serious"] == "1 event(s) in 1 patient(s)"
-    assert out["related"] == "2 event(s) in 2 patient(s)"
+
+
+def test_safety_in_journal_format_prints_the_mart_in_its_order() -> None:
+    # stored out of order: the mart's term_order decides (any row, then most patients first)
+    mart = ae_mart(
+        ("preferred term", "Cough", 2, 2, 1, 1, 0, 0, 0, 0, 2, 2),
+        ("any adverse event", "Any adverse event", 0, 3, 1, 1, 1, 1, 1, 2, 5, 6),
+        ("preferred term", "Rash", 1, 2, 1, 0, 1, 1, 1, 2, 3, 3),
+    )
+    out = R.safety_section(mart, 4)
     assert out["columns"] == ["Any grade", "Grade 1", "Grade 2", "Grade 3", "Grade \u2265 3", "Serious", "Related"]
     rows = {r["term"]: (r["cells"], r["events"], r["rate"]) for r in out["rows"]}
-    assert [r["term"] for r in out["rows"]] == ["Any adverse event", "Rash", "Cough"]  # most patients first
-    # Rash: A (worst grade 3, serious, related) and C (grade 1, related) -> 2 of 4
+    assert [r["term"] for r in out["rows"]] == ["Any adverse event", "Rash", "Cough"]
+    assert [r["total"] for r in out["rows"]] == [True, False, False]
     assert rows["Rash"] == (
         ["2 (50.0%)", "1 (25.0%)", "0 (0.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "2 (50.0%)"],
         "3",
-        "25.0",
+        "25.0",  # 100 x 2 / 8
     )
-    assert rows["Cough"][0][:3] == ["2 (50.0%)", "1 (25.0%)", "1 (25.0%)"] and rows["Cough"][2] == "25.0"
-    # any adverse event: worst grade per patient over all terms (A 3, B 2, C 1)
     assert rows["Any adverse event"][0][:5] == ["3 (75.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)", "1 (25.0%)"]
     assert rows["Any adverse event"][2] == "37.5" and out["patient_months"] == "8.0"
-    assert out["rate"] == "62.5"  # 5 treatment-emergent events in 8 patient-months
+    assert (out["recorded"], out["not_emergent"]) == ("6", "1")  # one event before day 0, not in the table
 
 
-def test_safety_with_no_event_says_none() -> None:
-    events = pd.DataFrame(
-        {
-            c: pd.Series(dtype=object)
-            for c in (
-                "ae_id",
-                "patient_id",
-                "term",
-                "ctcae_grade",
-                "is_serious",
-                "is_related_to_study_drug",
-                "is_treatment_emergent",
-            )
-        }
+def test_safety_with_no_event_or_no_exposure_total_says_so() -> None:
+    mart = ae_mart(("any adverse event", "Any adverse event", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).assign(
+        exposure_patient_months=None, patients_per_100_patient_months=None
     )
-    out = R.safety_section(events, 3)
-    assert out["any"] == "none" and [r["term"] for r in out["rows"]] == ["Any adverse event"]
+    out = R.safety_section(mart, 3)
+    assert [r["term"] for r in out["rows"]] == ["Any adverse event"] and out["recorded"] == "0"
     assert out["rows"][0]["cells"][0] == "0 (0.0%)" and out["rows"][0]["rate"] == "\u2014"
+    assert out["patient_months"] == "\u2014"  # an exposure with no end and no cut-off: absent, not partial
+
+
+def test_follow_up_reads_the_months_of_the_mart() -> None:
+    follow = pd.DataFrame({"follow_up_days": [0, 0, 0], "follow_up_months": [6.0, 12.0, 3.0]})
+    visits = pd.DataFrame(columns=["visit", "visit_order"])
+    out = follow_up_section(follow, visits, R._Visits())
+    assert (out["median"], out["total"], out["n"]) == ("6.0 [4.5\u20139.0]", "21.0", "3")  # months as stored
+    gap = follow_up_section(follow.assign(follow_up_months=[6.0, None, 3.0]), visits, R._Visits())
+    assert (gap["total"], gap["n"]) == ("\u2014", "2")  # a total over a column with a null is absent
 
 
 def test_exposure_counts_titrations() -> None:
@@ -342,6 +345,10 @@ def test_context_and_render_escape_data(demo_warehouse: Built) -> None:
     frames, fingerprint = R.load_warehouse(Settings.from_env(demo_warehouse.env))
     hostile = '<script>alert("x")</script>'
     frames["marts.fct_adverse_events"] = frames["marts.fct_adverse_events"].assign(term=hostile)
+    terms = frames["marts.rpt_adverse_events_by_term"]
+    frames["marts.rpt_adverse_events_by_term"] = terms.assign(
+        term=terms["term"].where(terms["term_order"] != 1, hostile)
+    )
     with pytest.raises(ResultsMismatch, match="adverse_events"):  # the stored results name the real terms
         R.build_context(frames, R.RunInfo(generated_at=datetime(2024, 1, 2, tzinfo=UTC)))
     del frames["analysis.report_results"]  # without the results table, the cells are printed as computed

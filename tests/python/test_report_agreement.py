@@ -77,7 +77,8 @@ def rendered(demo_warehouse: Built, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _table(parsed: _Tables, starts: str) -> list[list[str]]:
-    return next(rows for caption, rows in parsed.tables.items() if caption.startswith(starts))
+    """The rows of the table whose title (the caption after its "Table k. ") starts so."""
+    return next(rows for caption, rows in parsed.tables.items() if caption.split(". ", 1)[-1].startswith(starts))
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -103,7 +104,7 @@ def test_trough_legend_and_exposure_card_count_the_same_levels(rendered, demo_wa
 def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse: Built) -> None:
     html, parsed = rendered
     db = demo_warehouse.db_path
-    table2 = {r[0]: r[1:] for r in _table(parsed, "Table 2")[1:]}
+    table2 = {r[0]: r[1:] for r in _table(parsed, "Platelet response by visit")[1:]}
     for visit, cr, pr, nr, ne, evaluable in _query(
         db,
         "select v.visit_label, n_cr, n_pr, n_nr, n_ne, n_evaluable from marts.rpt_response_rates "
@@ -115,13 +116,14 @@ def test_response_cards_and_tables_agree_with_the_marts(rendered, demo_warehouse
     for code, n in re.findall(r"\b(CR|PR|NR|NE) \(n=(\d+)\)", html):
         assert int(n) == month_6[code], (code, n)
     # best response (Table 3) and the responders card: CR + PR of the per-count best response
-    best = dict(zip(*[_table(parsed, "Table 3")[i] for i in (0, 1)]))
+    best = dict(zip(*[_table(parsed, "Best response")[i] for i in (0, 1)]))
     [(n_best_cr, n_best_pr, n_patients)] = _query(
         db,
         "select count(*) filter (where best_response = 'CR'), count(*) filter (where best_response = 'PR'), "
         "count(*) from marts.fct_patient_response_summary",
     )
     assert best["CR"].startswith(f"{n_best_cr} (") and best["PR"].startswith(f"{n_best_pr} (")
+    assert best["Patients"] == str(n_patients)
     assert parsed.cards["Responders (CR or PR) by Month 6"].startswith(f"{n_best_cr + n_best_pr} (")
     # time to first response: first CR/PR count per patient, recounted from the per-count mart
     days = sorted(
@@ -167,7 +169,7 @@ def test_first_response_never_disagrees_with_the_visit_it_names(demo_warehouse: 
 def test_outcomes_over_time_agree_with_the_adtte_and_follow_up_marts(rendered, demo_warehouse: Built) -> None:
     html, parsed = rendered
     db = demo_warehouse.db_path
-    table = {r[0]: r[1:] for r in _table(parsed, "Table 5a")[1:]}
+    table = {r[0]: r[1:] for r in _table(parsed, "Time to event")[1:]}
     labels = {
         "TTRESP": "Time to first response (CR or PR)",
         "TTCR": "Time to complete response",
@@ -203,6 +205,6 @@ def test_outcomes_over_time_agree_with_the_adtte_and_follow_up_marts(rendered, d
         where b.visit = 'baseline' and m6.visit = 'month_6' and not b.is_steroid_tapered
             and m6.prednisone_equivalent_mg_day is not null""",
     )
-    month_6 = {r[0]: r[1:] for r in _table(parsed, "Table 5b")[1:]}["Month 6"]
+    month_6 = {r[0]: r[1:] for r in _table(parsed, "Corticosteroid sparing")[1:]}["Month 6"]
     assert month_6[4].startswith(f"{tapered}/{above} (")
     assert "censored at the start of rescue therapy" in html and "data cut-off" in html

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -183,9 +184,33 @@ def test_the_word_file_holds_the_same_tables(page, tmp_path_factory: pytest.Temp
             for j, column in enumerate(columns, start=1):
                 assert grid[i][j] == stored.get((row, column), ""), (table_id, row, column)
     texts = [p.text for p in doc.paragraphs]
-    assert "Table 2. Platelet response by visit with exact 95% confidence intervals" in texts
+    # the demo's third table on the page (after missing data and baseline); every title as stored
+    assert "Table 3. Platelet response by visit with exact 95% confidence intervals" in texts
+    assert set(table["table_title"]) <= set(texts)
     assert any(t.startswith("Source: marts.rpt_response_rates") for t in texts)
     assert "SYNTHETIC DATA: no real patients." in texts
+
+
+@pytest.mark.slow
+def test_the_captions_are_the_stored_titles_numbered_in_page_order(page) -> None:
+    """Every caption is "Table k. <title>", k = 1, 2, 3 ... in page order (the listing: Table S1),
+    and the caption of each result table is its table_title in the results table."""
+    html, table = page
+    captions = [
+        unescape(re.sub(r"<[^>]+>", "", re.sub(r'<span class="tag">.*?</span>', "", c)))
+        for c in re.findall(r"<caption>(.*?)</caption>", html, flags=re.S)
+    ]
+    numbers = [m.group(1) if (m := re.match(r"Table (S?\d+)\. ", c)) else c for c in captions]
+    main = [n for n in numbers if not n.startswith("S")]
+    assert main == [str(k) for k in range(1, len(main) + 1)] and numbers.count("S1") == 1
+    titles = dict(zip(table["table_id"], table["table_title"]))
+    page_ids = re.findall(r"table_id = '([a-z_]+)'", html)
+    for table_id in page_ids:
+        if titles[table_id].startswith("Table "):
+            assert titles[table_id] in captions, table_id
+    # the demo: two lab sections, so the safety table is the thirteenth
+    assert titles["adverse_events"].startswith("Table 13. Treatment-emergent adverse events")
+    assert titles["labs_immunology"] == "Table 10. Lymphocyte subsets and regulatory T cells, baseline vs follow-up"
 
 
 @pytest.fixture(scope="module")

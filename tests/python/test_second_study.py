@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from html import unescape
 
 import duckdb
 import pytest
@@ -174,6 +175,62 @@ def test_the_report_names_its_own_study(second_study) -> None:
     assert "prior therapy lines >= 3 vs < 3" in text.replace("&gt;", ">").replace("&lt;", "<")
     for other in ("sirolimus", "Sirolimus", "Month 6", "month 6", "connective tissue"):
         assert other not in text, other
+
+
+def test_tables_are_numbered_in_page_order(second_study) -> None:
+    """No lab section (report_panels: []) and no quarantined row: the tables the page shows run
+    Table 1, 2, 3, ... in page order without a gap or a repeat (the listing is Table S1), and each
+    result table's caption is its table_title in analysis.report_results."""
+    con, html, _ = second_study
+    captions = [
+        unescape(re.sub(r"<[^>]+>", "", re.sub(r'<span class="tag">.*?</span>', "", c)))
+        for c in re.findall(r"<caption>(.*?)</caption>", html, flags=re.S)
+    ]
+    numbers = [m.group(1) for c in captions if (m := re.match(r"Table (S?\d+)\. ", c))]
+    assert len(numbers) == len(captions)  # every caption is numbered
+    main = [n for n in numbers if not n.startswith("S")]
+    assert main == [str(k) for k in range(1, len(main) + 1)] and numbers.count("S1") == 1
+    # two lab tables fewer than the demo: Blood counts ... is the tenth table, safety the eleventh
+    by_title = {c.split(". ", 1)[1]: c.split(". ", 1)[0] for c in captions}
+    assert by_title["Blood counts, lipids and other laboratory values"] == "Table 10"
+    assert by_title["Treatment-emergent adverse events by preferred term: patients with at least one event"] == (
+        "Table 11"
+    )
+    titles = {t for (t,) in rows(con, "select distinct table_title from analysis.report_results")}
+    numbered = {t for t in titles if t.startswith("Table ")}
+    assert numbered and numbered <= set(captions)  # the results table titles are the page's captions
+    # the Word file numbers them the same way (it prints the stored titles)
+    assert "Table 2. Baseline characteristics of the analysis set" in numbered
+
+
+def test_follow_up_and_exposure_months_come_from_the_marts(second_study) -> None:
+    """Patient-months are derived in SQL (macro days_to_months): E01's 236 follow-up days and
+    237 exposure days (test_cut_off_closes_ongoing_exposures) in months of 365.25 / 12 days."""
+    con, _, _ = second_study
+    [(follow,)] = rows(con, "select follow_up_months from marts.fct_patient_follow_up where patient_id = 'E01'")
+    [(exposed,)] = rows(
+        con, "select exposure_months from marts.fct_drug_exposure where patient_id = 'E01' and drug = 'eltrombopag'"
+    )
+    assert follow == pytest.approx(236 / 30.4375, abs=1e-12) and exposed == pytest.approx(237 / 30.4375, abs=1e-12)
+    [(months, rate, n_any)] = rows(
+        con,
+        "select exposure_patient_months, patients_per_100_patient_months, n_patients_any_grade "
+        "from marts.rpt_adverse_events_by_term where row_type = 'any adverse event'",
+    )
+    [(days,)] = rows(con, "select sum(exposure_days) from marts.fct_drug_exposure where drug = 'eltrombopag'")
+    assert months == pytest.approx(days / 30.4375, abs=1e-9)
+    assert rate == pytest.approx(100 * n_any / months, abs=1e-9)
+    # the fixture's two events, both after day 0: E01 headache grade 1, E04 ALT increased grade 3, both related
+    got = rows(
+        con,
+        "select term, n_patients_any_grade, n_patients_grade_1, n_patients_grade_3, n_patients_grade_3_plus, "
+        "n_patients_related from marts.rpt_adverse_events_by_term order by term_order",
+    )
+    assert got == [
+        ("Any adverse event", 2, 1, 1, 1, 2),
+        ("Alanine aminotransferase increased", 1, 0, 1, 1, 1),  # ties on patients: grade >= 3 first
+        ("Headache", 1, 1, 0, 0, 1),
+    ]
 
 
 @pytest.mark.parametrize(

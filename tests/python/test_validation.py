@@ -45,7 +45,7 @@ def failure(frames: dict[str, pd.DataFrame], fingerprint: str | None) -> str:
 def test_demo_warehouse_passes_every_suite_quickly_and_quietly(demo, capfd) -> None:
     frames, fingerprint = demo
     summary = validate(frames, fingerprint)
-    assert summary.n_suites == len(VALIDATED_TABLES) == 27
+    assert summary.n_suites == len(VALIDATED_TABLES) == 28
     assert summary.n_passed == summary.n_expectations >= 100
     assert summary.success
     assert summary.seconds < 10  # ~0.5 s once GX is imported

@@ -53,7 +53,6 @@ from .loading import PACKAGES, QUERIES, ROW_ORDER, SPARK_PACKAGES, collect_run_i
 from .rendering import TEMPLATES, ReportResult, generate_report, render
 from .sections import (
     KM_PARAMETERS,
-    MONTH_DAYS,
     ODDS_RATIO_CI_TEXT,
     RESPONSES,
     _date_text,
@@ -66,7 +65,6 @@ from .sections import (
     methods_section,
     on_treatment_troughs,
     outcomes_section,
-    patient_months,
     quality_section,
     response_section,
     safety_section,
@@ -81,7 +79,6 @@ __all__ = [
     "LAB_VALUES",
     "ODDS_RATIO_CI_TEXT",
     "PACKAGES",
-    "MONTH_DAYS",
     "RESULT_INPUTS",
     "RESULTS",
     "QUERIES",
@@ -118,7 +115,6 @@ __all__ = [
     "response_section",
     "report_sections",
     "build_results",
-    "patient_months",
     "safety_section",
     "short",
     "sig",

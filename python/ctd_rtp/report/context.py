@@ -16,7 +16,7 @@ from ..figures import mpl
 from ..study import Study
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
-from .results import RESULTS_TABLE, Results
+from .results import RESULTS_TABLE, Results, table_titles
 from .sections import (
     KM_PARAMETERS,
     LISTING_MAX_PATIENTS,
@@ -24,13 +24,13 @@ from .sections import (
     exposure_section,
     flow_section,
     follow_up_section,
+    lab_table_id,
     lab_tables,
     listing_section,
     methods_section,
     missing_data_section,
     on_treatment_troughs,
     outcomes_section,
-    patient_months,
     quality_section,
     response_section,
     safety_section,
@@ -243,8 +243,25 @@ RESULT_INPUTS: tuple[str, ...] = (
     "analysis.steroid_sparing",
     "marts.rpt_patient_flow",
     "marts.rpt_missing_data",
+    "marts.rpt_adverse_events_by_term",
 )
 RESULTS = f"analysis.{RESULTS_TABLE}"
+#: The numbered result tables the page always shows (the lab tables: when they have rows; other
+#: drugs: when there are any), whatever their order (results.TABLE_ORDER numbers them).
+RESULT_TABLES = (
+    "missing_data",
+    "baseline",
+    "response_by_visit",
+    "best_response",
+    "subgroups",
+    "friedman",
+    "time_to_event",
+    "steroid_sparing",
+    "outcomes_by_visit",
+    "adverse_events",
+    "exposure_by_visit",
+    "other_drugs",
+)
 
 
 def _visit_labels(windows: pd.DataFrame) -> _Visits:
@@ -272,7 +289,7 @@ def result_sections(
     n_set = int(_true(patients["has_index_drug_start"]).sum())
     exposure = frames["marts.fct_drug_exposure"]
     table1 = baseline_table(patients, study.index_drug, res)
-    return {
+    sections = {
         "table1": table1,
         "n_analysis": table1[0]["value"],
         "flow": flow_section(frames["marts.rpt_patient_flow"], visits, res),
@@ -300,13 +317,7 @@ def result_sections(
         "labs": lab_tables(
             frames["analysis.paired_tests"], frames["reference.analytes"], visits, study.report_panels, res
         ),
-        "safety": safety_section(
-            frames["marts.fct_adverse_events"],
-            n_set,
-            patient_months(study_drug_exposure(exposure, study.index_drug)["exposure_days"]),
-            res,
-            study.ctcae_version,
-        ),
+        "safety": safety_section(frames["marts.rpt_adverse_events_by_term"], n_set, res, study.ctcae_version),
         "listing": listing_section(
             patients,
             frames["marts.fct_visits"],
@@ -328,6 +339,40 @@ def result_sections(
             res,
         ),
     }
+    sections["tables"] = numbered_tables(sections, study)
+    res.name_tables(sections["tables"])
+    return sections
+
+
+def lab_table_titles(study: Study) -> dict[str, str]:
+    """The study's lab table ids (var report_panels, in page order) -> their titles."""
+    return {
+        lab_table_id(str(p["section"])): f"{p.get('caption') or p.get('title') or p['section']}, baseline vs follow-up"
+        for p in study.report_panels
+    }
+
+
+def numbered_tables(
+    sections: Mapping[str, Any], study: Study, quality: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """table_id -> the caption of every table the page shows, numbered in page order
+    (results.TABLE_ORDER): a table the data leave out (a lab panel without paired results, no
+    other drugs, no quarantined rows) takes no number. ``quality``: the data-quality section,
+    whose tables come after every result table (without it, they are not numbered)."""
+    labs = sections["labs"]
+    shown = [
+        *(t for t in RESULT_TABLES if t != "other_drugs" or sections["exposure"]["concomitant"]),
+        *(lab_table_id(k) for k, table in labs.items() if table["groups"]),
+        *([] if quality is None else ["visit_windows"]),
+        *(["quarantined_rows"] if quality and quality["quarantine"] else []),
+        *(["quarantined_fields"] if quality and quality["fields"] else []),
+    ]
+    return table_titles(shown, lab_table_titles(study), sections_subgroups(study), study.drug_label)
+
+
+def sections_subgroups(study: Study) -> str:
+    """The study's response subgroups as the subgroup table's title names them."""
+    return ", ".join(str(g.get("label") or g["name"]) for g in study.subgroups) or "none"
 
 
 def build_results(
@@ -357,6 +402,14 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
     listed = stored is None or (stored["table_id"] == "patient_listing").any()  # as `stats` decided
     results = result_sections(frames, res, len(patients) if listed else 0)
     res.check()
+    quality = quality_section(
+        frames["quarantine.quarantined_rows"],
+        info.run_results,
+        info.validation,
+        frames["quarantine.quarantined_fields"],
+        res,
+    )
+    results["tables"] = numbered_tables(results, study, quality)  # the result tables keep their numbers
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
     n_set = int(_true(patients["has_index_drug_start"]).sum())
     stamp = ci.iloc[0] if len(ci) else pd.Series(dtype=object)
@@ -383,7 +436,7 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
             "population": study.population,
             "endpoint": visits[study.primary_endpoint_visit],
             "short_name": study.short_name,
-            "subgroups": ", ".join(str(g.get("label") or g["name"]) for g in study.subgroups) or "none",
+            "subgroups": sections_subgroups(study),
         },
         "cohort": cohort,
         "synthetic": "SYNTHETIC" in cohort.upper(),
@@ -400,13 +453,7 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         "sources": res.sources(),
         "suppression": {"min_cell_count": res.min_cell_count, "n": res.n_suppressed},
         "km_methods": sorted(set(frames["analysis.time_to_event_km"]["ci_method"].dropna().astype(str))),
-        "quality": quality_section(
-            frames["quarantine.quarantined_rows"],
-            info.run_results,
-            info.validation,
-            frames["quarantine.quarantined_fields"],
-            res,
-        ),
+        "quality": quality,
         "methods": methods_section(
             windows, paired, frames["analysis.friedman_tests"], frames["analysis.subgroup_response"], visits, res
         ),

@@ -51,6 +51,7 @@ ROW_ORDER = {
     "marts.fct_concomitant_drugs": ("exposure_id",),
     "marts.rpt_patient_flow": ("step_order", "step", "visit", "reason"),
     "marts.rpt_missing_data": ("analyte", "visit_order"),
+    "marts.rpt_adverse_events_by_term": ("term_order",),
     "quarantine.quarantined_fields": ("source_table", "row_key", "field_name", "occurrence"),
     "quarantine.quarantined_rows": ("source_table", "row_key", "rejection_reason", "occurrence"),
     LAB_VALUES: ("patient_id", "analyte", "study_day", "value"),

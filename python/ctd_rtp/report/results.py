@@ -15,7 +15,8 @@ template writes as ``data-result`` so tests can match every cell of the page to 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -49,33 +50,88 @@ def is_count(statistic: str) -> bool:
     return statistic.split(" ")[0] in ("n", "n/N", "patients", "events") and statistic not in NOT_COUNTS
 
 
-#: table_id -> the title of its table on the page (and in the Word file and the results table)
+#: table_id -> the title of its table on the page (and in the Word file and the results table),
+#: without its number; {subgroups} and {drug} come from the study (:func:`table_titles`).
 TABLE_TITLES = {
     "patient_flow": "Patient flow (STROBE 13)",
     "follow_up": "Follow-up (STROBE 14c)",
-    "missing_data": "Table 1a. Missing data by analyte and visit (STROBE 14b)",
-    "baseline": "Table 1. Baseline characteristics of the analysis set",
-    "response_by_visit": "Table 2. Platelet response by visit with exact 95% confidence intervals",
+    "missing_data": (
+        "Missing data by analyte and visit: present of expected, missing, and of the missing those with a "
+        "quarantined result"
+    ),
+    "baseline": "Baseline characteristics of the analysis set",
+    "response_by_visit": "Platelet response by visit with exact 95% confidence intervals",
     "response_summary": "Response: responders, time to first response, loss of response",
-    "best_response": "Table 3. Best response",
-    "subgroups": "Table 4. Response by subgroup (Fisher's exact test)",
-    "friedman": "Table 5. Friedman test of platelet counts across visits",
+    "best_response": "Best response",
+    "subgroups": "Response by subgroup ({subgroups}; Fisher's exact test)",
+    "friedman": "Friedman test of platelet counts across visits",
     "outcomes_summary": "Outcomes over time: Kaplan-Meier medians and share of time in response",
-    "time_to_event": "Table 5a. Time to event (Kaplan-Meier)",
-    "steroid_sparing": "Table 5b. Corticosteroid sparing",
-    "outcomes_by_visit": "Table 5c. Platelet count, corticosteroid dose, bleeding and rescue therapy by visit",
-    "labs_other": "Other laboratory values, baseline vs follow-up",
+    "time_to_event": "Time to event (Kaplan\u2013Meier, IWG 2009 / ADaM ADTTE)",
+    "steroid_sparing": "Corticosteroid sparing: prednisone-equivalent dose by visit against baseline",
+    "outcomes_by_visit": "Platelet count, corticosteroid dose, bleeding and rescue therapy by visit",
+    "labs_other": "Blood counts, lipids and other laboratory values",
     "safety_summary": "Safety summary",
-    "adverse_events": "Table 9. Adverse events by preferred term",
+    "adverse_events": "Treatment-emergent adverse events by preferred term: patients with at least one event",
     "exposure_summary": "Index-drug exposure",
-    "exposure_by_visit": "Table 10. Dose and trough level by visit",
-    "other_drugs": "Table 11. Other recorded drugs",
-    "patient_listing": "Table S1. Patient listing",
+    "exposure_by_visit": "{drug} dose and trough level by visit",
+    "other_drugs": "Other recorded drugs",
+    "patient_listing": "Patient listing, analysis set: a supplement for a small cohort",
+    "quarantined_rows": "Raw rows held back by the warehouse, by table and reason",
+    "quarantined_fields": (
+        "Fields nulled in otherwise clean rows (the row is kept without the field), by table, field and reason"
+    ),
+    "visit_windows": "Visit windows (study days, inclusive)",
 }
+LAB_TABLES = "labs"  # in TABLE_ORDER: the study's lab tables (var report_panels), in their order
+#: The numbered tables in page order: the k-th one shown is "Table k" (the one place tables are numbered).
+TABLE_ORDER = (
+    "missing_data",
+    "baseline",
+    "response_by_visit",
+    "best_response",
+    "subgroups",
+    "friedman",
+    "time_to_event",
+    "steroid_sparing",
+    "outcomes_by_visit",
+    LAB_TABLES,
+    "labs_other",
+    "adverse_events",
+    "exposure_by_visit",
+    "other_drugs",
+    "quarantined_rows",
+    "quarantined_fields",
+    "visit_windows",
+)
+SUPPLEMENTARY = {"patient_listing": "Table S1"}  # numbered apart from the page's tables
+
+
+def table_numbers(shown: Iterable[str], lab_tables: Sequence[str] = ()) -> dict[str, str]:
+    """table_id -> "Table k": the tables of TABLE_ORDER that the page shows, numbered 1, 2, ...
+    in page order (``lab_tables``: the study's lab table ids where LAB_TABLES stands)."""
+    present = set(shown)
+    order = [t for x in TABLE_ORDER for t in (lab_tables if x == LAB_TABLES else (x,)) if t in present]
+    return {**{t: f"Table {k}" for k, t in enumerate(order, start=1)}, **SUPPLEMENTARY}
+
+
+def table_titles(
+    shown: Iterable[str],
+    lab_titles: Mapping[str, str] | None = None,
+    subgroups: str = "",
+    drug: str = "Index drug",
+) -> dict[str, str]:
+    """table_id -> its title as the page's caption prints it: "Table k. <title>" for a numbered
+    table shown (:func:`table_numbers`), the bare title for the other result tables (cards, the
+    flow diagram). ``lab_titles``: the study's lab table ids -> titles, in page order."""
+    labs = dict(lab_titles or {})
+    numbers = table_numbers(shown, tuple(labs))
+    words = {"subgroups": subgroups or "none", "drug": drug}
+    titles = {**{k: v.format(**words) for k, v in TABLE_TITLES.items()}, **labs}
+    return {k: f"{numbers[k]}. {v}" if k in numbers else v for k, v in titles.items()}
 
 
 def table_title(table_id: str) -> str:
-    """The table's title; lab sections (``labs_<section>``) are named after their section."""
+    """The table's title without its number; lab sections (``labs_<section>``) are named after their section."""
     return TABLE_TITLES.get(table_id) or (
         f"Laboratory values ({table_id.removeprefix('labs_')}), baseline vs follow-up"
         if table_id.startswith("labs_")
@@ -218,8 +274,16 @@ class Results:
                 f"{len(problems)} cell(s)), e.g.\n  - " + "\n  - ".join(problems[:10])
             )
 
+    #: table_id -> the title the page prints (numbered: :func:`table_titles`); set by :meth:`name_tables`
+    titles: Mapping[str, str] = MappingProxyType({})
+
+    def name_tables(self, titles: Mapping[str, str]) -> None:
+        """The tables' titles as the page's captions print them, for the results table and the Word file."""
+        self.titles = dict(titles)
+
     def frame(self) -> pd.DataFrame:
         out = pd.DataFrame(self.records, columns=list(COLUMNS))
+        out["table_title"] = [self.titles.get(t, title) for t, title in zip(out["table_id"], out["table_title"])]
         out["value"] = out["value"].astype("float64")
         out["row_order"] = out["row_order"].astype("int64")
         out["min_cell_count"] = out["min_cell_count"].astype("int64")

@@ -614,126 +614,72 @@ def lab_tables(
     return out
 
 
-MONTH_DAYS = DAYS_PER_MONTH = 30.4375  # days per month (365.25 / 12): patient-months = days / MONTH_DAYS
-
-
-def patient_months(days: pd.Series) -> float | None:
-    """Total patient-months of a day count column; None when any value is missing (an exposure
-    with no end and no data cut-off): a rate over a partial total would be too high."""
-    values = pd.to_numeric(pd.Series(days, dtype=object), errors="coerce").to_numpy(dtype="float64")
-    return None if values.size == 0 or np.isnan(values).any() else float(values.sum()) / MONTH_DAYS
-
-
-SAFETY_COLUMNS = (  # column id -> (heading, which patients count: worst grade of the term, flags)
-    ("any", "Any grade"),
-    ("grade_1", "Grade 1"),
-    ("grade_2", "Grade 2"),
-    ("grade_3", "Grade 3"),
-    ("grade_3_plus", "Grade \u2265 3"),
-    ("serious", "Serious"),
-    ("related", "Related"),
+SAFETY_COLUMNS = (  # column id -> (heading, the marts.rpt_adverse_events_by_term column of its patients)
+    ("any", "Any grade", "n_patients_any_grade"),
+    ("grade_1", "Grade 1", "n_patients_grade_1"),
+    ("grade_2", "Grade 2", "n_patients_grade_2"),
+    ("grade_3", "Grade 3", "n_patients_grade_3"),
+    ("grade_3_plus", "Grade \u2265 3", "n_patients_grade_3_plus"),
+    ("serious", "Serious", "n_patients_serious"),
+    ("related", "Related", "n_patients_related"),
 )
-
-
-def _patients_by_column(g: pd.DataFrame) -> dict[str, int]:
-    """Patients with the term per journal column: by the worst grade a patient had (grade 1, 2, 3
-    and >= 3 split the any-grade patients), and with a serious or related event of the term."""
-    worst = g.groupby("patient_id")["grade"].max()
-    return {
-        "any": int(g["patient_id"].nunique()),
-        "grade_1": int((worst == 1).sum()),
-        "grade_2": int((worst == 2).sum()),
-        "grade_3": int((worst == 3).sum()),
-        "grade_3_plus": int((worst >= 3).sum()),
-        "serious": int(g.loc[_true(g["is_serious"]), "patient_id"].nunique()),
-        "related": int(g.loc[_true(g["is_related_to_study_drug"]), "patient_id"].nunique()),
-    }
+SAFETY_SOURCE = "marts.rpt_adverse_events_by_term"
 
 
 def safety_section(
-    events: pd.DataFrame,
+    by_term: pd.DataFrame,
     n_patients: int,
-    exposure_months: float | None = None,
     res: Results | None = None,
     ctcae_version: str | None = None,
 ) -> dict[str, Any]:
-    """Adverse events in journal format: one row per preferred term (most patients first), with
-    patients n (%) at any grade, by worst grade (1, 2, 3, >= 3), serious and related; the
-    exposure-adjusted incidence (patients with the term per 100 patient-months of index-drug
-    exposure, fct_drug_exposure.exposure_days closed at the cut-off); an "any adverse event"
-    row on top; and treatment-emergent events per 100 patient-months."""
+    """Treatment-emergent adverse events in journal format, as marts.rpt_adverse_events_by_term
+    tabulates them (one row per preferred term in its term_order, the "any adverse event" row
+    first): patients n (%) of the ``n_patients`` of the analysis set at any grade, by worst grade,
+    serious and related; events; and the exposure-adjusted incidence (patients per 100
+    patient-months of index-drug exposure), the page's one exposure-adjusted figure."""
     res = res or Results()
-    src = "marts.fct_adverse_events"
-    ev = events.assign(
-        grade=pd.to_numeric(events["ctcae_grade"], errors="coerce"),
-        term=events["term"].astype(object).where(events["term"].notna(), "term not recorded"),
-    )
-    months = exposure_months or None
-    per_term = {str(term): _patients_by_column(g) for term, g in ev.groupby("term", sort=False)}
-    order = sorted(per_term, key=lambda t: (-per_term[t]["any"], -per_term[t]["grade_3_plus"], t.lower()))
+    ordered = by_term.sort_values("term_order", kind="stable")
     rows = []
-    for row_id, label, counts, n_events in [
-        (
-            "any_adverse_event",
-            "Any adverse event",
-            _patients_by_column(ev) if len(ev) else {c: 0 for c, _ in SAFETY_COLUMNS},
-            len(ev),
-        )
-    ] + [(f"term={t}", t, per_term[t], int((ev["term"] == t).sum())) for t in order]:
-        c = partial(res.cell, "adverse_events", row_id, source=src, row_label=label)
-        cells = {
-            col: c(col, n_pct(counts[col], n_patients), counts[col], "patients n (%)") for col, _ in SAFETY_COLUMNS
-        }
-        rate = None if months is None else 100 * counts["any"] / months
+    for r in ordered.itertuples(index=False):
+        row_id = "any_adverse_event" if r.row_type == "any adverse event" else f"term={r.term}"
+        c = partial(res.cell, "adverse_events", row_id, source=SAFETY_SOURCE, row_label=str(r.term))
+        cells = [
+            c(col, n_pct(getattr(r, name), n_patients), getattr(r, name), "patients n (%)")
+            for col, _, name in SAFETY_COLUMNS
+        ]
+        rate = _val(r.patients_per_100_patient_months)
         rows.append(
             {
-                "term": label,
+                "term": str(r.term),
                 "total": row_id == "any_adverse_event",
-                "cells": [cells[col] for col, _ in SAFETY_COLUMNS],
-                "events": c("events", str(n_events), n_events, "events"),
+                "cells": cells,
+                "events": c("events", short(r.n_events), r.n_events, "events"),
                 "rate": c(
                     "rate_per_100_patient_months",
                     DASH if rate is None else f"{rate:.1f}",
                     rate,
                     "patients per 100 patient-months",
-                    source=f"{src},marts.fct_drug_exposure",
+                    counts=(r.n_patients_any_grade,),  # suppressed with its numerator
                 ),
             }
         )
-
-    def tally(row_id: str, mask: pd.Series) -> str:
-        k = int(mask.sum())
-        text = "none" if k == 0 else f"{k} event(s) in {ev.loc[mask, 'patient_id'].nunique()} patient(s)"
-        return res.cell("safety_summary", row_id, "value", text, k, "events (patients)", src)
-
+    anyrow = ordered[ordered["row_type"] == "any adverse event"]
+    first = next(anyrow.itertuples(index=False), None)
+    # the mart always has the any row; without it the counts are absent, never "none"
+    months = None if first is None else _val(first.exposure_patient_months)
+    recorded = None if first is None else int(first.n_events_recorded)
+    left_out = None if first is None else int(first.n_events_recorded) - int(first.n_events)
+    s = partial(res.cell, "safety_summary", column_id="value", source=SAFETY_SOURCE)
     return {
         "rows": rows,
-        "columns": [h for _, h in SAFETY_COLUMNS],
+        "columns": [h for _, h, _ in SAFETY_COLUMNS],
         "n": n_patients,
-        "patient_months": res.cell(
-            "safety_summary",
-            "patient_months",
-            "value",
-            DASH if months is None else f"{months:.1f}",
-            months,
-            "patient-months",
-            "marts.fct_drug_exposure",
+        "patient_months": s(
+            "patient_months", text=DASH if months is None else f"{months:.1f}", value=months, statistic="patient-months"
         ),
         "ctcae_version": f"version {ctcae_version}" if ctcae_version else "version not recorded (var ctcae_version)",
-        "rate": res.cell(
-            "safety_summary",
-            "treatment_emergent_per_100_patient_months",
-            "value",
-            DASH if not months else f"{100 * int(_true(ev['is_treatment_emergent']).sum()) / months:.1f}",
-            None if not months else 100 * int(_true(ev["is_treatment_emergent"]).sum()) / months,
-            "events per 100 patient-months",
-            f"{src},marts.fct_drug_exposure",
-        ),
-        "any": tally("any", pd.Series(True, index=ev.index)),
-        "grade3": tally("grade_3_plus", ev["grade"] >= 3),
-        "serious": tally("serious", _true(ev["is_serious"])),
-        "related": tally("related", _true(ev["is_related_to_study_drug"])),
-        "emergent": tally("treatment_emergent", _true(ev["is_treatment_emergent"])),
+        "recorded": s("events_recorded", text=short(recorded), value=recorded, statistic="events"),
+        "not_emergent": s("events_not_treatment_emergent", text=short(left_out), value=left_out, statistic="events"),
     }
 
 
@@ -1109,13 +1055,14 @@ def missing_data_section(
 def follow_up_section(
     follow_up: pd.DataFrame, visit_rows: pd.DataFrame, visits: Mapping[str, str], res: Results | None = None
 ) -> dict[str, Any]:
-    """Follow-up (STROBE 14c: day 0 to the last contact, at most the data cut-off,
-    marts.fct_patient_follow_up.follow_up_days) and
+    """Follow-up (STROBE 14c: day 0 to the last contact, at most the data cut-off, in months as
+    marts.fct_patient_follow_up.follow_up_months gives them) and
     outcomes by visit (STROBE 15, marts.fct_visits): platelet count median [IQR], prednisone-
     equivalent dose, WHO bleeding grade and rescue therapy per visit."""
     res = res or Results()
     src = "marts.fct_patient_follow_up"
-    months = _floats(follow_up["follow_up_days"]) / MONTH_DAYS  # day 0 to the last contact, at most the cut-off
+    months = _floats(follow_up["follow_up_months"])  # day 0 to the last contact, at most the cut-off
+    complete = months.size == len(follow_up)  # a total over a column with a null is absent, never too small
     k = partial(res.cell, "follow_up", column_id="value", source=src)
     summary = {
         "median": k(
@@ -1127,8 +1074,8 @@ def follow_up_section(
         ),
         "total": k(
             "total_patient_months",
-            text=one(months.sum()) if months.size else DASH,
-            value=float(months.sum()) if months.size else None,
+            text=one(months.sum()) if months.size and complete else DASH,
+            value=float(months.sum()) if months.size and complete else None,
             statistic="sum, patient-months",
             counts=(months.size,),
         ),

@@ -53,7 +53,8 @@ def docx_bytes(results: pd.DataFrame, title: str, note: str = "") -> bytes:
         columns = list(dict.fromkeys(g["column_id"].astype(str)))
         labels = dict(zip(g["row_id"].astype(str), g["row_label"].astype(str)))
         cells = {(str(x.row_id), str(x.column_id)): str(x.formatted) for x in g.itertuples(index=False)}
-        doc.add_heading(table_title(str(table_id)), level=2)
+        stored = g["table_title"].dropna().astype(str) if "table_title" in g else pd.Series(dtype=str)
+        doc.add_heading(stored.iloc[0] if len(stored) else table_title(str(table_id)), level=2)
         table = doc.add_table(rows=1 + len(rows), cols=1 + len(columns))
         table.style = "Table Grid"
         grid = table.rows  # one cells lookup per row: python-docx resolves each cell through the XML
