@@ -112,7 +112,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup chromium lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 benchmark: setup
 	$(BIN)/ctd-rtp benchmark --sizes $(or $(SIZES),1000,10000,100000)

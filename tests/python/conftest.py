@@ -7,8 +7,10 @@ pointing into tmp, so tests never touch the developer's warehouse.duckdb.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,16 +82,40 @@ def own_cohort_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build(tmp_path_factory.mktemp("own"), raw_dir=FIXTURES / "own_cohort")
 
 
+# The fault suite's one-line result. `make test` runs pytest on two workers (pytest-xdist): the
+# suite runs in a worker, whose summary nobody sees, so each process writes its lines to a file
+# the first process named (inherited through the environment) and that process prints them.
+FAULT_SUMMARY = "CTD_RTP_FAULT_SUMMARY"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, or a run without workers
+        os.environ[FAULT_SUMMARY] = tempfile.mkdtemp(prefix="ctd-rtp-faults-")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    faults = sys.modules.get("faults")
+    folder = os.environ.get(FAULT_SUMMARY)
+    if faults is None or not getattr(faults, "RESULTS", None) or not folder:
+        return
+    lines = [
+        f"  not as expected: {r.name} ({r.batch}): {r.detail}" for r in faults.RESULTS.values() if not r.as_expected
+    ]
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    (Path(folder) / f"{worker}.txt").write_text("\n".join([*lines, faults.summary_line()]) + "\n", encoding="utf-8")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """After the fault-injection suite (test_faults.py): one line with what it found."""
-    faults = sys.modules.get("faults")
-    if faults is None or not getattr(faults, "RESULTS", None):
+    folder = os.environ.get(FAULT_SUMMARY)
+    found = sorted(Path(folder).glob("*.txt")) if folder else []
+    if not found:
         return
     terminalreporter.write_sep("-", "bad-input fault injection")
-    for result in faults.RESULTS.values():
-        if not result.as_expected:
-            terminalreporter.write_line(f"  not as expected: {result.name} ({result.batch}): {result.detail}")
-    terminalreporter.write_line(faults.summary_line())
+    for path in found:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            terminalreporter.write_line(line)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # Fixtures that build a warehouse with dbt. A test that uses one (directly or through another
