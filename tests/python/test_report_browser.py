@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,9 +134,12 @@ SMALL_TEXT = """() => [...document.querySelectorAll('body *')]
           && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
   .map(e => [e.tagName, parseFloat(getComputedStyle(e).fontSize), e.textContent.trim().slice(0, 40)])
   .filter(x => x[1] < 12)"""
-NO_CUE = """() => [...document.querySelectorAll('.table-wrap')]
-  .filter(w => w.scrollWidth > w.clientWidth + 1 && getComputedStyle(w, '::before').content === 'none')
-  .map(w => (w.querySelector('caption') || w).textContent.slice(0, 60))"""
+# Each table box: [caption, scrolls sideways, shows the cue] (the cue is the box's ::before, shown
+# when it has content, is visible and has a height).
+TABLE_CUE = """() => [...document.querySelectorAll('.table-wrap')].map(w => {
+  const c = getComputedStyle(w, '::before');
+  return [(w.querySelector('caption') || w).textContent.slice(0, 40), w.scrollWidth > w.clientWidth + 1,
+          c.content !== 'none' && c.display !== 'none' && c.visibility === 'visible' && parseFloat(c.height) > 0]; })"""
 SCROLLING = "() => [...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1).length"
 # Every <text> of every figure, as drawn: computed font size x the scale of its screen transform
 # (CSS px per user unit, sqrt of the area factor so a rotated label counts the same).
@@ -150,8 +154,34 @@ FIGURE_TEXT_COUNT = "() => [...document.querySelectorAll('figure svg text')].fil
 FIGURE_SCROLL = """() => [...document.querySelectorAll('figure .figure-scroll')].map(w => [
   w.closest('figure').id, w.scrollWidth > w.clientWidth + 1, getComputedStyle(w, '::before').content !== 'none',
   w.querySelector('svg').getBoundingClientRect().width, w.clientWidth])"""
-BROKEN_VALUES = """() => [...document.querySelectorAll('[data-result], .flow-n')]
+# A printed value is one unit on one line; a list value (class "list": the listing's events, doses
+# and troughs, an estimate and its CI) may wrap only between its units, each on one line.
+BROKEN_VALUES = """() => [...document.querySelectorAll(
+    '[data-result]:not(.text):not(.list), [data-result].list > .unit, .flow-n')]
   .filter(e => new Set([...e.getClientRects()].map(r => Math.round(r.top))).size > 1).map(e => e.textContent)"""
+# A value that is text (class "text", a note) wraps between words: never inside a bracket, and
+# only at a space (so never inside a number).
+BROKEN_TEXT = """() => [...document.querySelectorAll('[data-result].text')].filter(e => {
+  const t = e.firstChild; if (!t) return false; if (t.nodeType !== 3 || e.childNodes.length > 1) return true;
+  const s = t.textContent, r = document.createRange(); let depth = 0, top = null;
+  for (let i = 0; i < s.length; i++) {
+    if (/\\s/.test(s[i])) continue;
+    r.setStart(t, i); r.setEnd(t, i + 1);
+    const y = Math.round(r.getBoundingClientRect().top);
+    if (top !== null && y !== top && (depth > 0 || !/\\s/.test(s[i - 1]))) return true;
+    top = y;
+    if ('(['.includes(s[i])) depth++;
+    if (')]'.includes(s[i])) depth--;
+  }
+  return false; }).map(e => e.textContent)"""
+# Elements (outside `skip`) whose right edge is past the printed width: paper cannot scroll.
+PAST_PAGE = """([width, inside, skip]) => [...document.querySelectorAll(inside + ' *')]
+  .filter(e => !(skip && e.closest(skip)) && e.getClientRects().length && e.getBoundingClientRect().right > width + 0.5)
+  .map(e => [e.tagName, Math.round(e.getBoundingClientRect().right), e.textContent.trim().slice(0, 40)])"""
+ROWS_SPLIT = (
+    "() => [...document.querySelectorAll('tr')].filter(r => getComputedStyle(r).breakInside !== 'avoid').length"
+)
+A4_PORTRAIT, A4_LANDSCAPE = 680, 1016  # A4 less the margins (14 mm each side), at 96 dpi
 
 
 def figure_scroll(page) -> tuple[list[str], list[str], list[str]]:
@@ -164,14 +194,26 @@ def figure_scroll(page) -> tuple[list[str], list[str], list[str]]:
     return scrolls, no_cue, stray_cue
 
 
+def table_cue(page) -> tuple[list[str], list[str], list[str]]:
+    """(table boxes that scroll, boxes that scroll without the cue, boxes showing the cue but not scrolling)."""
+    rows = page.evaluate(TABLE_CUE)
+    assert len(rows) >= 15, rows
+    scrolls = [cap for cap, scrolling, _ in rows if scrolling]
+    no_cue = [cap for cap, scrolling, cue in rows if scrolling and not cue]
+    stray_cue = [cap for cap, scrolling, cue in rows if cue and not scrolling]
+    return scrolls, no_cue, stray_cue
+
+
 def test_phone_and_a4_print_layout(browser, demo_report) -> None:
     """390 px phone: no text under 12 px, in the figures too (a figure keeps the width at which
     its smallest text is 12 px and scrolls sideways inside its box, under a cue); the page never
     scrolls sideways; every wide table scrolls inside its box with the cue shown. 1280 px: the
     page and no figure scrolls sideways, no figure cue, figures within their box, figure text
-    >= 12 px. A4 print:
-    figures fit the printed width; no printed value (a number, range or bracket) breaks across
-    lines; rows are not split. Screenshots at 1280 and 390 px and the A4 PDF go to test-output/."""
+    >= 12 px. At both widths a table box that scrolls shows the cue and one that fits does not.
+    A4 print: nothing (tables, figures) is wider than the printed width (the patient listing:
+    than an A4 landscape page, which it gets in the PDF); no printed value (a number, range or
+    bracket) breaks across lines; rows are not split. Screenshots at 1280 and 390 px and the A4
+    PDF go to test-output/."""
     html, _ = demo_report
     TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
     wide = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -184,6 +226,9 @@ def test_phone_and_a4_print_layout(browser, demo_report) -> None:
     assert figure_scroll(wide) == ([], [], [])
     for fid, _, _, svg_width, box_width in wide.evaluate(FIGURE_SCROLL):
         assert 0 < svg_width <= box_width + 0.5, (fid, svg_width, box_width)
+    scrolls, no_cue, stray_cue = table_cue(wide)
+    assert no_cue == [] and stray_cue == []
+    assert len(scrolls) <= 2, scrolls  # at 1280 px most tables fit their box (headers wrap)
     wide.close()
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
@@ -198,17 +243,38 @@ def test_phone_and_a4_print_layout(browser, demo_report) -> None:
     assert "figure-3" in scrolls  # the 760-unit trajectory plot cannot be readable in a 330 px box
     assert no_cue == [] and stray_cue == []
     assert phone.evaluate(SCROLLING) >= 3  # the lab, response and safety tables are wider than a phone
-    assert phone.evaluate(NO_CUE) == []
+    scrolls, no_cue, stray_cue = table_cue(phone)
+    assert no_cue == [] and stray_cue == []
+    assert any(c.startswith("Table 1.") for c, _, _ in phone.evaluate(TABLE_CUE)) and not any(
+        c.startswith("Table 1.") for c in scrolls
+    )  # the two-column baseline table fits a phone: it shows no cue
     phone.close()
 
-    paper = browser.new_page(viewport={"width": 680, "height": 1000})  # A4 less the margins, at 96 dpi
+    paper = browser.new_page(viewport={"width": A4_PORTRAIT, "height": 1000})
     paper.goto(html.resolve().as_uri())
     paper.emulate_media(media="print")
     assert figure_scroll(paper) == ([], [], [])  # on paper figures shrink to the page: no scrolling, no cue
     for fid, _, _, svg_width, box_width in paper.evaluate(FIGURE_SCROLL):
-        assert 0 < svg_width <= min(box_width, 680) + 0.5, (fid, svg_width, box_width)
+        assert 0 < svg_width <= min(box_width, A4_PORTRAIT) + 0.5, (fid, svg_width, box_width)
+    scrolls, no_cue, stray_cue = table_cue(paper)  # paper cannot scroll: every table fits, no cue
+    assert [c for c in scrolls if not c.startswith("Table S1.")] == [] and stray_cue == []
+    assert paper.evaluate(PAST_PAGE, [A4_PORTRAIT, "body", "section#listing"]) == []
     assert paper.evaluate(BROKEN_VALUES) == []
-    assert paper.evaluate("getComputedStyle(document.querySelector('tbody tr')).breakInside") == "avoid"
+    assert paper.evaluate(BROKEN_TEXT) == []
+    assert paper.evaluate("document.querySelectorAll('[data-result].list > .unit').length") > 50
+    assert paper.evaluate("document.querySelectorAll('[data-result].text').length") >= 2
+    assert paper.evaluate("document.querySelectorAll('tr').length") > 100 and paper.evaluate(ROWS_SPLIT) == 0
+    assert paper.evaluate("getComputedStyle(document.querySelector('section#listing')).page") == "listing"
     paper.pdf(path=str(TEST_OUTPUT / "report-a4.pdf"), format="A4", print_background=False)
+    # the patient listing, too wide for portrait, prints on its own A4 landscape page and fits it
+    paper.set_viewport_size({"width": A4_LANDSCAPE, "height": 700})
+    assert paper.evaluate(PAST_PAGE, [A4_LANDSCAPE, "section#listing", None]) == []
+    assert table_cue(paper) == ([], [], [])
+    assert paper.evaluate(BROKEN_VALUES) == [] and paper.evaluate(BROKEN_TEXT) == []
     paper.close()
-    assert (TEST_OUTPUT / "report-a4.pdf").read_bytes()[:5] == b"%PDF-"
+    pdf = (TEST_OUTPUT / "report-a4.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-"
+    boxes = [tuple(float(x) for x in m.split()) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)]
+    landscape = [b for b in boxes if b[2] > b[3]]
+    assert len(boxes) > 15 and len(landscape) == 1, boxes  # one landscape page: the listing
+    assert all(abs(b[2] - 595.92) < 1 and abs(b[3] - 842.88) < 1 for b in boxes if b not in landscape)

@@ -48,19 +48,24 @@ class _Cells(HTMLParser):
         self._section: str | None = None
         self._key: str | None = None
         self._depth = 0  # inside a td / th / .value, counting nesting
+        self._inner = 0  # spans open inside a data-result span (the units of a list value)
         self._buffer: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "section":
             self._section = a.get("id")
-        if tag == "span" and a.get("data-result"):
+        if tag == "span" and self._key is not None:
+            self._inner += 1
+        elif tag == "span" and a.get("data-result"):
             self._key, self._text = a["data-result"], []
         if tag in ("td", "caption") or (tag == "span" and a.get("class") == "value"):
             self._depth, self._buffer = 1, []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "span" and self._key is not None:
+        if tag == "span" and self._inner:
+            self._inner -= 1
+        elif tag == "span" and self._key is not None:
             self.cells.setdefault(self._key, []).append("".join(self._text))
             self._key = None
         elif tag in ("td", "caption", "span") and self._depth:

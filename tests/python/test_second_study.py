@@ -200,7 +200,7 @@ def test_tables_are_numbered_in_page_order(second_study) -> None:
     numbered = {t for t in titles if t.startswith("Table ")}
     assert numbered and numbered <= set(captions)  # the results table titles are the page's captions
     # the Word file numbers them the same way (it prints the stored titles)
-    assert "Table 2. Baseline characteristics of the analysis set" in numbered
+    assert "Table 1. Baseline characteristics of the analysis set" in numbered
 
 
 def test_follow_up_and_exposure_months_come_from_the_marts(second_study) -> None:

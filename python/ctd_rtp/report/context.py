@@ -40,8 +40,8 @@ from .sections import (
 LAB_VALUES = "marts.fct_lab_results"
 SECTIONS = {  # id -> heading, in reading order; the study's lab sections (var report_panels) go before "other-labs"
     "provenance": "Study and provenance",
-    "participants": "Participants, missing data and follow-up",
-    "baseline": "Baseline characteristics",
+    "participants": "Participants and follow-up",
+    "baseline": "Baseline characteristics and missing data",
     "response": "Platelet response",
     "other-labs": "Other laboratory values",
     "safety": "Safety",

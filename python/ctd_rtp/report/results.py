@@ -85,8 +85,8 @@ TABLE_TITLES = {
 LAB_TABLES = "labs"  # in TABLE_ORDER: the study's lab tables (var report_panels), in their order
 #: The numbered tables in page order: the k-th one shown is "Table k" (the one place tables are numbered).
 TABLE_ORDER = (
-    "missing_data",
     "baseline",
+    "missing_data",
     "response_by_visit",
     "best_response",
     "subgroups",
