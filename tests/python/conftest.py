@@ -107,6 +107,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """After the fault-injection suite (test_faults.py): one line with what it found."""
+    if hasattr(terminalreporter.config, "workerinput"):
+        return  # a worker: its terminal is not shown; the controller prints every worker's lines
     folder = os.environ.get(FAULT_SUMMARY)
     found = sorted(Path(folder).glob("*.txt")) if folder else []
     if not found:
