@@ -414,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
         "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
         "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
+        "CTD_RTP_DUCKDB_MEMORY_LIMIT (DuckDB memory_limit of a build, default 3GB; DuckDB spills to disk beyond it). "
         "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed or delivery refused, 4 validation failed, 5 warehouse in use, "
         "6 missing.",
     )

@@ -84,3 +84,14 @@ def test_a_warehouse_path_with_spaces_builds_with_plain_output(tmp_path: Path) -
     assert "\x1b[" not in proc.stdout + proc.stderr, "colour codes in output that is not a terminal"
     assert "Completed successfully" in proc.stdout
     assert (tmp_path / "my cohort" / "ward 3 warehouse.duckdb").exists()
+
+
+@pytest.mark.slow
+def test_the_duckdb_memory_limit_is_read_from_the_environment(tmp_path: Path) -> None:
+    """profiles.yml sets DuckDB's memory_limit from CTD_RTP_DUCKDB_MEMORY_LIMIT (default 3GB,
+    docs/scale.md): a value DuckDB cannot read stops the build (exit 3) with DuckDB's reason."""
+    env = {**cli_env(tmp_path), "CTD_RTP_DUCKDB_MEMORY_LIMIT": "plenty"}
+    proc = run_cli(["build", "--quiet"], env, check=False)
+    assert proc.returncode == 3, proc.stdout[-2000:]
+    assert "Memory must have a number (e.g. 1GB)" in proc.stdout + proc.stderr
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing published
