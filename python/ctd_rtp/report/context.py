@@ -16,7 +16,7 @@ from ..figures import mpl
 from ..study import Study
 from ..validation import ValidationSummary, plain_frame
 from .formatting import _true, _Visits, unit_text
-from .results import RESULTS_TABLE, Results, table_titles
+from .results import LAB_TABLES, RESULTS_TABLE, TABLE_ORDER, Results, table_titles
 from .sections import (
     KM_PARAMETERS,
     LISTING_MAX_PATIENTS,
@@ -246,21 +246,13 @@ RESULT_INPUTS: tuple[str, ...] = (
     "marts.rpt_adverse_events_by_term",
 )
 RESULTS = f"analysis.{RESULTS_TABLE}"
-#: The numbered result tables the page always shows (the lab tables: when they have rows; other
-#: drugs: when there are any), whatever their order (results.TABLE_ORDER numbers them).
-RESULT_TABLES = (
-    "missing_data",
-    "baseline",
-    "response_by_visit",
-    "best_response",
-    "subgroups",
-    "friedman",
-    "time_to_event",
-    "steroid_sparing",
-    "outcomes_by_visit",
-    "adverse_events",
-    "exposure_by_visit",
-    "other_drugs",
+#: The numbered result tables the page always shows (other drugs: when there are any), in the
+#: order of results.TABLE_ORDER; not the lab tables (shown when they have rows) nor the
+#: data-quality and methods tables (not result tables).
+RESULT_TABLES = tuple(
+    t
+    for t in TABLE_ORDER
+    if t not in (LAB_TABLES, "labs_other", "quarantined_rows", "quarantined_fields", "visit_windows")
 )
 
 
