@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
+import re
 import sys
 import tempfile
 import time
@@ -137,6 +139,19 @@ def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(str(exc)) from None
 
 
+MEMORY_LIMIT_VAR = "CTD_RTP_DUCKDB_MEMORY_LIMIT"  # read by profiles.yml (DuckDB memory_limit)
+
+
+def _check_memory_limit() -> None:
+    """A memory limit that is not a size (a number and a unit, e.g. 3GB) is bad usage (exit 2),
+    named before dbt starts; DuckDB judges the unit."""
+    value = os.environ.get(MEMORY_LIMIT_VAR)
+    if value is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[A-Za-z]+\s*", value):
+        raise UsageError(
+            f"{MEMORY_LIMIT_VAR}={value!r} is not a memory size: give a number and a unit, e.g. 3GB or 500MB"
+        )
+
+
 def _fold_study_vars(args: argparse.Namespace, settings: Settings) -> None:
     """CTD_RTP_STUDY=path: the study file's vars go to dbt under the user's --vars, once, here,
     so every step (the build, the incremental fingerprint, `check`) sees the same vars."""
@@ -154,6 +169,7 @@ def _fold_study_vars(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("build")
     _check_vars(args, settings)
+    _check_memory_limit()
     _usable_warehouse_path(settings)
     with exclusive_run(settings.db_path):
         if _unchanged(args, settings):
@@ -332,6 +348,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("run")
     _check_vars(args, settings)
+    _check_memory_limit()
     _usable_warehouse_path(settings)
     _writable_folder(Path(args.out_dir) if args.out_dir else default_report_dir(settings), "the report folder")
     started = time.perf_counter()
