@@ -14,6 +14,7 @@ from ctd_rtp.warehouse import (
     WarehouseMissing,
     connect,
     engine_from_env,
+    frame,
     read_table,
     reader_from_env,
     table_fingerprint,
@@ -43,6 +44,43 @@ def test_duckdb_reader_reads_tables_columns_and_fingerprints_like_the_connection
         assert {name: current.table_fingerprint(name) for name in INPUT_MARTS} == fingerprints
         assert marts_fingerprint(current) == fingerprint
     assert reader.location == str(demo_warehouse.db_path)
+
+
+def test_frame_is_what_duckdb_df_gives_for_every_table_of_a_build(demo_warehouse: Built) -> None:
+    """`frame` (through Arrow) stands in for DuckDB's `.df()` in every read: same dtypes, same values."""
+    with connect(demo_warehouse.db_path) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+        assert len(tables) > 40
+        for schema, table in tables:
+            sql = f'select * from "{schema}"."{table}"'
+            pd.testing.assert_frame_equal(frame(con, sql), con.execute(sql).df(), check_exact=True, obj=sql)
+
+
+@pytest.mark.parametrize("where", ["true", "false", "n = 1", "n = 2", "n = 3"])
+def test_frame_is_what_duckdb_df_gives_for_nulls_empty_results_and_other_types(where: str) -> None:
+    """Each column once with NULLs, once without, once all NULL (row 3) and with no row at all;
+    DECIMAL and HUGEINT (read with `.df()` itself) and duplicate names too."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        """create table t as select * from (values
+        (1, 10::tinyint, 100::smallint, 1000::bigint, true, 1.5::float, 2.5::double, 'a', date '2024-01-31',
+         timestamp '2024-01-31 10:00:00', 1.25::decimal(9, 2), 12::hugeint),
+        (2, null, 200::smallint, null, null, null, null, null, null, null, null, null),
+        (3, null, null, null, null, null, null, null, null, null, null, null)
+        ) as v(n, i8, i16, i64, b, f, d, s, dt, ts, dec, huge)"""
+    )
+    plain = "n, i8, i16, i64, b, f, d, s, dt, ts"
+    assert "DECIMAL" not in str(con.sql(f"select {plain} from t").types)  # so `plain` is read through Arrow
+    for sql in (
+        f"select {plain} from t where {where}",
+        f"select {plain}, dec, huge from t where {where}",
+        f"select n, s, s from t where {where}",
+    ):
+        pd.testing.assert_frame_equal(frame(con, sql), con.execute(sql).df(), check_exact=True, obj=sql)
 
 
 def test_duckdb_reader_errors_are_clear(demo_warehouse: Built) -> None:
