@@ -42,13 +42,18 @@ def failure(frames: dict[str, pd.DataFrame], fingerprint: str | None) -> str:
     return str(info.value)
 
 
-def test_demo_warehouse_passes_every_suite_quickly_and_quietly(demo, capfd) -> None:
+def test_demo_warehouse_passes_every_suite_quietly_without_hashing_the_frames(demo, capfd, monkeypatch) -> None:
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    def hashed(frame: pd.DataFrame) -> str:
+        raise AssertionError("GX hashed a frame (its batch fingerprint): nothing reads it, and it is slow")
+
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", hashed)
     frames, fingerprint = demo
     summary = validate(frames, fingerprint)
     assert summary.n_suites == len(VALIDATED_TABLES) == 28
     assert summary.n_passed == summary.n_expectations >= 100
     assert summary.success
-    assert summary.seconds < 10  # ~0.5 s once GX is imported
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # no tqdm progress bars, no GX chatter
 
