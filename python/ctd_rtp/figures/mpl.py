@@ -189,8 +189,10 @@ def swimmer(
     n_all = len(f)
     f = f.sort_values(["follow_up_days", "patient_id"]).tail(max_patients)
     plt = _pyplot()
-    c = counts[counts["response"].astype(str).isin(["CR", "PR", "NR"])].copy()
+    shown_ids = f["patient_id"]  # the bars drawn: the per-patient lookups below scan only their rows
+    c = counts[counts["patient_id"].isin(shown_ids) & counts["response"].astype(str).isin(["CR", "PR", "NR"])].copy()
     c["study_day"] = pd.to_numeric(c["study_day"], errors="coerce")
+    events = events[events["patient_id"].isin(shown_ids)]
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(f) + 1.2)))
         for y, r in enumerate(f.itertuples(index=False)):
@@ -226,7 +228,6 @@ def swimmer(
         ]
         ax.legend(handles=handles, loc="lower right", fontsize=9, frameon=False, ncols=2)
         fig.tight_layout()
-        events = events[events["patient_id"].isin(f["patient_id"])]
         n_marks = {k: int((events["kind"] == k).sum()) for k in MARKERS}
         shown = (
             f"{len(f)} patients" if len(f) == n_all else f"the {len(f)} of {n_all} patients with the longest follow-up"
