@@ -80,7 +80,12 @@
 
 {#- The staged rows int_lab_results_checked must (re)process on an incremental run: the rows of
     extract files it has not seen, and older rows sharing a key with them. An extract it has seen
-    that is gone now stops the build (files are append-only; removing one needs a full refresh). -#}
+    that is gone now stops the build (files are append-only; removing one needs a full refresh).
+    The older rows are read from this table, which holds every staged row with all its staged
+    columns (checked_rows makes content_columns list them all): only the new files are parsed,
+    not every raw file again (at 100,000 patients, 9 of the 10 s this model took). An incremental
+    run happens only when nothing but new extract files changed (python/ctd_rtp/incremental.py),
+    so the older rows staged again would be these same values. -#}
 {% macro new_extract_rows(staged, name, key) -%}
     {%- set known = run_query("select distinct source_file from " ~ this ~ " order by 1").columns[0].values() | list -%}
     {%- set present = raw_file_names(name) -%}
@@ -101,6 +106,9 @@
         {{ return("(select * from " ~ staged ~ " where 1 = 0)") }}
     {%- endif -%}
     {%- set in_new = "source_file in (" ~ new | join(', ') ~ ")" -%}
-    {{ return("(select * from " ~ staged ~ " where " ~ in_new ~ " or " ~ key ~ " in (select " ~ key ~ " from "
-        ~ staged ~ " where " ~ in_new ~ "))") }}
+    {%- set columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(staged) -%}{%- do columns.append(adapter.quote(column.name)) -%}{%- endfor -%}
+    {%- set new_rows = "select " ~ columns | join(', ') ~ " from " ~ staged ~ " where " ~ in_new -%}
+    {{ return("(with new_rows as (" ~ new_rows ~ ") select * from new_rows union all select " ~ columns | join(', ')
+        ~ " from " ~ this ~ " where " ~ key ~ " in (select " ~ key ~ " from new_rows))") }}
 {%- endmacro %}
