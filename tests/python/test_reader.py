@@ -81,6 +81,17 @@ def test_frame_is_what_duckdb_df_gives_for_nulls_empty_results_and_other_types(w
         f"select n, s, s from t where {where}",
     ):
         pd.testing.assert_frame_equal(frame(con, sql), con.execute(sql).df(), check_exact=True, obj=sql)
+    # categorical: the text columns as categories, every other column as above
+    sql = f"select {plain} from t where {where}"
+    expected = con.execute(sql).df()
+    got = frame(con, sql, categorical=True)
+    assert isinstance(got["s"].dtype, pd.CategoricalDtype)
+
+    def values(column: pd.Series) -> list:
+        return [None if pd.isna(v) else v for v in column]
+
+    assert values(got["s"]) == values(expected["s"])
+    pd.testing.assert_frame_equal(got.drop(columns="s"), expected.drop(columns="s"), check_exact=True)
 
 
 def test_duckdb_reader_errors_are_clear(demo_warehouse: Built) -> None:
