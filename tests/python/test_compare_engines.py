@@ -7,7 +7,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pandas as pd
-from benchmark.compare_engines import compare_frames
+import pytest
+from benchmark import compare_engines
+from benchmark.compare_engines import _equal_by_columns, compare_frames
 
 KEY = ["patient_id", "visit"]
 
@@ -48,6 +50,52 @@ def test_infinite_values_equal_only_to_the_same_infinity() -> None:
     assert compare_frames("m", KEY, _frame(fold_change=[inf, None]), _frame(fold_change=[inf, None])) == []
     assert compare_frames("m", KEY, _frame(fold_change=[inf, None]), _frame(fold_change=[-inf, None]))
     assert compare_frames("m", KEY, _frame(fold_change=[inf, None]), _frame(fold_change=[2.5, None]))
+
+
+def _typed(**overrides) -> pd.DataFrame:
+    """A mart as DuckDB's `.df()` gives it: datetime64 dates, float and nullable integer numbers,
+    booleans, text; the column checks decide these without the row loop."""
+    data = {
+        "patient_id": ["P01", "P02", "P03"],
+        "visit": ["month_3", "month_3", "month_6"],
+        "visit_date": pd.to_datetime(["2024-04-01", "2024-05-01", None]),
+        "fold_change": [2.5, None, float("inf")],
+        "n_counts": pd.array([3, None, 1], dtype="Int64"),
+        "is_evaluable": [True, False, True],
+        "response": ["PR", None, "NE"],
+    }
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+def test_typed_marts_are_shown_equal_column_by_column_without_the_row_loop(monkeypatch) -> None:
+    def row_loop(value: object) -> object:
+        raise AssertionError("compared row by row")
+
+    monkeypatch.setattr(compare_engines, "_normal", row_loop)
+    assert compare_frames("m", KEY, _typed(), _typed().iloc[::-1]) == []
+    assert compare_frames("m", KEY, _typed(), _typed(fold_change=[2.5 + 1e-12, float("nan"), float("inf")])) == []
+    assert compare_frames("m", KEY, _typed(), _typed(n_counts=[3.0, None, 1.0])) == []  # int and float alike
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"response": ["CR", None, "NE"]},
+        {"response": ["PR", "NE", "NE"]},  # a NULL against a value
+        {"visit_date": pd.to_datetime(["2024-04-02", "2024-05-01", None])},
+        {"fold_change": [2.5 + 1e-6, None, float("inf")]},
+        {"fold_change": [2.5, 0.0, float("inf")]},
+        {"fold_change": [2.5, None, float("-inf")]},
+        {"n_counts": pd.array([3, 0, 1], dtype="Int64")},
+        {"is_evaluable": [True, True, True]},
+        {"patient_id": ["P01", "P02", "P04"]},
+        {"patient_id": ["P01", "P01", "P03"], "visit": ["month_3", "month_3", "month_6"]},  # a duplicate key
+    ],
+)
+def test_every_difference_goes_to_the_row_loop_which_words_it(change: dict) -> None:
+    assert not _equal_by_columns(KEY, _typed(), _typed(**change))
+    assert compare_frames("m", KEY, _typed(), _typed(**change))
 
 
 def test_report_sections_are_split_by_id() -> None:
