@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from benchmark.compare_engines import compare_frames
+from ctd_rtp.warehouse import frame
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 WINDOW_COLUMNS = ["visit", "visit_order", "target_day", "window_start_day", "window_end_day"]
@@ -56,7 +57,7 @@ def differences(warehouse: Path, reference_dir: Path) -> tuple[dict[str, int], l
     problems: list[str] = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for name, (mart, key, columns) in OUTPUTS.items():
-            mart_frame = con.execute(f"select {', '.join(columns)} from marts.{mart}").df()
+            mart_frame = frame(con, f"select {', '.join(columns)} from marts.{mart}")
             path = reference_dir / f"{name}.parquet"
             if not path.exists():
                 problems.append(f"{name}: the reference wrote no {path}")
