@@ -37,3 +37,32 @@
     {%- endfor -%}
     {{ return("(" ~ parts | join(" + ") ~ ")") }}
 {%- endmacro %}
+
+{#- The record of CSV files whose lines passed the checks of macros/raw_table.sql
+    (duckdb__read_raw_one_file), one row per file read (table meta.raw_checked_<table>): its size
+    and modification time when it was checked, its header line and the DuckDB that read it.
+    Written only after the checks passed. A query of the file's size and modification time now and
+    the header line recorded for exactly these (null: not checked as it is). -#}
+{% macro raw_file_checked_lookup(name, csv_sql) -%}
+    create schema if not exists meta;
+    create table if not exists meta.raw_checked_{{ name }} (
+        file_path varchar, file_size bigint, file_modified varchar, header_line varchar, duckdb_version varchar
+    );
+    select
+        f.size,
+        cast(f.last_modified as varchar),
+        (
+            select max(c.header_line) from meta.raw_checked_{{ name }} as c
+            where c.file_path = '{{ csv_sql }}' and c.file_size = f.size
+                and c.file_modified = cast(f.last_modified as varchar) and c.duckdb_version = version()
+        )
+    from read_blob('{{ csv_sql }}') as f
+{%- endmacro %}
+
+{% macro raw_file_checked_record(name, csv_sql, file_stat, header_line) -%}
+    delete from meta.raw_checked_{{ name }} where file_path = '{{ csv_sql }}';
+    insert into meta.raw_checked_{{ name }} values (
+        '{{ csv_sql }}', {{ file_stat['size'] }}, '{{ file_stat['modified'] }}',
+        '{{ header_line | replace("'", "''") }}', version()
+    )
+{%- endmacro %}

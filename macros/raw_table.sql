@@ -199,6 +199,18 @@
         {%- endif -%}
     {%- endif -%}
 
+    {#- 0. a file checked by an earlier build of this warehouse (steps 1 and 3 passed), with the same
+        path, size and modification time and the same DuckDB, is not read again: its header is taken
+        from that record and its row count is the one kept then (meta.raw_rows_<table>). A full
+        refresh checks every file. Like make and rsync, a file rewritten with the same size and a
+        restored timestamp would not be noticed (docs/scale.md). -#}
+    {%- set stat = run_query(raw_file_checked_lookup(name, csv_sql)).rows[0] -%}
+    {%- set file_stat = {'size': stat[0], 'modified': stat[1]} -%}
+    {%- if stat[2] is not none and not flags.FULL_REFRESH -%}
+        {%- set header = raw_csv_header(file_name, name, stat[2]) -%}
+        {{ return(raw_csv_read_sql(csv_sql, header)) }}
+    {%- endif -%}
+
     {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped) -#}
     {%- set probe = run_query(
         "select size, try(decode(content)) is null as not_utf8,"
@@ -223,13 +235,7 @@
 
     {#- 3. every line splits into as many fields as the header has: the dialect is fixed (no sniffing,
         which could take a malformed line for the header and silently skip the lines above it) -#}
-    {%- set column_types = [] -%}
-    {%- for column in found -%}
-        {%- do column_types.append("'" ~ (column | lower | replace("'", "''")) ~ "': 'VARCHAR'") -%}
-    {%- endfor -%}
-    {%- set delim_sql = '\\t' if ns.delim == '\t' else ns.delim -%}
-    {%- set read_sql = "read_csv('" ~ csv_sql ~ "', header = true, auto_detect = false, skip = 0, delim = '" ~ delim_sql
-        ~ "', quote = '\"', escape = '\"', columns = {" ~ column_types | join(', ') ~ "}" -%}
+    {%- set read_sql = raw_csv_read_sql(csv_sql, header, close=false) -%}
     {%- set rejects = 'ctd_rtp_rejects_' ~ name -%}
     {#- the scan counts the file's rows too: kept (meta.raw_rows_<table>, macros/raw_row_counts.sql) for
         assert_raw_rows_reconcile, which then need not read the file again -#}
@@ -253,7 +259,20 @@
             ~ "). A value holding '" ~ ns.delim ~ "', a double quote or a line break must be in double quotes"
             ~ " (a double quote inside it doubled). Fix the line and build again.") }}
     {%- endif -%}
+    {%- do run_query(raw_file_checked_record(name, csv_sql, file_stat, header_line)) -%}
     {{ return(read_sql ~ ")") }}
+{%- endmacro %}
+
+{#- read_csv(...) of a CSV file with the delimiter and columns of its header (raw_csv_header), every
+    column as text; `close=false` leaves the call open for more options. -#}
+{% macro raw_csv_read_sql(csv_sql, header, close=true) -%}
+    {%- set column_types = [] -%}
+    {%- for column in header['columns'] -%}
+        {%- do column_types.append("'" ~ (column | lower | replace("'", "''")) ~ "': 'VARCHAR'") -%}
+    {%- endfor -%}
+    {%- set delim_sql = '\\t' if header['delim'] == '\t' else header['delim'] -%}
+    {{ return("read_csv('" ~ csv_sql ~ "', header = true, auto_detect = false, skip = 0, delim = '" ~ delim_sql
+        ~ "', quote = '\"', escape = '\"', columns = {" ~ column_types | join(', ') ~ "}" ~ (")" if close else "")) }}
 {%- endmacro %}
 
 {#- Spark: the same files, read by Spark with every column as text. Each file becomes an external

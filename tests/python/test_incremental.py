@@ -10,6 +10,7 @@ extract checks the same at scale. The pure decision (`incremental.plan`) is test
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -201,6 +202,61 @@ def test_a_removed_extract_stops_a_hand_run_and_the_cli_rebuilds_in_full(appende
     assert query(db, "select platelet_count from marts.fct_visits where patient_id = 'C' and visit = 'month_3'") == [
         (35.0,)
     ]
+
+
+def last_dbt_log(logs: Path) -> str:
+    """The debug log of the last dbt invocation in a log folder (dbt appends each run to dbt.log)."""
+    text = (logs / "dbt.log").read_text(encoding="utf-8")
+    return text[text.rindex("\n============================== ") :]
+
+
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
+def test_the_extract_run_checks_the_lines_of_the_new_file_only(appended: dict) -> None:
+    """The line checks read a raw file whole (the UTF-8 probe, the field-count scan): the
+    incremental run reads only the new extract; the files checked by the first build, unchanged,
+    are taken from meta.raw_checked_<table>."""
+    log = last_dbt_log(Path(appended["env"]["DBT_LOG_PATH"]))
+    probes = [line for line in log.splitlines() if "try(decode(content))" in line]
+    assert any("lab_results_2023-08.csv" in line for line in probes), probes
+    assert not any("lab_results.csv" in line or "patients.csv" in line for line in probes), probes
+    checked = query(appended["db"], "select file_path from meta.raw_checked_lab_results order by 1")
+    assert [Path(p).name for (p,) in checked] == ["lab_results.csv", "lab_results_2023-08.csv"]
+
+
+@pytest.mark.slow  # builds (the `appended` fixture or its own)
+@pytest.mark.parametrize("change", ["a line appended", "same size, one delimiter changed"])
+def test_a_raw_file_changed_since_its_check_is_checked_again(appended: dict, tmp_path: Path, change: str) -> None:
+    """dbt run by hand (no --full-refresh, which checks every file): a file whose size or
+    modification time differs from its record is read and checked again, and its bad line stops
+    the run with the line's message."""
+    extract = appended["raw"] / "lab_results_2023-08.csv"
+    kept, stat = extract.read_bytes(), extract.stat()
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(appended["db"], db)
+    env = {**cli_env(tmp_path, appended["raw"]), "DBT_PROFILES_DIR": str(PROJECT_DIR)}
+    hand = [_dbt_executable(), "build", "--select", "stg_lab_results"]
+    unchanged = subprocess.run(hand, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    assert unchanged.returncode == 0, unchanged.stdout[-3000:]
+    if change == "a line appended":
+        bad, message = (
+            kept + b"X9,D,2023-10-01\n",
+            "lab_results_2023-08.csv line 9: 3 fields, expected 6 as in the header",
+        )
+    else:
+        bad = kept.replace(b"Z1,Z,2023-05-01,PLT,50,", b"Z1,Z,2023-05-01,PLT,50;")
+        message = "lab_results_2023-08.csv line 7: 5 fields, expected 6 as in the header"
+        assert len(bad) == len(kept) and bad != kept
+    try:
+        extract.write_bytes(bad)
+        os.utime(extract, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        changed = subprocess.run(hand, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    finally:  # the same bytes and times: the fixture's fingerprint is unchanged
+        extract.write_bytes(kept)
+        os.utime(extract, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert changed.returncode != 0
+    assert message in changed.stdout, changed.stdout[-3000:]
+    probes = [line for line in last_dbt_log(tmp_path / "logs").splitlines() if "try(decode(content))" in line]
+    assert [line for line in probes if "lab_results.csv" in line] == []  # the unchanged file was not read
 
 
 @pytest.mark.slow  # builds (the `appended` fixture or its own)

@@ -122,7 +122,9 @@ def build_figures(
     panels, units = {}, {}
     for code in (c for c in study.paired_figure_analytes if c in names.index):
         label = re.sub(r"\s*\(.*\)$", "", str(names.at[code, "analyte_name"]))  # "B cells (CD19+)" -> "B cells"
-        panels[label] = changes[(changes["analyte"] == code) & (changes["visit"] == at)]
+        # one row a patient; by patient, as the rest of the report lists them (read unsorted: loading.ROW_ORDER)
+        panel = changes[(changes["analyte"] == code) & (changes["visit"] == at)]
+        panels[label] = panel.sort_values("patient_id", kind="stable", ignore_index=True)
         units[label] = unit_text(names.at[code, "unit"])
     troughs = on_treatment_troughs(frames["marts.fct_trough_levels"])
     ci = (
