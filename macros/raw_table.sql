@@ -211,12 +211,24 @@
         {{ return(raw_csv_read_sql(csv_sql, header)) }}
     {%- endif -%}
 
-    {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped) -#}
+    {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped).
+        DuckDB holds a blob of at most 4 GB: a larger file (a lab export of 1,000,000 patients is
+        5.7 GiB) is read as lines instead, each one as a whole (a delimiter no CSV holds), which
+        stops at its first byte that is not UTF-8 with DuckDB's message naming the file and line.
+        (var raw_file_blob_max_bytes: for tests of that path only.) -#}
+    {%- if file_stat['size'] > var('raw_file_blob_max_bytes', 3000000000) -%}
+        {%- set lines = "read_csv('" ~ csv_sql ~ "', header = false, auto_detect = false, delim = '\x1f\x1e',"
+            ~ " quote = '', escape = '', columns = {'line': 'VARCHAR'}, strict_mode = false, null_padding = true)" -%}
+        {%- do run_query("select count(line) from " ~ lines) -%}
+        {%- set first = run_query("select rtrim(ltrim(line, chr(65279)), chr(13)) from " ~ lines ~ " limit 1").rows -%}
+        {%- set probe = [file_stat['size'], false, (first[0][0] or '') if first | length > 0 else ''] -%}
+    {%- else -%}
     {%- set probe = run_query(
         "select size, try(decode(content)) is null as not_utf8,"
         ~ " rtrim(ltrim(split_part(try(decode(content)), chr(10), 1), chr(65279)), chr(13)) as header_line"
         ~ " from read_blob('" ~ csv_sql ~ "')"
     ).rows[0] -%}
+    {%- endif -%}
     {%- if probe[0] == 0 -%}
         {{ exceptions.raise_compiler_error(file_name ~ ": the file is empty (0 bytes); expected at least the header line: "
             ~ expected | join(',')) }}
