@@ -154,8 +154,12 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     """Run `dbt <args>` in the project and raise DbtFailed naming what failed."""
     # DBT_TARGET_PATH lets concurrent builds (tests, benchmarks) keep their artifacts apart
     target = target_path or Path(os.environ.get("DBT_TARGET_PATH") or settings.project_dir / "target")
+    # dbt in a child process, writing run_results.json but no manifest.json (ctd_rtp.dbt_invoke)
     command = (
-        _dbt_executable(),
+        sys.executable,
+        "-m",
+        "ctd_rtp.dbt_invoke",
+        str(target / "run_results.json"),
         *args,
         "--project-dir",
         str(settings.project_dir),
