@@ -24,18 +24,6 @@ windows as (
 
 ),
 
-present as (
-
-    select
-        analyte,
-        visit,
-        count(distinct patient_id) as n_present
-    from {{ ref('int_lab_results_windowed') }}
-    where is_visit_value and visit is not null
-    group by analyte, visit
-
-),
-
 present_patients as (
 
     select distinct
@@ -44,6 +32,18 @@ present_patients as (
         patient_id
     from {{ ref('int_lab_results_windowed') }}
     where is_visit_value and visit is not null
+
+),
+
+present as (
+
+    -- counted from present_patients: one pass over the lab rows instead of two
+    select
+        analyte,
+        visit,
+        count(*) as n_present
+    from present_patients
+    group by analyte, visit
 
 ),
 
