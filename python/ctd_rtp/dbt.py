@@ -146,6 +146,8 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None, colours: boo
 
 
 def _dbt_executable() -> str:
+    """The `dbt` executable a user runs by hand (the tests that do so); ctd-rtp itself runs dbt
+    through ctd_rtp.dbt_invoke (run_dbt)."""
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
 

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import PROJECT_DIR, cli_env
+from ctd_rtp import dbt
+from ctd_rtp.warehouse import Settings
 
 
 def _invoke(workdir: Path, *dbt_args: str) -> subprocess.CompletedProcess[str]:
@@ -49,3 +53,19 @@ def test_a_command_line_dbt_refuses_exits_2_with_its_message(tmp_path: Path) -> 
 
     usage = subprocess.run([sys.executable, "-m", "ctd_rtp.dbt_invoke"], capture_output=True, text=True)
     assert usage.returncode == 2 and "usage: python -m ctd_rtp.dbt_invoke" in usage.stderr
+
+
+def test_ctd_rtp_runs_dbt_through_the_wrapper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_dbt (what `ctd-rtp build` calls) starts this module, run_results.json in the target."""
+    seen: list[tuple[str, ...]] = []
+
+    def fake_run(command: tuple[str, ...], **_: object) -> subprocess.CompletedProcess[str]:
+        seen.append(tuple(command))
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(dbt.subprocess, "run", fake_run)
+    settings = Settings(project_dir=PROJECT_DIR, db_path=tmp_path / "w.duckdb", raw_dir=None)
+    dbt.run_dbt(settings, ["build"], quiet=True, target_path=tmp_path / "target")
+    (command,) = seen
+    assert command[:4] == (sys.executable, "-m", "ctd_rtp.dbt_invoke", str(tmp_path / "target" / "run_results.json"))
+    assert command[4] == "build" and "--no-write-json" not in command  # the module adds it
