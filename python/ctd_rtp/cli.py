@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import cohort, gate, incremental, run_state
-from .dbt import BadVars, DbtFailed, parse_vars, run_dbt
+from .dbt import MEMORY_LIMIT_VAR, THREADS_VAR, BadVars, DbtFailed, parse_vars, run_dbt
 from .warehouse import (
     DEFAULT_DB_NAME,
     Settings,
@@ -139,16 +139,19 @@ def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(str(exc)) from None
 
 
-MEMORY_LIMIT_VAR = "CTD_RTP_DUCKDB_MEMORY_LIMIT"  # read by profiles.yml (DuckDB memory_limit)
-
-
 def _check_memory_limit() -> None:
     """A memory limit that is not a size (a number and a unit, e.g. 3GB) is bad usage (exit 2),
-    named before dbt starts; DuckDB judges the unit."""
+    named before dbt starts; DuckDB judges the unit. The same for a thread count that is not a
+    whole number from 1 (profiles.yml reads both)."""
     value = os.environ.get(MEMORY_LIMIT_VAR)
     if value is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[A-Za-z]+\s*", value):
         raise UsageError(
             f"{MEMORY_LIMIT_VAR}={value!r} is not a memory size: give a number and a unit, e.g. 3GB or 500MB"
+        )
+    threads = os.environ.get(THREADS_VAR)
+    if threads is not None and not re.fullmatch(r"\s*[1-9]\d*\s*", threads):
+        raise UsageError(
+            f"{THREADS_VAR}={threads!r} is not a number of dbt threads: give a whole number from 1, e.g. 1 or 2"
         )
 
 
@@ -431,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Environment: CTD_RTP_DB (warehouse file, default ./warehouse.duckdb in the project), "
         "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
         "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
-        "CTD_RTP_DUCKDB_MEMORY_LIMIT (DuckDB memory_limit of a build, default 3GB; DuckDB spills to disk beyond it). "
+        "CTD_RTP_DUCKDB_MEMORY_LIMIT (DuckDB memory_limit of a build, default 3GB; DuckDB spills to disk beyond it), "
+        "CTD_RTP_DBT_THREADS (dbt nodes run at once in a build, default 2; they share the memory limit). "
         "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed or delivery refused, 4 validation failed, 5 warehouse in use, "
         "6 missing.",
     )

@@ -23,6 +23,13 @@ class DbtFailed(RuntimeError):
         self.nodes = tuple(nodes)
 
 
+# Read by profiles.yml: DuckDB's memory_limit and dbt's threads for a build (checked by the CLI)
+MEMORY_LIMIT_VAR = "CTD_RTP_DUCKDB_MEMORY_LIMIT"
+MEMORY_LIMIT_DEFAULT = "3GB"
+THREADS_VAR = "CTD_RTP_DBT_THREADS"
+THREADS_DEFAULT = 2
+
+
 class BadVars(ValueError):
     """`--vars` is not YAML, not a mapping, names a var the project does not declare, or gives
     a value of the wrong kind (the CLI exits 2)."""
@@ -184,11 +191,33 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
     if proc.returncode != 0:
         detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
+        detail += out_of_memory_hint(detail)
         raise DbtFailed(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}",
             nodes=[f.split(":", 1)[0] for f in failures],
         )
     return DbtResult(command=command, returncode=proc.returncode, failures=failures)
+
+
+def out_of_memory_hint(detail: str) -> str:
+    """For a build that DuckDB stopped at its memory cap: what to change, in this tool's terms.
+    DuckDB's own advice in the message (SET threads, SET memory_limit) is SQL a user of
+    ctd-rtp does not run; the two settings behind it are environment variables here."""
+    if "Out of Memory Error" not in detail:
+        return ""
+    limit = os.environ.get(MEMORY_LIMIT_VAR) or f"{MEMORY_LIMIT_DEFAULT} (the default)"
+    threads = (os.environ.get(THREADS_VAR) or str(THREADS_DEFAULT)).strip()
+    try:
+        machine = f" (this machine has {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB)"
+    except (ValueError, OSError, AttributeError):  # no sysconf (not Linux/macOS)
+        machine = ""
+    hint = f"\nDuckDB ran out of memory under its cap, {MEMORY_LIMIT_VAR}={limit}. Raise it{machine}"
+    if threads != "1":
+        hint += (
+            f", or set {THREADS_VAR}=1 so that dbt runs one model or test at a time instead of {threads}"
+            " sharing the cap"
+        )
+    return hint + "; see docs/scale.md. Nothing was published."
 
 
 def _failures(run_results: Path, db_path: Path | None = None) -> tuple[str, ...]:

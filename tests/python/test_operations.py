@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_env, run_cli
-from ctd_rtp.dbt import dbt_env
+from ctd_rtp.dbt import dbt_env, out_of_memory_hint
 from ctd_rtp.warehouse import Settings
 
 EXIT_USAGE, EXIT_MISSING = 2, 6
@@ -106,3 +106,47 @@ def test_the_duckdb_memory_limit_reaches_duckdb(tmp_path: Path) -> None:
     assert proc.returncode == 3, proc.stdout[-2000:]
     assert "memory" in (proc.stdout + proc.stderr).lower()
     assert not (tmp_path / "warehouse.duckdb").exists()  # nothing published
+
+
+@pytest.mark.parametrize(("command", "value"), [("build", "0"), ("run", "two")])
+def test_a_thread_count_that_is_not_a_whole_number_is_a_usage_error(command: str, value: str, tmp_path: Path) -> None:
+    """CTD_RTP_DBT_THREADS (profiles.yml: dbt's threads, default 2) that is not 1, 2, ...: exit 2
+    naming the variable, before dbt starts or anything is written."""
+    env = {**cli_env(tmp_path), "CTD_RTP_DBT_THREADS": value}
+    proc = run_cli([command, "--quiet"], env, check=False)
+    assert proc.returncode == EXIT_USAGE, proc.stdout[-2000:]
+    assert f"CTD_RTP_DBT_THREADS={value!r} is not a number of dbt threads" in proc.stderr
+    assert "dbt build" not in proc.stdout and not any(tmp_path.iterdir())
+
+
+def test_the_out_of_memory_hint_names_the_settings_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    oom = "  - model.ctd_rtp.m: error: Out of Memory Error: failed to pin block of size 256.0 KiB"
+    assert out_of_memory_hint("  - test.ctd_rtp.t: fail: Got 2 results, configured to fail if != 0") == ""
+    monkeypatch.delenv("CTD_RTP_DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("CTD_RTP_DBT_THREADS", raising=False)
+    hint = out_of_memory_hint(oom)
+    assert "CTD_RTP_DUCKDB_MEMORY_LIMIT=3GB (the default)" in hint
+    assert "set CTD_RTP_DBT_THREADS=1" in hint and "instead of 2 sharing the cap" in hint
+    monkeypatch.setenv("CTD_RTP_DUCKDB_MEMORY_LIMIT", "10GB")
+    monkeypatch.setenv("CTD_RTP_DBT_THREADS", "1")
+    hint = out_of_memory_hint(oom)
+    assert "CTD_RTP_DUCKDB_MEMORY_LIMIT=10GB. Raise it" in hint
+    assert "CTD_RTP_DBT_THREADS" not in hint  # one thread already: nothing to lower
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [None, "1"])
+def test_a_build_out_of_duckdb_memory_says_what_to_change(threads: str | None, tmp_path: Path) -> None:
+    """A cap DuckDB cannot work in (2MB) stops the build (exit 3) with DuckDB's error and the
+    settings to change, nothing published; CTD_RTP_DBT_THREADS reaches dbt (its concurrency)."""
+    env = {**cli_env(tmp_path), "CTD_RTP_DUCKDB_MEMORY_LIMIT": "2MB"}
+    if threads:
+        env["CTD_RTP_DBT_THREADS"] = threads
+    proc = run_cli(["build"], env, check=False)  # not --quiet: dbt's output names its concurrency
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"Concurrency: {threads or 2} threads" in proc.stdout
+    assert "Out of Memory Error" in proc.stderr
+    assert "DuckDB ran out of memory under its cap, CTD_RTP_DUCKDB_MEMORY_LIMIT=2MB. Raise it" in proc.stderr
+    assert ("set CTD_RTP_DBT_THREADS=1" in proc.stderr) == (threads is None)
+    assert proc.stderr.rstrip().endswith("Nothing was published.")
+    assert not (tmp_path / "warehouse.duckdb").exists()
