@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, run_cli
-from ctd_rtp.dbt import dbt_env, out_of_memory_hint
+from conftest import PROJECT_DIR, cli_env, run_cli
+from ctd_rtp.dbt import MEMORY_LIMIT_DEFAULT, THREADS_DEFAULT, dbt_env, out_of_memory_hint
 from ctd_rtp.warehouse import Settings
 
 EXIT_USAGE, EXIT_MISSING = 2, 6
@@ -117,6 +117,12 @@ def test_a_thread_count_that_is_not_a_whole_number_is_a_usage_error(command: str
     assert proc.returncode == EXIT_USAGE, proc.stdout[-2000:]
     assert f"CTD_RTP_DBT_THREADS={value!r} is not a number of dbt threads" in proc.stderr
     assert "dbt build" not in proc.stdout and not any(tmp_path.iterdir())
+
+
+def test_the_hint_states_the_defaults_profiles_yml_uses() -> None:
+    profile = (PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8")
+    assert f"env_var('CTD_RTP_DUCKDB_MEMORY_LIMIT', '{MEMORY_LIMIT_DEFAULT}')" in profile
+    assert f"env_var('CTD_RTP_DBT_THREADS', '{THREADS_DEFAULT}')" in profile
 
 
 def test_the_out_of_memory_hint_names_the_settings_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
