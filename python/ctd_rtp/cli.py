@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import cohort, gate, incremental, run_state
-from .dbt import MEMORY_LIMIT_VAR, THREADS_VAR, BadVars, DbtFailed, parse_vars, run_dbt
+from .dbt import MEMORY_LIMIT_VAR, THREADS_VAR, BadVars, DbtFailed, dbt_threads, parse_vars, run_dbt
 from .warehouse import (
     DEFAULT_DB_NAME,
     Settings,
@@ -214,6 +214,9 @@ def _build(args: argparse.Namespace, settings: Settings) -> None:
         build_plan = incremental.plan(previous, inputs)
     kind = "full refresh" if build_plan.full_refresh else "incremental"
     log(f"{kind}: {build_plan.reason}")
+    threads, why = dbt_threads(settings)
+    if why != "the default":
+        log(f"dbt threads: {threads} ({why})")
     accept = getattr(args, "accept_delivery", False)
     previous_marts = gate.mart_rows(settings.db_path)  # the copy of the published warehouse, before dbt
     gate_failed: DbtFailed | None = None
@@ -435,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
         "CTD_RTP_RAW_DIR (folder of your own raw CSV/Parquet files; default: the bundled SYNTHETIC demo), "
         "CTD_RTP_ENGINE (duckdb, default, or spark: stats and report on the Spark tables of CTD_RTP_SPARK_DIR). "
         "CTD_RTP_DUCKDB_MEMORY_LIMIT (DuckDB memory_limit of a build, default 3GB; DuckDB spills to disk beyond it), "
-        "CTD_RTP_DBT_THREADS (dbt nodes run at once in a build, default 2; they share the memory limit). "
+        "CTD_RTP_DBT_THREADS (dbt nodes run at once in a build, sharing the memory limit: default 2, 1 for raw files "
+        "over 1 GB). "
         "Exit codes: 0 ok, 1 bug, 2 usage, 3 dbt failed or delivery refused, 4 validation failed, 5 warehouse in use, "
         "6 missing.",
     )

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,29 @@ MEMORY_LIMIT_VAR = "CTD_RTP_DUCKDB_MEMORY_LIMIT"
 MEMORY_LIMIT_DEFAULT = "3GB"
 THREADS_VAR = "CTD_RTP_DBT_THREADS"
 THREADS_DEFAULT = 2
+# Raw files larger than this together: one dbt thread unless THREADS_VAR says otherwise. At
+# 1,000,000 patients (6.6 GB of CSV) a full build took 964 s with one thread against 1624 and
+# 1857 s with two, and two heavy queries once ran out of memory side by side; at 100,000
+# (0.64 GB) one and two threads took the same time; small builds are faster with two
+# (docs/scale.md).
+LARGE_RAW_BYTES = 10**9
+
+
+def dbt_threads(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """dbt's thread count for a build, and why: THREADS_VAR when set (the CLI has checked it),
+    else one thread for raw files over LARGE_RAW_BYTES, else THREADS_DEFAULT."""
+    chosen = ((os.environ if environ is None else environ).get(THREADS_VAR) or "").strip()
+    if chosen:
+        return chosen, f"{THREADS_VAR}={chosen}"
+    raw = 0
+    if settings.raw_dir is not None and settings.raw_dir.is_dir():
+        raw = sum(p.stat().st_size for p in settings.raw_dir.iterdir() if p.is_file())
+    if raw > LARGE_RAW_BYTES:
+        return "1", (
+            f"the raw files are {raw / 1e9:.1f} GB, over {LARGE_RAW_BYTES / 1e9:.0f} GB: one model or test"
+            f" at a time; {THREADS_VAR} sets it"
+        )
+    return str(THREADS_DEFAULT), "the default"
 
 
 class BadVars(ValueError):
@@ -143,6 +166,7 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None, colours: boo
     if not colours:
         env["DBT_USE_COLORS"] = "false"
         env["DBT_USE_COLORS_FILE"] = "false"
+    env[THREADS_VAR] = dbt_threads(settings, env)[0]  # read by profiles.yml
     if settings.raw_dir is not None:
         env["CTD_RTP_RAW_DIR"] = str(settings.raw_dir)
         # UTF-8 copies of the files delivery.yml declares in another encoding (ctd_rtp.delivery)
@@ -180,10 +204,11 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         # (tests/python/test_dbt_project.py: a demo parse reused for own data).
         "--partial-parse",
     )
+    env = dbt_env(settings, colours=False if quiet else None)
     proc = subprocess.run(
         command,
         cwd=settings.project_dir,
-        env=dbt_env(settings, colours=False if quiet else None),
+        env=env,
         stdout=subprocess.PIPE if quiet else None,
         stderr=subprocess.STDOUT if quiet else None,
         text=True,
@@ -191,7 +216,7 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
     if proc.returncode != 0:
         detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
-        detail += out_of_memory_hint(detail)
+        detail += out_of_memory_hint(detail, env[THREADS_VAR])
         raise DbtFailed(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}",
             nodes=[f.split(":", 1)[0] for f in failures],
@@ -199,14 +224,13 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     return DbtResult(command=command, returncode=proc.returncode, failures=failures)
 
 
-def out_of_memory_hint(detail: str) -> str:
+def out_of_memory_hint(detail: str, threads: str) -> str:
     """For a build that DuckDB stopped at its memory cap: what to change, in this tool's terms.
     DuckDB's own advice in the message (SET threads, SET memory_limit) is SQL a user of
     ctd-rtp does not run; the two settings behind it are environment variables here."""
     if "Out of Memory Error" not in detail:
         return ""
     limit = os.environ.get(MEMORY_LIMIT_VAR) or f"{MEMORY_LIMIT_DEFAULT} (the default)"
-    threads = (os.environ.get(THREADS_VAR) or str(THREADS_DEFAULT)).strip()
     try:
         machine = f" (this machine has {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB)"
     except (ValueError, OSError, AttributeError):  # no sysconf (not Linux/macOS)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_DIR, cli_env, run_cli
-from ctd_rtp.dbt import MEMORY_LIMIT_DEFAULT, THREADS_DEFAULT, dbt_env, out_of_memory_hint
+from ctd_rtp.dbt import LARGE_RAW_BYTES, MEMORY_LIMIT_DEFAULT, THREADS_DEFAULT, dbt_env, dbt_threads, out_of_memory_hint
 from ctd_rtp.warehouse import Settings
 
 EXIT_USAGE, EXIT_MISSING = 2, 6
@@ -127,17 +127,33 @@ def test_the_hint_states_the_defaults_profiles_yml_uses() -> None:
 
 def test_the_out_of_memory_hint_names_the_settings_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
     oom = "  - model.ctd_rtp.m: error: Out of Memory Error: failed to pin block of size 256.0 KiB"
-    assert out_of_memory_hint("  - test.ctd_rtp.t: fail: Got 2 results, configured to fail if != 0") == ""
+    assert out_of_memory_hint("  - test.ctd_rtp.t: fail: Got 2 results, configured to fail if != 0", "2") == ""
     monkeypatch.delenv("CTD_RTP_DUCKDB_MEMORY_LIMIT", raising=False)
-    monkeypatch.delenv("CTD_RTP_DBT_THREADS", raising=False)
-    hint = out_of_memory_hint(oom)
+    hint = out_of_memory_hint(oom, "2")
     assert "CTD_RTP_DUCKDB_MEMORY_LIMIT=3GB (the default)" in hint
     assert "set CTD_RTP_DBT_THREADS=1" in hint and "instead of 2 sharing the cap" in hint
     monkeypatch.setenv("CTD_RTP_DUCKDB_MEMORY_LIMIT", "10GB")
-    monkeypatch.setenv("CTD_RTP_DBT_THREADS", "1")
-    hint = out_of_memory_hint(oom)
+    hint = out_of_memory_hint(oom, "1")
     assert "CTD_RTP_DUCKDB_MEMORY_LIMIT=10GB. Raise it" in hint
     assert "CTD_RTP_DBT_THREADS" not in hint  # one thread already: nothing to lower
+
+
+def test_large_raw_files_get_one_dbt_thread_unless_the_variable_says(tmp_path: Path) -> None:
+    """Raw files over LARGE_RAW_BYTES together: one dbt thread (docs/scale.md: the 1M build);
+    CTD_RTP_DBT_THREADS wins either way; the demo and small folders get the default."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "patients.csv").write_text("patient_id\n")
+    settings = Settings(project_dir=PROJECT_DIR, db_path=tmp_path / "w.duckdb", raw_dir=raw)
+    assert dbt_threads(settings, {}) == (str(THREADS_DEFAULT), "the default")
+    assert dbt_threads(Settings(project_dir=PROJECT_DIR, db_path=tmp_path / "w.duckdb", raw_dir=None), {})[0] == "2"
+    with (raw / "lab_results.csv").open("wb") as f:  # sparse: its size, not its bytes on disk
+        f.truncate(LARGE_RAW_BYTES)
+    threads, why = dbt_threads(settings, {})
+    assert threads == "1" and "over 1 GB" in why and "CTD_RTP_DBT_THREADS sets it" in why
+    assert dbt_threads(settings, {"CTD_RTP_DBT_THREADS": " 2 "}) == ("2", "CTD_RTP_DBT_THREADS=2")
+    assert dbt_env(settings, base={})["CTD_RTP_DBT_THREADS"] == "1"  # what dbt's profiles.yml reads
+    assert dbt_env(settings, base={"CTD_RTP_DBT_THREADS": "3"})["CTD_RTP_DBT_THREADS"] == "3"
 
 
 @pytest.mark.slow
@@ -151,6 +167,8 @@ def test_a_build_out_of_duckdb_memory_says_what_to_change(threads: str | None, t
     proc = run_cli(["build"], env, check=False)  # not --quiet: dbt's output names its concurrency
     assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert f"Concurrency: {threads or 2} threads" in proc.stdout
+    assert ("dbt threads: 1 (CTD_RTP_DBT_THREADS=1)" in proc.stdout) == (threads == "1")
+    assert ("dbt threads:" in proc.stdout) == (threads is not None)  # the default goes unsaid
     assert "Out of Memory Error" in proc.stderr
     assert "DuckDB ran out of memory under its cap, CTD_RTP_DUCKDB_MEMORY_LIMIT=2MB. Raise it" in proc.stderr
     assert ("set CTD_RTP_DBT_THREADS=1" in proc.stderr) == (threads is None)
