@@ -139,7 +139,7 @@ def _check_vars(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(str(exc)) from None
 
 
-def _check_memory_limit() -> None:
+def _check_build_settings() -> None:
     """A memory limit that is not a size (a number and a unit, e.g. 3GB) is bad usage (exit 2),
     named before dbt starts; DuckDB judges the unit. The same for a thread count that is not a
     whole number from 1 (profiles.yml reads both)."""
@@ -172,7 +172,7 @@ def _fold_study_vars(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("build")
     _check_vars(args, settings)
-    _check_memory_limit()
+    _check_build_settings()
     _usable_warehouse_path(settings)
     with exclusive_run(settings.db_path):
         if _unchanged(args, settings):
@@ -354,7 +354,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _duckdb_only("run")
     _check_vars(args, settings)
-    _check_memory_limit()
+    _check_build_settings()
     _usable_warehouse_path(settings)
     _writable_folder(Path(args.out_dir) if args.out_dir else default_report_dir(settings), "the report folder")
     started = time.perf_counter()

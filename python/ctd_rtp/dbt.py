@@ -216,7 +216,7 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     failures = _failures(target / "run_results.json", settings.db_path if proc.returncode != 0 else None)
     if proc.returncode != 0:
         detail = "\n".join(f"  - {f}" for f in failures) or (proc.stdout or "")[-4000:]
-        detail += out_of_memory_hint(detail, env[THREADS_VAR])
+        detail += out_of_memory_hint(detail, env)
         raise DbtFailed(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}",
             nodes=[f.split(":", 1)[0] for f in failures],
@@ -224,13 +224,15 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
     return DbtResult(command=command, returncode=proc.returncode, failures=failures)
 
 
-def out_of_memory_hint(detail: str, threads: str) -> str:
-    """For a build that DuckDB stopped at its memory cap: what to change, in this tool's terms.
-    DuckDB's own advice in the message (SET threads, SET memory_limit) is SQL a user of
-    ctd-rtp does not run; the two settings behind it are environment variables here."""
+def out_of_memory_hint(detail: str, env: Mapping[str, str]) -> str:
+    """For a build that DuckDB stopped at its memory cap: what to change, in this tool's terms,
+    from the environment dbt ran with (dbt_env). DuckDB's own advice in the message (SET
+    threads, SET memory_limit) is SQL a user of ctd-rtp does not run; the two settings behind
+    it are environment variables here."""
     if "Out of Memory Error" not in detail:
         return ""
-    limit = os.environ.get(MEMORY_LIMIT_VAR) or f"{MEMORY_LIMIT_DEFAULT} (the default)"
+    limit = env.get(MEMORY_LIMIT_VAR) or f"{MEMORY_LIMIT_DEFAULT} (the default)"
+    threads = env.get(THREADS_VAR) or str(THREADS_DEFAULT)
     try:
         machine = f" (this machine has {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB)"
     except (ValueError, OSError, AttributeError):  # no sysconf (not Linux/macOS)

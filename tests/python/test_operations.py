@@ -125,15 +125,13 @@ def test_the_hint_states_the_defaults_profiles_yml_uses() -> None:
     assert f"env_var('CTD_RTP_DBT_THREADS', '{THREADS_DEFAULT}')" in profile
 
 
-def test_the_out_of_memory_hint_names_the_settings_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_out_of_memory_hint_names_the_settings_in_force() -> None:
     oom = "  - model.ctd_rtp.m: error: Out of Memory Error: failed to pin block of size 256.0 KiB"
-    assert out_of_memory_hint("  - test.ctd_rtp.t: fail: Got 2 results, configured to fail if != 0", "2") == ""
-    monkeypatch.delenv("CTD_RTP_DUCKDB_MEMORY_LIMIT", raising=False)
-    hint = out_of_memory_hint(oom, "2")
+    assert out_of_memory_hint("  - test.ctd_rtp.t: fail: Got 2 results, configured to fail if != 0", {}) == ""
+    hint = out_of_memory_hint(oom, {"CTD_RTP_DBT_THREADS": "2"})
     assert "CTD_RTP_DUCKDB_MEMORY_LIMIT=3GB (the default)" in hint
     assert "set CTD_RTP_DBT_THREADS=1" in hint and "instead of 2 sharing the cap" in hint
-    monkeypatch.setenv("CTD_RTP_DUCKDB_MEMORY_LIMIT", "10GB")
-    hint = out_of_memory_hint(oom, "1")
+    hint = out_of_memory_hint(oom, {"CTD_RTP_DUCKDB_MEMORY_LIMIT": "10GB", "CTD_RTP_DBT_THREADS": "1"})
     assert "CTD_RTP_DUCKDB_MEMORY_LIMIT=10GB. Raise it" in hint
     assert "CTD_RTP_DBT_THREADS" not in hint  # one thread already: nothing to lower
 
