@@ -243,7 +243,7 @@ def out_of_memory_hint(detail: str, env: Mapping[str, str]) -> str:
             f", or set {THREADS_VAR}=1 so that dbt runs one model or test at a time instead of {threads}"
             " sharing the cap"
         )
-    return hint + "; see docs/scale.md. Nothing was published."
+    return hint + "; see docs/scale.md."
 
 
 def _failures(run_results: Path, db_path: Path | None = None) -> tuple[str, ...]:
