@@ -191,3 +191,37 @@ def test_stale_or_impossible_time_to_event_statistics_fail(demo) -> None:
     assert "share_of_time_in_response" in failure(
         corrupted(frames, "analysis.time_in_response", share_above_one), fingerprint
     )
+
+
+def test_background_validation_gives_the_same_summary_and_failures_from_a_child_process(demo) -> None:
+    """The report validates in a forked child (validate_in_background) while it builds the
+    figures: the same summary when everything passes, the same ValidationFailed message when
+    something fails, and an error of the child itself (not a validation failure) is raised as a
+    RuntimeError with its traceback, never taken as a pass."""
+    import os
+
+    from ctd_rtp import validation
+
+    frames, fingerprint = demo
+    summary = validation.validate_in_background(frames, fingerprint).result()
+    direct = validate(frames, fingerprint)
+    assert (summary.n_suites, summary.n_expectations, summary.n_passed) == (
+        direct.n_suites,
+        direct.n_expectations,
+        direct.n_passed,
+    )
+    bad = corrupted(frames, "analysis.response_rate_ci", lambda f: f.assign(orr=1.5))
+    with pytest.raises(ValidationFailed) as info:
+        validation.validate_in_background(bad, fingerprint).result()
+    assert str(info.value) == failure(bad, fingerprint)
+
+    parent = os.getpid()
+
+    class Exploding(dict):
+        def items(self):  # in the child only: the parent does not read the frames here
+            if os.getpid() != parent:
+                raise KeyError("boom in the child")
+            return super().items()
+
+    with pytest.raises(RuntimeError, match=r"(?s)validation \(process \d+, exit code 0\): Traceback.*boom in the child"):
+        validation.validate_in_background(Exploding(frames), fingerprint).result()
