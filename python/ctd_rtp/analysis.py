@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from . import stats
+from .forked import Forked
 from .study import Study
 from .warehouse import DuckDBReader, Reader, Settings, reader_for
 
@@ -82,26 +84,39 @@ def subgroup_response(responses: pd.DataFrame, subgroups: pd.DataFrame, study: S
 
 
 def compute(marts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """All analysis tables from the mart frames (no I/O)."""
+    """All analysis tables from the mart frames (no I/O). The paired tests (the largest part:
+    every lab change of every patient) run in a forked child process while this one computes the
+    rest (:mod:`ctd_rtp.forked`); their result and errors are the same as in-process."""
     study = Study.from_frames(marts["dim_study"], marts["dim_visit_schedule"])
-    changes = marts["fct_lab_changes"][["patient_id", "analyte", "visit", "baseline_value", "value"]]
-    # analytes measured at baseline (drug troughs have no baseline).
+    paired = Forked("paired-tests", _paired_tests, marts["fct_lab_changes"], study.comparison_visits)
+    try:
+        tte = marts["fct_time_to_event"]
+        km, km_timepoints = stats.kaplan_meier(tte)
+        rest = {
+            "response_rate_ci": stats.response_rate_ci(marts["rpt_response_rates"].sort_values("visit_order")),
+            "friedman_tests": stats.friedman_test(
+                marts["fct_visits"], visits=tuple(v.visit for v in study.visits), measure="platelet_count"
+            ),
+            "subgroup_response": subgroup_response(
+                marts["fct_platelet_response"], marts["fct_patient_subgroups"], study
+            ),
+            "time_to_event_km": km,
+            "time_to_event_km_timepoints": km_timepoints,
+            "time_to_event_km_curve": stats.kaplan_meier_curve(tte),
+            "time_in_response": stats.time_in_response(marts["fct_patient_follow_up"], tte),
+            "steroid_sparing": stats.steroid_sparing(marts["fct_visits"]),
+        }
+    except BaseException:
+        paired.cancel()
+        raise
+    return {"paired_tests": paired.result(), **rest}
+
+
+def _paired_tests(lab_changes: pd.DataFrame, comparisons: Sequence[str]) -> pd.DataFrame:
+    """stats.paired_tests of the analytes measured at baseline (drug troughs have none)."""
+    changes = lab_changes[["patient_id", "analyte", "visit", "baseline_value", "value"]]
     with_baseline = changes["baseline_value"].notna().groupby(changes["analyte"]).transform("any")
-    tte = marts["fct_time_to_event"]
-    km, km_timepoints = stats.kaplan_meier(tte)
-    return {
-        "paired_tests": stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)], study.comparison_visits),
-        "response_rate_ci": stats.response_rate_ci(marts["rpt_response_rates"].sort_values("visit_order")),
-        "friedman_tests": stats.friedman_test(
-            marts["fct_visits"], visits=tuple(v.visit for v in study.visits), measure="platelet_count"
-        ),
-        "subgroup_response": subgroup_response(marts["fct_platelet_response"], marts["fct_patient_subgroups"], study),
-        "time_to_event_km": km,
-        "time_to_event_km_timepoints": km_timepoints,
-        "time_to_event_km_curve": stats.kaplan_meier_curve(tte),
-        "time_in_response": stats.time_in_response(marts["fct_patient_follow_up"], tte),
-        "steroid_sparing": stats.steroid_sparing(marts["fct_visits"]),
-    }
+    return stats.paired_tests(changes[with_baseline.to_numpy(dtype=bool)], comparisons)
 
 
 def read_input_marts(reader: Reader) -> dict[str, pd.DataFrame]:

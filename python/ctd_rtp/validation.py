@@ -13,10 +13,8 @@ expectation and example failing values; the report then writes nothing.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
-import traceback
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .forked import Forked
 from .stats import ODDS_RATIO_METHODS, RESPONSE_CODES
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -474,72 +473,14 @@ def validate(frames: Mapping[str, pd.DataFrame], expected_fingerprint: str | Non
     return ValidationSummary(len(suites), n_expectations, n_passed, time.perf_counter() - started)
 
 
-class BackgroundValidation:
-    """:func:`validate` running in a forked child process, started by :func:`validate_in_background`.
-
-    :meth:`result` waits for it and returns its summary, or raises what :func:`validate` would
-    have raised (:class:`ValidationFailed` with the same message). :meth:`cancel` stops it."""
-
-    def __init__(self, frames: Mapping[str, pd.DataFrame], expected_fingerprint: str | None) -> None:
-        self._summary: ValidationSummary | None = None
-        self._process: Any = None
-        if "fork" not in multiprocessing.get_all_start_methods():  # no fork (not Linux): here and now
-            self._summary = validate(frames, expected_fingerprint)
-            return
-        fork = multiprocessing.get_context("fork")
-        self._receive, send = fork.Pipe(duplex=False)
-        # With fork, the child inherits the frames as they are (copy-on-write): nothing is
-        # pickled or read again. The target and its arguments are not pickled either.
-        self._process = fork.Process(
-            target=_validate_child, args=(send, frames, expected_fingerprint), name="gx-validate", daemon=True
-        )
-        self._process.start()
-        send.close()
-
-    def result(self) -> ValidationSummary:
-        if self._summary is not None:
-            return self._summary
-        try:
-            kind, payload = self._receive.recv()
-        except EOFError:
-            kind, payload = "error", "the process ended without a result"
-        finally:
-            self._receive.close()
-            self._process.join()
-        if kind == "failed":
-            raise ValidationFailed(payload)
-        if kind == "error":
-            raise RuntimeError(
-                f"validation (process {self._process.pid}, exit code {self._process.exitcode}): {payload}"
-            )
-        self._summary = payload
-        return payload
-
-    def cancel(self) -> None:
-        if self._process is not None and self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
-
-
-def _validate_child(send: Any, frames: Mapping[str, pd.DataFrame], expected_fingerprint: str | None) -> None:
-    try:
-        outcome: tuple[str, Any] = ("ok", validate(frames, expected_fingerprint))
-    except ValidationFailed as exc:
-        outcome = ("failed", str(exc))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        outcome = ("error", "".join(traceback.format_exception(exc)).strip())
-    send.send(outcome)
-    send.close()
-
-
 def validate_in_background(
     frames: Mapping[str, pd.DataFrame], expected_fingerprint: str | None = None
-) -> BackgroundValidation:
-    """Start :func:`validate` in a child process, so that it runs on another core while the
-    caller goes on (the report builds its figures meanwhile): GX's work is Python that holds the
-    GIL, so a thread would not overlap it. The child imports GX itself (about 2 s of CPU), and
-    validates the frames as they were when it started."""
-    return BackgroundValidation(frames, expected_fingerprint)
+) -> Forked[ValidationSummary]:
+    """:func:`validate` in a forked child process (:mod:`ctd_rtp.forked`), so that it runs on the
+    other core while the report builds its figures; ``.result()`` returns its summary or raises
+    its :class:`ValidationFailed`. The child imports GX itself (about 2 s of CPU) and validates
+    the frames as they were when it started."""
+    return Forked("gx-validate", validate, frames, expected_fingerprint)
 
 
 def _py(value: Any) -> Any:

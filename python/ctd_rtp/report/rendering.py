@@ -15,7 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ..validation import BackgroundValidation, ValidationSummary, validate_in_background
+from ..forked import Forked
+from ..validation import ValidationSummary, validate_in_background
 from ..warehouse import Reader, Settings, reader_for
 from .context import RESULTS, build_context
 from .loading import collect_run_info, load_warehouse
@@ -75,7 +76,9 @@ def _step(log: Callable[[str], None], name: str) -> Iterator[list[str]]:
     log(f"report: {name}{': ' + detail[0] if detail else ''} ({time.perf_counter() - started:.2f}s)")
 
 
-def _validation_step(log: Callable[[str], None], validation: BackgroundValidation, started: float) -> ValidationSummary:
+def _validation_step(
+    log: Callable[[str], None], validation: Forked[ValidationSummary], started: float
+) -> ValidationSummary:
     """Wait for the background validation; log its line as the other steps log theirs, timed from
     its start (it overlapped the context build)."""
     try:
