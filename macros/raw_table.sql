@@ -208,7 +208,7 @@
     {%- set file_stat = {'size': stat[0], 'modified': stat[1]} -%}
     {%- if stat[2] is not none and not flags.FULL_REFRESH -%}
         {%- set header = raw_csv_header(file_name, name, stat[2]) -%}
-        {{ return(raw_csv_read_sql(csv_sql, header)) }}
+        {{ return(raw_csv_read_sql(csv_sql, header, sized=true)) }}
     {%- endif -%}
 
     {#- 1. bytes: not empty, UTF-8 text; the header is the first line (a BOM and a CR are dropped).
@@ -272,19 +272,27 @@
             ~ " (a double quote inside it doubled). Fix the line and build again.") }}
     {%- endif -%}
     {%- do run_query(raw_file_checked_record(name, csv_sql, file_stat, header_line)) -%}
-    {{ return(read_sql ~ ")") }}
+    {{ return(raw_csv_read_sql(csv_sql, header, sized=true)) }}
 {%- endmacro %}
 
 {#- read_csv(...) of a CSV file with the delimiter and columns of its header (raw_csv_header), every
-    column as text; `close=false` leaves the call open for more options. -#}
-{% macro raw_csv_read_sql(csv_sql, header, close=true) -%}
+    column as text; `close=false` leaves the call open for more options.
+    sized=true (the read the staging views use, once the file's lines are checked): DuckDB opens the
+    file when it plans a query, to estimate its rows from its size (`auto_detect = true`); with
+    `auto_detect = false` the estimate is a constant 42 rows, and DuckDB then builds its hash joins
+    on the file's side, e.g. the 13M lab rows of 100,000 patients against the 61 test code and unit
+    pairs of stg_lab_results. Every option the sniffer could choose is given (header, skip,
+    delimiter, quote, escape, no comment character, the columns and their type), so it decides
+    nothing about how the file is read. The line check (step 3 of read_raw_file) never sniffs: on
+    a malformed file the sniffer's own error would come before the line's. -#}
+{% macro raw_csv_read_sql(csv_sql, header, close=true, sized=false) -%}
     {%- set column_types = [] -%}
     {%- for column in header['columns'] -%}
         {%- do column_types.append("'" ~ (column | lower | replace("'", "''")) ~ "': 'VARCHAR'") -%}
     {%- endfor -%}
     {%- set delim_sql = '\\t' if header['delim'] == '\t' else header['delim'] -%}
-    {{ return("read_csv('" ~ csv_sql ~ "', header = true, auto_detect = false, skip = 0, delim = '" ~ delim_sql
-        ~ "', quote = '\"', escape = '\"', columns = {" ~ column_types | join(', ') ~ "}" ~ (")" if close else "")) }}
+    {{ return("read_csv('" ~ csv_sql ~ "', header = true, auto_detect = " ~ ("true" if sized else "false")
+        ~ ", skip = 0, delim = '" ~ delim_sql ~ "', quote = '\"', escape = '\"', comment = '', columns = {" ~ column_types | join(', ') ~ "}" ~ (")" if close else "")) }}
 {%- endmacro %}
 
 {#- Spark: the same files, read by Spark with every column as text. Each file becomes an external
