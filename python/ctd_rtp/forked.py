@@ -6,7 +6,8 @@ tests while they compute the rest.
 The child inherits the arguments as they are at the fork (copy-on-write): nothing is pickled
 or read again but the result. An exception in the child is raised again in the parent, the
 same type and message, with the child's traceback as a note. Where fork is not available
-(not Linux) the function runs at once, in this process.
+(not Linux) the function runs at once, in this process, and its result or its exception waits
+for :meth:`result` all the same.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ class Forked(Generic[T]):
         self._done = False
         self._value: Any = None
         self._process: Any = None
+        self._raised: BaseException | None = None
         if "fork" not in multiprocessing.get_all_start_methods():
-            self._value, self._done = function(*args), True
+            try:
+                self._value = function(*args)
+            except Exception as exc:  # noqa: BLE001 - raised by result(), where the fork raises it
+                self._raised = exc
+            self._done = True
             return
         fork = multiprocessing.get_context("fork")
         self._receive, send = fork.Pipe(duplex=False)
@@ -38,6 +44,8 @@ class Forked(Generic[T]):
         send.close()
 
     def result(self) -> T:
+        if self._raised is not None:
+            raise self._raised
         if self._done:
             return self._value
         try:

@@ -52,3 +52,17 @@ def test_cancel_stops_the_child() -> None:
     job = Forked("sleep", __import__("time").sleep, 60)
     job.cancel()
     assert not job._process.is_alive()
+
+
+def test_without_fork_the_function_runs_here_and_result_gives_its_value_or_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # not Linux: no "fork" start method
+    monkeypatch.setattr("multiprocessing.get_all_start_methods", lambda: ["spawn"])
+    job = Forked("sum", _pid_and_sum, [1, 2, 3])
+    assert job._process is None
+    assert job.result() == (os.getpid(), 6)
+    failing = Forked("fail", _fail, "no pairs")  # raises nothing yet, as a child would not
+    with pytest.raises(ValueError, match="^no pairs$"):
+        failing.result()
+    failing.cancel()  # nothing to stop
