@@ -205,6 +205,9 @@ def run_dbt(settings: Settings, args: Sequence[str], quiet: bool = False, target
         "--partial-parse",
     )
     env = dbt_env(settings, colours=False if quiet else None)
+    # a dbt that dies before writing (killed, out of memory) leaves no run_results.json rather
+    # than the previous run's, whose failures would be reported as this run's
+    (target / "run_results.json").unlink(missing_ok=True)
     proc = subprocess.run(
         command,
         cwd=settings.project_dir,

@@ -69,3 +69,19 @@ def test_ctd_rtp_runs_dbt_through_the_wrapper(tmp_path: Path, monkeypatch: pytes
     (command,) = seen
     assert command[:4] == (sys.executable, "-m", "ctd_rtp.dbt_invoke", str(tmp_path / "target" / "run_results.json"))
     assert command[4] == "build" and "--no-write-json" not in command  # the module adds it
+
+
+def test_a_dbt_that_writes_no_results_is_not_reported_with_the_previous_runs_failures(tmp_path: Path) -> None:
+    """run_results.json of an earlier run is removed before dbt starts: a dbt that stops before
+    writing (here: a command line it refuses; or killed, out of memory) is reported with its own
+    output, never with the earlier run's failed nodes."""
+    target = tmp_path / "target"
+    target.mkdir()
+    stale = {"results": [{"unique_id": "model.ctd_rtp.from_an_earlier_run", "status": "error", "message": "old"}]}
+    (target / "run_results.json").write_text(json.dumps(stale))
+    settings = Settings(project_dir=PROJECT_DIR, db_path=tmp_path / "w.duckdb", raw_dir=None)
+    with pytest.raises(dbt.DbtFailed) as failed:
+        dbt.run_dbt(settings, ["build", "--no-such-option"], quiet=True, target_path=target)
+    assert "from_an_earlier_run" not in str(failed.value) and failed.value.nodes == ()
+    assert "--no-such-option" in str(failed.value), str(failed.value)
+    assert not (target / "run_results.json").exists()
