@@ -26,7 +26,7 @@ def _invoke(workdir: Path, *dbt_args: str) -> subprocess.CompletedProcess[str]:
 
 def _results(workdir: Path) -> dict[str, str]:
     data = json.loads((workdir / "target" / "run_results.json").read_text())
-    # less the on-run-start hook
+    # less the on-run-start and on-run-end hooks
     return {r["unique_id"]: r["status"] for r in data["results"] if not r["unique_id"].startswith("operation.")}
 
 

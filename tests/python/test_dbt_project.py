@@ -236,7 +236,7 @@ def test_dbt_unit_tests_pass_here_and_not_in_the_production_build(demo_warehouse
         r
         for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
         if not r["unique_id"].startswith("operation.")
-    ]  # the on-run-start hook
+    ]  # the on-run-start and on-run-end hooks
     assert len(declared) >= 10
     assert {r["unique_id"] for r in results} == declared
     assert {r["status"] for r in results} == {"pass"}

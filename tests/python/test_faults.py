@@ -13,14 +13,17 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 import faults
 from conftest import cli_env, run_cli
-from ctd_rtp.warehouse import table_fingerprint
+from ctd_rtp.report.loading import collect_run_info, read_build_record
+from ctd_rtp.warehouse import DuckDBReader, Settings, table_fingerprint
 from faults import (
     CASES,
     TABLES,
@@ -54,6 +57,8 @@ class BuildRun:
     # a refused delivery: the published marts (and report files) before and after it
     published: tuple[dict[str, str], dict[str, str]] | None = None
     reports: tuple[list[str], list[str]] | None = None
+    # ... and the build the report describes (its time and dbt results), before and after
+    build_records: tuple[tuple[str, Any], tuple[str, Any]] | None = None
 
     @property
     def rows_lost(self) -> int:
@@ -76,6 +81,15 @@ def _marts(db: Path) -> dict[str, str]:
         return {n: table_fingerprint(con, "marts", n) for n in names}
 
 
+def _reported_build(env: dict[str, str]) -> tuple[str, Any]:
+    """The build time and dbt results a report of the published warehouse would print, read as
+    the report reads them (ctd_rtp.report.loading)."""
+    settings = Settings.from_env(env)
+    reader = DuckDBReader(settings.db_path)
+    info = collect_run_info(settings, datetime.now(UTC), "", None, reader, read_build_record(reader))
+    return info.build_time.split("; file modified")[0], info.run_results
+
+
 def _run_batch(batch: Batch, root: Path) -> BuildRun:
     raw, work = root / batch.name / "raw", root / batch.name / "wh"
     work.mkdir(parents=True)
@@ -87,11 +101,11 @@ def _run_batch(batch: Batch, root: Path) -> BuildRun:
     command, report_args = ["build"], []
     if refused is not None and refused.command == "run":
         command, report_args = ["run"], ["--out-dir", str(reports)]
-    before: tuple[dict[str, str], list[str]] | None = None
+    before: tuple[dict[str, str], list[str], tuple[str, Any]] | None = None
     if refused is not None:  # a good delivery published first, in the same folders
         Cohort.base().write(raw)
         run_cli([*command, "--quiet", *report_args], env)
-        before = (_marts(work / "warehouse.duckdb"), sorted(p.name for p in reports.glob("*")))
+        before = (_marts(work / "warehouse.duckdb"), sorted(p.name for p in reports.glob("*")), _reported_build(env))
     command += [*batch.cli(), *report_args]
     written = batch.cohort().write(raw)
     proc = run_cli(command, env, check=False)
@@ -107,6 +121,7 @@ def _run_batch(batch: Batch, root: Path) -> BuildRun:
     if before is not None:
         run.published = (before[0], _marts(run.db_path))
         run.reports = (before[1], sorted(p.name for p in reports.glob("*")))
+        run.build_records = (before[2], _reported_build(env))
     if proc.returncode == 0:
         with duckdb.connect(str(run.db_path), read_only=True) as con:
             for t in TABLES:
@@ -163,6 +178,12 @@ def _check(expectation: object, run: BuildRun, con: duckdb.DuckDBPyConnection | 
         assert run.published is not None and run.reports is not None
         assert run.published[1] == run.published[0], "the published marts changed"
         assert run.reports[1] == run.reports[0], f"report files changed: {run.reports}"
+        # a report made now describes the published build, not the refused one (which dbt's
+        # target/run_results.json describes)
+        assert run.build_records is not None
+        (built, results), (built_after, results_after) = run.build_records
+        assert results and {r["status"] for r in results["results"]} <= {"pass", "success", "no-op"}, results
+        assert (built_after, results_after) == (built, results), f"the report would describe {built_after}"
         if expectation.command == "run":
             assert run.reports[0], "the good run wrote no report"
             assert "statistics -> schema analysis" not in run.stdout and "report: " not in run.stdout, run.stdout

@@ -189,8 +189,35 @@ def test_the_documented_gate_commands(tmp_path: Path) -> None:
     )
     assert plain.returncode == 1
     assert "FAIL 1 assert_delivery_quarantine_within_threshold" in plain.stdout
+    # a dbt run by hand records itself in the warehouse it wrote, its failure too (the report reads it)
+    recorded = _recorded_tests(tmp_path / "hand.duckdb")
+    assert recorded == ("build", _file_tests(tmp_path / "target")) and recorded[1]["fail"] == 1, recorded
     accepted = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", by_hand], cwd=PROJECT_DIR, env=hand_env, capture_output=True, text=True
     )
     assert accepted.returncode == 0, accepted.stdout[-3000:]
     assert "WARN 1 assert_delivery_quarantine_within_threshold" in accepted.stdout
+    recorded = _recorded_tests(tmp_path / "hand.duckdb")
+    assert recorded == ("build", _file_tests(tmp_path / "target")) and recorded[1]["warn"] == 1, recorded
+    assert "fail" not in recorded[1]  # the record of the earlier, failed run was replaced
+
+
+def _recorded_tests(db: Path) -> tuple[str, dict[str, int]]:
+    """The command and test statuses of meta.dbt_run_results, the warehouse's record of its build."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select any_value(command), status, count(*) from meta.dbt_run_results "
+            "where unique_id like 'test.%' group by status order by status"
+        ).fetchall()
+    return (rows[0][0] if rows else ""), {status: n for _, status, n in rows}
+
+
+def _file_tests(target: Path) -> dict[str, int]:
+    """The test statuses of the run_results.json dbt wrote for the same run."""
+    import json
+    from collections import Counter
+
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return dict(Counter(r["status"] for r in results if r["unique_id"].startswith("test.")))

@@ -394,6 +394,14 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     assert html.count("<figure") == html.count("<svg") + 1 == 9 and html.count('<figure id="patient-flow"') == 1
     for step in ("validate", "render"):
         assert step in proc.stdout
+    # the build record and dbt test counts: the warehouse's record of the build that made it
+    with duckdb.connect(str(demo_warehouse.db_path), read_only=True) as con:
+        finished, tests = con.execute(
+            "select any_value(generated_at), count(*) filter (where unique_id like 'test.%') from meta.dbt_run_results"
+        ).fetchone()
+    assert tests > 100
+    assert f"The dbt <code>build</code> of these tables, finished {finished} (meta.dbt_run_results" in html
+    assert f"{tests} tests run ({tests} pass)" in html and f"<dd>{finished} (meta.dbt_run_results" in html
 
 
 def test_validation_failure_exits_4_and_keeps_the_last_report(demo_warehouse: Built, tmp_path: Path) -> None:

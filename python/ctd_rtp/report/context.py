@@ -72,6 +72,7 @@ class RunInfo:
     git_revision: str = "unknown"
     versions: Mapping[str, str] = field(default_factory=dict)
     run_results: Mapping[str, Any] | None = None
+    run_results_source: str = "dbt run_results.json"  # where run_results came from (the report says)
     validation: ValidationSummary | None = None
     db_path: str = ""
 
@@ -402,6 +403,13 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         info.validation,
         frames["quarantine.quarantined_fields"],
         res,
+    )
+    quality["dbt_source"] = info.run_results_source
+    quality["dbt_missing"] = (
+        "no run_results.json found"
+        if "run_results.json" in info.run_results_source
+        else "the warehouse holds no record of its dbt build, meta.dbt_run_results: it was built before"
+        " the record was kept, or by a dbt that did not run the project's on-run-end hook; build it again"
     )
     results["tables"] = numbered_tables(results, study, quality)  # the result tables keep their numbers
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"

@@ -86,6 +86,9 @@ def load_warehouse(settings: Settings, reader: Reader | None = None) -> tuple[di
     with (reader or reader_for(settings)).snapshot() as current:
         frames = read_tables(current, (*VALIDATED_TABLES, *REFERENCE_TABLES, LAB_VALUES))
         fingerprint = marts_fingerprint(current)
+        record = read_build_record(current)  # the same snapshot as the tables
+    if record is not None:
+        frames[BUILD_RECORD] = record
     return frames, fingerprint
 
 
@@ -111,12 +114,48 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _run_results(settings: Settings) -> dict[str, Any] | None:
+#: The record of the dbt run that built the warehouse, kept in it (macros/build_record.sql): the
+#: report's build time and dbt test counts (DuckDB; Spark builds in place and keeps none).
+BUILD_RECORD = "meta.dbt_run_results"
+
+
+def read_build_record(current: Reader) -> pd.DataFrame | None:
+    """The warehouse's record of the dbt run that built it (None: a Spark warehouse, or one
+    built before the record was kept)."""
+    if isinstance(current, SparkReader):
+        return None
+    schema, table = BUILD_RECORD.split(".")
+    try:
+        return current.read_mart(table, schema)
+    except (WarehouseMissing, duckdb.CatalogException):
+        return None
+
+
+def _run_results_file(settings: Settings) -> dict[str, Any] | None:
     path = (settings.dbt_target_path or settings.project_dir / "target") / "run_results.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def record_as_run_results(record: pd.DataFrame) -> dict[str, Any] | None:
+    """The build record in the shape of dbt's run_results.json, as far as the report reads it."""
+    if record.empty:
+        return None
+    first = record.iloc[0]
+    try:
+        dbt_vars = json.loads(str(first["vars_json"]))
+    except ValueError:
+        dbt_vars = {"(unreadable)": str(first["vars_json"])}
+    return {
+        "metadata": {"generated_at": str(first["generated_at"]), "invocation_id": str(first["invocation_id"])},
+        "args": {"which": str(first["command"]), "vars": dbt_vars},
+        "results": [
+            {"unique_id": r.unique_id, "status": r.status, "failures": None if pd.isna(r.failures) else int(r.failures)}
+            for r in record.itertuples(index=False)
+        ],
+    }
 
 
 def collect_run_info(
@@ -125,8 +164,18 @@ def collect_run_info(
     fingerprint: str,
     validation: ValidationSummary | None,
     reader: Reader | None = None,
+    build_record: pd.DataFrame | None = None,
 ) -> RunInfo:
-    run_results = _run_results(settings)
+    """Provenance. On DuckDB the dbt run is the warehouse's own record of the run that built it
+    (``build_record``, read by load_warehouse with the tables): target/run_results.json is the
+    last dbt run, which may be a build that was refused and never published. On Spark, which
+    builds in place, it is run_results.json."""
+    spark = isinstance(reader, SparkReader)
+    if spark:
+        run_results, source = _run_results_file(settings), "dbt run_results.json"
+    else:
+        run_results = None if build_record is None else record_as_run_results(build_record)
+        source = f"{BUILD_RECORD}, the warehouse's record of its build"
     # DuckDB: the file; Spark: the folder of the marts' Parquet tables
     built = Path(reader.spark_dir) / "warehouse" / "marts.db" if isinstance(reader, SparkReader) else settings.db_path
     location = reader.location if reader is not None else str(settings.db_path)
@@ -136,8 +185,8 @@ def collect_run_info(
         else "unknown"
     )
     generated = (run_results or {}).get("metadata", {}).get("generated_at")
-    build = f"{generated} (dbt run_results.json); file modified {mtime}" if generated else f"{mtime} (file modified)"
-    versions = {n: _version(n) for n in (SPARK_PACKAGES if isinstance(reader, SparkReader) else PACKAGES)}
+    build = f"{generated} ({source}); file modified {mtime}" if generated else f"{mtime} (file modified)"
+    versions = {n: _version(n) for n in (SPARK_PACKAGES if spark else PACKAGES)}
     return RunInfo(
         generated_at=now,
         data_fingerprint=fingerprint,
@@ -145,6 +194,7 @@ def collect_run_info(
         git_revision=_git_revision(settings.project_dir),
         versions=versions,
         run_results=run_results,
+        run_results_source=source,
         validation=validation,
         db_path=location,
     )

@@ -19,7 +19,7 @@ from ..forked import Forked
 from ..validation import ValidationSummary, validate_in_background
 from ..warehouse import Reader, Settings, reader_for
 from .context import RESULTS, build_context
-from .loading import collect_run_info, load_warehouse
+from .loading import BUILD_RECORD, collect_run_info, load_warehouse
 from .results import SUPPRESSED
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -118,7 +118,9 @@ def generate_report(
     try:
         with _step(log, "build context") as note:
             # the summary is filled in below, when validation has finished
-            context = build_context(frames, collect_run_info(settings, now, fingerprint, None, reader))
+            context = build_context(
+                frames, collect_run_info(settings, now, fingerprint, None, reader, frames.get(BUILD_RECORD))
+            )
             note.append(f"{len(context['figures'])} figures")
     except Exception:
         _validation_step(log, validation, validation_started)  # raises ValidationFailed first, if it failed

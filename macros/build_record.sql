@@ -1,0 +1,36 @@
+{#- The record of the dbt run that built this warehouse, kept in the warehouse itself
+    (meta.dbt_run_results: one row per node that ran, with the run's command, vars and time), so
+    that the report describes the build whose tables it reads. target/run_results.json describes
+    the last dbt run instead, which may be a build that `ctd-rtp build` refused and never
+    published (it builds on a private copy of the warehouse: this record goes in or out with
+    that copy). on-run-end, so every dbt run that builds writes it, `ctd-rtp build` and a
+    `dbt build` by hand alike; a run of some nodes (`dbt run -s ...`) records those nodes.
+    DuckDB only: on Spark the report reads run_results.json (it builds in place, no copy). -#}
+{% macro record_dbt_run(results) -%}
+    {%- if not execute or target.type != 'duckdb' -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {%- set args = invocation_args_dict or {} -%}
+    {%- set finished = modules.datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ') -%}
+    {%- set head = [
+        "'" ~ (invocation_id | replace("'", "''")) ~ "'",
+        "'" ~ (args.get('which', 'unknown') | string | replace("'", "''")) ~ "'",
+        "'" ~ ((args.get('vars') or {}) | tojson | replace("'", "''")) ~ "'",
+        "'" ~ finished ~ "'",
+    ] | join(', ') -%}
+    {%- set rows = [] -%}
+    {%- for r in results -%}
+        {%- set failures = 'null' if r.failures is none else r.failures -%}
+        {%- do rows.append(
+            "(" ~ head ~ ", '" ~ (r.node.unique_id | replace("'", "''")) ~ "', '"
+            ~ (r.status | string | replace("'", "''")) ~ "', " ~ failures ~ ", "
+            ~ (r.execution_time or 0) ~ ")"
+        ) -%}
+    {%- endfor -%}
+    create schema if not exists meta;
+    create or replace table meta.dbt_run_results (
+        invocation_id varchar, command varchar, vars_json varchar, generated_at varchar,
+        unique_id varchar, status varchar, failures bigint, execution_time double
+    );
+    {% if rows %}insert into meta.dbt_run_results values {{ rows | join(',\n') }};{% endif %}
+{%- endmacro %}
