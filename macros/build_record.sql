@@ -15,7 +15,7 @@
     {%- set head = [
         "'" ~ (invocation_id | replace("'", "''")) ~ "'",
         "'" ~ (args.get('which', 'unknown') | string | replace("'", "''")) ~ "'",
-        "'" ~ ((args.get('vars') or {}) | tojson | replace("'", "''")) ~ "'",
+        "'" ~ (json_safe(args.get('vars') or {}) | tojson | replace("'", "''")) ~ "'",
         "'" ~ finished ~ "'",
     ] | join(', ') -%}
     {%- set rows = [] -%}
@@ -33,4 +33,26 @@
         unique_id varchar, status varchar, failures bigint, execution_time double
     );
     {% if rows %}insert into meta.dbt_run_results values {{ rows | join(',\n') }};{% endif %}
+{%- endmacro %}
+
+
+{#- `value` with what JSON cannot hold as text: a date or time (a YAML date in --vars, such as
+    {data_cutoff_date: 2023-09-01}) as its ISO text, as dbt writes it in run_results.json, and
+    anything else unknown as str(). -#}
+{% macro json_safe(value) -%}
+    {%- if value is none or value is boolean or value is number or value is string -%}
+        {{ return(value) }}
+    {%- elif value is mapping -%}
+        {%- set out = {} -%}
+        {%- for key, item in value.items() -%}{%- do out.update({key | string: json_safe(item)}) -%}{%- endfor -%}
+        {{ return(out) }}
+    {%- elif value.isoformat is defined -%}
+        {{ return(value.isoformat()) }}
+    {%- elif value is iterable -%}
+        {%- set out = [] -%}
+        {%- for item in value -%}{%- do out.append(json_safe(item)) -%}{%- endfor -%}
+        {{ return(out) }}
+    {%- else -%}
+        {{ return(value | string) }}
+    {%- endif -%}
 {%- endmacro %}

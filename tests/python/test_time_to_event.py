@@ -7,6 +7,7 @@ a hand-worked cohort built through the CLI gives the ADTTE rows worked out below
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -271,3 +272,10 @@ def test_hand_worked_cohort_rescue_and_follow_up(hand_worked: Path) -> None:
     km = {r[0]: r[1:] for r in _rows(hand_worked, "select paramcd, n, n_events from analysis.time_to_event_km")}
     [(n_patients,)] = _rows(hand_worked, "select count(*) from marts.fct_patient_follow_up")
     assert km["TTRESP"][0] == n_patients and km["DOR"][0] == km["TTRESP"][1]
+
+
+def test_the_build_record_keeps_a_date_var_as_dbt_writes_it(hand_worked: Path) -> None:
+    """--vars {data_cutoff_date: 2023-09-01} is a YAML date: the build's record of itself
+    (macros/build_record.sql, read by the report) holds it as ISO text, as run_results.json does."""
+    [(command, vars_json)] = _rows(hand_worked, "select distinct command, vars_json from meta.dbt_run_results")
+    assert (command, json.loads(vars_json)) == ("build", {"data_cutoff_date": "2023-09-01"})
