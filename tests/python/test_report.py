@@ -404,6 +404,20 @@ def test_report_command_writes_dated_and_latest(demo_warehouse: Built, tmp_path:
     assert f"{tests} tests run ({tests} pass)" in html and f"<dd>{finished} (meta.dbt_run_results" in html
 
 
+def test_a_warehouse_without_its_build_record_says_so(demo_warehouse: Built, tmp_path: Path) -> None:
+    """A warehouse built before meta.dbt_run_results was kept: no dbt test counts, and why, rather
+    than the counts of whatever dbt ran last (target/run_results.json)."""
+    db, env = copy_db(demo_warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("drop table meta.dbt_run_results")
+    run_cli(["report", "--out-dir", str(tmp_path / "reports")], env)
+    html = (tmp_path / "reports" / "ctd_rtp_report_latest.html").read_text(encoding="utf-8")
+    assert (
+        "dbt test results: not available (the warehouse holds no record of its dbt build, meta.dbt_run_results:" in html
+    )
+    assert "tests run (" not in html
+
+
 def test_validation_failure_exits_4_and_keeps_the_last_report(demo_warehouse: Built, tmp_path: Path) -> None:
     db, env = copy_db(demo_warehouse, tmp_path)
     out_dir = tmp_path / "reports"

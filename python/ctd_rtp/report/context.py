@@ -73,6 +73,7 @@ class RunInfo:
     versions: Mapping[str, str] = field(default_factory=dict)
     run_results: Mapping[str, Any] | None = None
     run_results_source: str = "dbt run_results.json"  # where run_results came from (the report says)
+    run_results_missing: str = "no run_results.json found"  # why there are none, when there are none
     validation: ValidationSummary | None = None
     db_path: str = ""
 
@@ -405,12 +406,7 @@ def build_context(frames: Mapping[str, pd.DataFrame], info: RunInfo) -> dict[str
         res,
     )
     quality["dbt_source"] = info.run_results_source
-    quality["dbt_missing"] = (
-        "no run_results.json found"
-        if "run_results.json" in info.run_results_source
-        else "the warehouse holds no record of its dbt build, meta.dbt_run_results: it was built before"
-        " the record was kept, or by a dbt that did not run the project's on-run-end hook; build it again"
-    )
+    quality["dbt_missing"] = info.run_results_missing
     results["tables"] = numbered_tables(results, study, quality)  # the result tables keep their numbers
     cohort = "; ".join(sorted(set(patients["cohort"].dropna().astype(str)))) or "unknown"
     n_set = int(_true(patients["has_index_drug_start"]).sum())

@@ -173,9 +173,14 @@ def collect_run_info(
     spark = isinstance(reader, SparkReader)
     if spark:
         run_results, source = _run_results_file(settings), "dbt run_results.json"
+        missing = "no run_results.json found"
     else:
         run_results = None if build_record is None else record_as_run_results(build_record)
         source = f"{BUILD_RECORD}, the warehouse's record of its build"
+        missing = (
+            f"the warehouse holds no record of its dbt build, {BUILD_RECORD}: it was built before the record"
+            " was kept, or by a dbt that did not run the project's on-run-end hook; build it again"
+        )
     # DuckDB: the file; Spark: the folder of the marts' Parquet tables
     built = Path(reader.spark_dir) / "warehouse" / "marts.db" if isinstance(reader, SparkReader) else settings.db_path
     location = reader.location if reader is not None else str(settings.db_path)
@@ -195,6 +200,7 @@ def collect_run_info(
         versions=versions,
         run_results=run_results,
         run_results_source=source,
+        run_results_missing=missing,
         validation=validation,
         db_path=location,
     )
