@@ -13,18 +13,17 @@
     {%- set args = invocation_args_dict or {} -%}
     {%- set finished = modules.datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ') -%}
     {%- set head = [
-        "'" ~ (invocation_id | replace("'", "''")) ~ "'",
-        "'" ~ (args.get('which', 'unknown') | string | replace("'", "''")) ~ "'",
-        "'" ~ (json_safe(args.get('vars') or {}) | tojson | replace("'", "''")) ~ "'",
-        "'" ~ finished ~ "'",
+        sql_text_literal(invocation_id),
+        sql_text_literal(args.get('which', 'unknown') | string),
+        sql_text_literal(json_safe(args.get('vars') or {}) | tojson),
+        sql_text_literal(finished),
     ] | join(', ') -%}
     {%- set rows = [] -%}
     {%- for r in results -%}
         {%- set failures = 'null' if r.failures is none else r.failures -%}
         {%- do rows.append(
-            "(" ~ head ~ ", '" ~ (r.node.unique_id | replace("'", "''")) ~ "', '"
-            ~ (r.status | string | replace("'", "''")) ~ "', " ~ failures ~ ", "
-            ~ (r.execution_time or 0) ~ ")"
+            "(" ~ head ~ ", " ~ sql_text_literal(r.node.unique_id) ~ ", " ~ sql_text_literal(r.status | string)
+            ~ ", " ~ failures ~ ", " ~ (r.execution_time or 0) ~ ")"
         ) -%}
     {%- endfor -%}
     create schema if not exists meta;

@@ -6,8 +6,11 @@ threshold var) are in the fault suite (faults.py, "delivery gate").
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ctd_rtp.gate import Delivery, TableDelivery, accepted_line, refusal_message, refusals, share_refusals
@@ -204,8 +207,6 @@ def test_the_documented_gate_commands(tmp_path: Path) -> None:
 
 def _recorded_tests(db: Path) -> tuple[str, dict[str, int]]:
     """The command and test statuses of meta.dbt_run_results, the warehouse's record of its build."""
-    import duckdb
-
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "select any_value(command), status, count(*) from meta.dbt_run_results "
@@ -216,8 +217,5 @@ def _recorded_tests(db: Path) -> tuple[str, dict[str, int]]:
 
 def _file_tests(target: Path) -> dict[str, int]:
     """The test statuses of the run_results.json dbt wrote for the same run."""
-    import json
-    from collections import Counter
-
     results = json.loads((target / "run_results.json").read_text())["results"]
     return dict(Counter(r["status"] for r in results if r["unique_id"].startswith("test.")))
