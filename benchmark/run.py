@@ -8,6 +8,9 @@ measure, each step in its own process (so peak memory is per step):
     straightforward pandas (benchmark/reference_pandas.py), whose outputs are then checked
     equal to the marts (benchmark/references.py; a difference stops the benchmark);
   - full build: `ctd-rtp build` on a fresh warehouse;
+  - dbt's floor: the build's dbt command selecting no node (benchmark/dbt_floor.py), once from
+    a fresh target folder (a full parse, as the first build pays) and once with the build's
+    partial parse kept: no build that runs dbt can be faster;
   - incremental: a new lab extract file with repeat draws for 1% of the lab rows
     (`cohort.write_lab_extract`), then `ctd-rtp build` again;
   - statistics and report (on the warehouse after the incremental run);
@@ -69,6 +72,11 @@ class Row:
     report: Measure
     no_change_run: Measure
     report_mb: float | None
+    # dbt selecting no node (benchmark/dbt_floor.py): from a fresh target folder, and with the
+    # build's partial parse kept; the nodes the full build ran (its run_results.json)
+    dbt_floor_fresh: Measure | None = None
+    dbt_floor_kept: Measure | None = None
+    build_nodes: int | None = None
 
 
 def _measured(command: Sequence[str], env: dict[str, str]) -> Measure:
@@ -218,6 +226,16 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
     build = _best(builds)
     import duckdb
 
+    build_nodes = len(json.loads((workdir / f"target_{n}" / "run_results.json").read_text())["results"])
+    log(f"{label}: dbt's floor, the build's dbt command selecting no node (fresh target folder, then the build's)")
+    fresh_target = workdir / f"floor_target_{n}"
+    _remove(fresh_target)
+    dbt_floor_fresh = _measured(
+        [sys.executable, "-m", "benchmark.dbt_floor"], {**env, "DBT_TARGET_PATH": str(fresh_target)}
+    )
+    _remove(fresh_target)
+    dbt_floor_kept = _measured([sys.executable, "-m", "benchmark.dbt_floor"], env)
+
     equal = "not run"
     if with_references:
         equal = _references_equal_marts(db, workdir, n, label)
@@ -265,6 +283,9 @@ def run_size(n: int | str, workdir: Path, log: Callable[[str], None], fmt: str =
         report=report,
         no_change_run=no_change,
         report_mb=round(latest.stat().st_size / 1e6, 2) if latest.exists() else None,
+        dbt_floor_fresh=dbt_floor_fresh,
+        dbt_floor_kept=dbt_floor_kept,
+        build_nodes=build_nodes,
     )
 
 
@@ -282,6 +303,17 @@ class Target:
     what: str
     measured: str
     met: bool | None  # None: not measured in this run
+
+
+def floor_note(r: Row, limit_s: float) -> str:
+    """For a build-time limit below dbt's floor measured at that size: say it is out of reach."""
+    floor = r.dbt_floor_kept
+    if floor is None or limit_s >= floor.seconds:
+        return ""
+    return (
+        f"; below dbt's floor here ({floor.seconds} s selecting no node, partial parse kept):"
+        " no build that runs dbt meets it"
+    )
 
 
 def targets(rows: Sequence[Row]) -> list[Target]:
@@ -315,10 +347,10 @@ def targets(rows: Sequence[Row]) -> list[Target]:
             100_000, "statistics + report <= 10 s", both, 10.0, f"{both:.1f} s ({r.stats.seconds} + {r.report.seconds})"
         )
     if (r := by_size.get(10_000)) is not None:
-        add(10_000, "full build <= 8 s", r.build.seconds, 8.0, f"{r.build.seconds} s")
+        add(10_000, "full build <= 8 s", r.build.seconds, 8.0, f"{r.build.seconds} s{floor_note(r, 8.0)}")
     for size in (1_000, "demo"):
         if (r := by_size.get(size)) is not None:
-            add(size, "full build <= 5 s", r.build.seconds, 5.0, f"{r.build.seconds} s")
+            add(size, "full build <= 5 s", r.build.seconds, 5.0, f"{r.build.seconds} s{floor_note(r, 5.0)}")
     for r in rows:
         if r.patients != "demo":
             share = r.incremental.seconds / r.build.seconds
@@ -327,7 +359,7 @@ def targets(rows: Sequence[Row]) -> list[Target]:
                 "incremental after a 1% lab extract <= 15% of the full build",
                 share,
                 0.15,
-                f"{share:.0%} ({r.incremental.seconds} s)",
+                f"{share:.0%} ({r.incremental.seconds} s){floor_note(r, 0.15 * r.build.seconds)}",
             )
     for r in rows:
         add(
@@ -384,6 +416,8 @@ def format_table(rows: Sequence[Row]) -> str:
         "stats s",
         "report s",
         "no-change run s",
+        "dbt floor s, fresh / kept",
+        "build nodes",
     )
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for r in rows:
@@ -410,6 +444,10 @@ def format_table(rows: Sequence[Row]) -> str:
                     r.stats.seconds,
                     r.report.seconds,
                     r.no_change_run.seconds,
+                    f"{r.dbt_floor_fresh.seconds} / {r.dbt_floor_kept.seconds}"
+                    if r.dbt_floor_fresh and r.dbt_floor_kept
+                    else "-",
+                    r.build_nodes if r.build_nodes is not None else "-",
                 )
             )
         )

@@ -44,3 +44,25 @@ def test_rows_without_references_print_dashes_and_keep_their_own_targets() -> No
     assert not any(size == "1,000,000" and "reference" in what for size, what in found)
     text = format_targets(targets(rows))
     assert "NOT MET  1,000,000  full build peak memory <= 12 GiB: 12.70 GiB" in text
+
+
+def test_a_build_limit_below_the_dbt_floor_says_so_and_the_table_shows_the_floor() -> None:
+    small, medium = _row(1_000, 12.0, 300.0, False), _row(10_000, 20.0, 800.0, False)
+    for row in (small, medium):
+        row.dbt_floor_fresh, row.dbt_floor_kept, row.build_nodes = Measure(9.0, 200.0), Measure(6.0, 200.0), 263
+    found = {(t.size, t.what): t for t in targets([small, medium])}
+    five = found[("1,000", "full build <= 5 s")]
+    assert five.met is False and "below dbt's floor here (6.0 s selecting no node" in five.measured
+    eight = found[("10,000", "full build <= 8 s")]  # 8 s is above the 6 s floor: no note
+    assert eight.met is False and eight.measured == "20.0 s"
+    # 15% of a 12 s build is 1.8 s, under the floor; 15% of 20 s is 3 s, under it too
+    for size in ("1,000", "10,000"):
+        assert (
+            "below dbt's floor" in found[(size, "incremental after a 1% lab extract <= 15% of the full build")].measured
+        )
+    last = format_table([small]).splitlines()[-1].split(" | ")
+    assert last[-2:] == ["9.0 / 6.0", "263"]
+    # rows measured before the floor was: a dash, and no note
+    assert format_table([_row(1_000, 12.0, 300.0, False)]).splitlines()[-1].split(" | ")[-2:] == ["-", "-"]
+    unmeasured = {(t.size, t.what): t for t in targets([_row(1_000, 12.0, 300.0, False)])}
+    assert unmeasured[("1,000", "full build <= 5 s")].measured == "12.0 s"
