@@ -83,3 +83,22 @@ def test_mpl_figures_are_never_narrower_than_their_smallest_text_at_12_px(monkey
     tiny = mpl.km_curves(curve, km, "fig-km", {"DOR": "Duration of response"}, at_risk_days=(0, 30))
     assert min(float(x) for x in re.findall(r"<text[^>]*font-size: ([\d.]+)px", tiny.svg)) == 6
     assert tiny.min_width > figs[0].min_width
+
+
+def test_swimmer_segments_run_from_each_count_to_the_next_or_the_end_of_follow_up() -> None:
+    follow = pd.DataFrame({"patient_id": ["P2", "P1"], "follow_up_days": [200.0, 100.0]})  # rows: P2 0, P1 1
+    counts = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P2", "P1", "P9", "P2"],
+            "study_day": [60.0, 30.0, 30.0, 150.0, 10.0, float("nan")],  # P1's day 150 is after its follow-up
+            "response": ["CR", "PR", "NR", "PR", "CR", "PR"],
+        }
+    )
+    got = mpl.swimmer_segments(follow, counts)
+    assert got.to_dict("list") == {
+        "y": [0, 1, 1],
+        "left": [30.0, 30.0, 60.0],
+        "width": [170.0, 30.0, 40.0],  # P2: 30-200 NR; P1: 30-60 PR, 60-100 CR
+        "response": ["NR", "PR", "CR"],
+    }
+    assert mpl.swimmer_segments(follow, counts.iloc[0:0]).empty

@@ -173,6 +173,28 @@ def km_curves(
     return Figure(svg, alt, caption)
 
 
+def swimmer_segments(follow_up: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """The coloured segments of the swimmer bars: for patient row y (the order of ``follow_up``:
+    patient_id, follow_up_days), each count (``counts``: patient_id, numeric study_day,
+    response) on or before the end of follow-up starts a segment that lasts until the patient's
+    next count, the last one until the end of follow-up. Columns y, left, width, response."""
+    row_of = {pid: y for y, pid in enumerate(follow_up["patient_id"].astype(object))}
+    end_of = dict(enumerate(follow_up["follow_up_days"].astype(float)))
+    c = counts.assign(y=counts["patient_id"].astype(object).map(row_of)).dropna(subset=["y", "study_day"])
+    c = c.assign(y=c["y"].astype(int))
+    c = c.assign(end=c["y"].map(end_of))
+    c = c[c["study_day"] <= c["end"]].sort_values(["y", "study_day"], kind="stable")
+    stop = c.groupby("y")["study_day"].shift(-1).fillna(c["end"])
+    return pd.DataFrame(
+        {
+            "y": c["y"].to_numpy(),
+            "left": c["study_day"].to_numpy(dtype=float),
+            "width": (stop - c["study_day"]).to_numpy(dtype=float),
+            "response": c["response"].astype(str).to_numpy(),
+        }
+    )
+
+
 def swimmer(
     follow_up: pd.DataFrame, counts: pd.DataFrame, events: pd.DataFrame, figure_id: str, max_patients: int = 60
 ) -> Figure:
@@ -195,25 +217,28 @@ def swimmer(
     events = events[events["patient_id"].isin(shown_ids)]
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(f) + 1.2)))
-        for y, r in enumerate(f.itertuples(index=False)):
-            end = float(r.follow_up_days)
-            ax.barh(y, end, color="#EEEEEE", edgecolor="#999999", linewidth=0.5, height=0.7)
-            mine = c[(c["patient_id"] == r.patient_id) & (c["study_day"] <= end)].sort_values("study_day")
-            starts = mine["study_day"].to_list()
-            for k, row in enumerate(mine.itertuples(index=False)):
-                stop = starts[k + 1] if k + 1 < len(starts) else end
-                ax.barh(
-                    y,
-                    stop - row.study_day,
-                    left=row.study_day,
-                    height=0.7,
-                    linewidth=0,
-                    color=RESPONSE_COLOURS.get(str(row.response), "#CCCCCC"),
-                )
-            for kind, (marker, colour, _) in MARKERS.items():
-                e = events[(events["patient_id"] == r.patient_id) & (events["kind"] == kind)]
-                days = pd.to_numeric(e["study_day"], errors="coerce").dropna()
-                ax.plot(days, [y] * len(days), linestyle="none", marker=marker, color=colour, markersize=6)
+        # one call per kind of mark, not one per patient and segment: at 60 patients with a dozen
+        # counts each, matplotlib's per-call cost was most of the figure's time
+        ax.barh(range(len(f)), f["follow_up_days"], color="#EEEEEE", edgecolor="#999999", linewidth=0.5, height=0.7)
+        segments = swimmer_segments(f, c)
+        if len(segments):
+            ax.barh(
+                segments["y"],
+                segments["width"],
+                left=segments["left"],
+                height=0.7,
+                linewidth=0,
+                color=[RESPONSE_COLOURS.get(str(r), "#CCCCCC") for r in segments["response"]],
+            )
+        row_of = {pid: y for y, pid in enumerate(f["patient_id"].astype(object))}
+        marks = events.assign(
+            y=events["patient_id"].astype(object).map(row_of),
+            study_day=pd.to_numeric(events["study_day"], errors="coerce"),
+        ).dropna(subset=["y", "study_day"])
+        for kind, (marker, colour, _) in MARKERS.items():
+            mine = marks[marks["kind"] == kind]
+            if len(mine):
+                ax.plot(mine["study_day"], mine["y"], linestyle="none", marker=marker, color=colour, markersize=6)
         ax.set_yticks(range(len(f)))
         ax.set_yticklabels(f["patient_id"].astype(str).tolist(), fontsize=9)
         ax.set_xlabel("Days since the first dose")
