@@ -173,12 +173,17 @@ def km_curves(
     return Figure(svg, alt, caption)
 
 
+def _bar_rows(follow_up: pd.DataFrame) -> dict[object, int]:
+    """patient_id -> the swimmer bar (row y) it is drawn on: the order of ``follow_up``."""
+    return {pid: y for y, pid in enumerate(follow_up["patient_id"].astype(object))}
+
+
 def swimmer_segments(follow_up: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """The coloured segments of the swimmer bars: for patient row y (the order of ``follow_up``:
     patient_id, follow_up_days), each count (``counts``: patient_id, numeric study_day,
     response) on or before the end of follow-up starts a segment that lasts until the patient's
     next count, the last one until the end of follow-up. Columns y, left, width, response."""
-    row_of = {pid: y for y, pid in enumerate(follow_up["patient_id"].astype(object))}
+    row_of = _bar_rows(follow_up)
     end_of = dict(enumerate(follow_up["follow_up_days"].astype(float)))
     c = counts.assign(y=counts["patient_id"].astype(object).map(row_of)).dropna(subset=["y", "study_day"])
     c = c.assign(y=c["y"].astype(int))
@@ -230,9 +235,8 @@ def swimmer(
                 linewidth=0,
                 color=[RESPONSE_COLOURS.get(str(r), "#CCCCCC") for r in segments["response"]],
             )
-        row_of = {pid: y for y, pid in enumerate(f["patient_id"].astype(object))}
         marks = events.assign(
-            y=events["patient_id"].astype(object).map(row_of),
+            y=events["patient_id"].astype(object).map(_bar_rows(f)),
             study_day=pd.to_numeric(events["study_day"], errors="coerce"),
         ).dropna(subset=["y", "study_day"])
         for kind, (marker, colour, _) in MARKERS.items():
